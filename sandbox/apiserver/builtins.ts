@@ -1,0 +1,289 @@
+/**
+ * What kube-apiserver does to built-in objects on the way in: defaulting (SetDefaults_* of
+ * k8s.io/api) and the validation rules the action can trip over (names, labels, Deployment
+ * selector/template agreement and selector immutability, Service ports), with kube's messages.
+ * Anything else about built-ins is stored as sent.
+ */
+import type { KubeObject, ResourceName } from '../types.js'
+import { isObject, type JsonObject } from './json.js'
+import { labelSelectorRequirements, matchesLabels } from './selectors.js'
+import { type FieldError, goQuote } from './status.js'
+
+const DNS1123_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/
+const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/
+const DNS1035_LABEL = /^[a-z]([-a-z0-9]*[a-z0-9])?$/
+const LABEL_VALUE = /^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$/
+
+const SUBDOMAIN_MSG =
+  "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')"
+const LABEL_MSG =
+  "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')"
+const DNS1035_MSG =
+  "a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an alphabetic character, and end with an alphanumeric character (e.g. 'my-name',  or 'abc-123', regex used for validation is '[a-z]([-a-z0-9]*[a-z0-9])?')"
+const LABEL_VALUE_MSG =
+  "a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyValue',  or 'my_value',  or '12345', regex used for validation is '(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?')"
+
+/** Object metadata rules every resource shares (ValidateObjectMeta). */
+export function validateMetadata(resource: ResourceName, obj: KubeObject): FieldError[] {
+  const errs: FieldError[] = []
+  const name = obj.metadata.name
+  if (!name) {
+    errs.push({
+      type: 'FieldValueRequired',
+      field: 'metadata.name',
+      detail: 'name or generateName is required'
+    })
+  } else {
+    const [re, msg, max] =
+      resource === 'services'
+        ? [DNS1035_LABEL, DNS1035_MSG, 63]
+        : resource === 'namespaces'
+          ? [DNS1123_LABEL, LABEL_MSG, 63]
+          : [DNS1123_SUBDOMAIN, SUBDOMAIN_MSG, 253]
+    if (!re.test(name))
+      errs.push({
+        type: 'FieldValueInvalid',
+        field: 'metadata.name',
+        value: goQuote(name),
+        detail: msg
+      })
+    else if (name.length > max) {
+      errs.push({
+        type: 'FieldValueInvalid',
+        field: 'metadata.name',
+        value: goQuote(name),
+        detail: `must be no more than ${max} characters`
+      })
+    }
+  }
+  for (const value of Object.values(obj.metadata.labels ?? {})) {
+    if (typeof value !== 'string' || !LABEL_VALUE.test(value) || value.length > 63) {
+      const detail =
+        typeof value === 'string' && value.length > 63
+          ? 'must be no more than 63 characters'
+          : LABEL_VALUE_MSG
+      errs.push({
+        type: 'FieldValueInvalid',
+        field: 'metadata.labels',
+        value: goQuote(String(value)),
+        detail
+      })
+    }
+  }
+  return errs
+}
+
+function obj(v: unknown): JsonObject {
+  return isObject(v) ? v : {}
+}
+
+function setDefault(target: JsonObject, key: string, value: unknown): void {
+  if (target[key] === undefined || target[key] === null) target[key] = value
+}
+
+function defaultPodSpec(spec: JsonObject): void {
+  setDefault(spec, 'restartPolicy', 'Always')
+  setDefault(spec, 'terminationGracePeriodSeconds', 30)
+  setDefault(spec, 'dnsPolicy', 'ClusterFirst')
+  setDefault(spec, 'securityContext', {})
+  setDefault(spec, 'schedulerName', 'default-scheduler')
+  for (const c of Array.isArray(spec.containers) ? spec.containers : []) {
+    if (!isObject(c)) continue
+    const image = typeof c.image === 'string' ? c.image : ''
+    const tag = /:([^/:@]+)$/.exec(image.split('@')[0] ?? '')?.[1]
+    setDefault(
+      c,
+      'imagePullPolicy',
+      !image.includes('@') && (!tag || tag === 'latest') ? 'Always' : 'IfNotPresent'
+    )
+    setDefault(c, 'terminationMessagePath', '/dev/termination-log')
+    setDefault(c, 'terminationMessagePolicy', 'File')
+    setDefault(c, 'resources', {})
+    for (const p of Array.isArray(c.ports) ? c.ports : [])
+      if (isObject(p)) setDefault(p, 'protocol', 'TCP')
+  }
+}
+
+let nextClusterIP = 10
+
+/** SetDefaults for the built-in kinds the sandbox serves (and server-set fields on create). */
+export function applyDefaults(resource: ResourceName, o: KubeObject, old?: KubeObject): void {
+  if (resource === 'deployments') {
+    const spec = obj(o.spec)
+    o.spec = spec
+    setDefault(spec, 'replicas', 1)
+    setDefault(spec, 'revisionHistoryLimit', 10)
+    setDefault(spec, 'progressDeadlineSeconds', 600)
+    const strategy = obj(spec.strategy)
+    spec.strategy = strategy
+    setDefault(strategy, 'type', 'RollingUpdate')
+    if (strategy.type === 'RollingUpdate') {
+      const ru = obj(strategy.rollingUpdate)
+      strategy.rollingUpdate = ru
+      setDefault(ru, 'maxUnavailable', '25%')
+      setDefault(ru, 'maxSurge', '25%')
+    }
+    const template = obj(spec.template)
+    spec.template = template
+    const podSpec = obj(template.spec)
+    template.spec = podSpec
+    defaultPodSpec(podSpec)
+  } else if (resource === 'services') {
+    const spec = obj(o.spec)
+    o.spec = spec
+    setDefault(spec, 'type', 'ClusterIP')
+    setDefault(spec, 'sessionAffinity', 'None')
+    if (spec.type !== 'ExternalName') {
+      const oldSpec = obj(old?.spec)
+      if (!spec.clusterIP && oldSpec.clusterIP) spec.clusterIP = oldSpec.clusterIP
+      if (!spec.clusterIP)
+        spec.clusterIP = `10.96.${Math.floor(nextClusterIP / 250)}.${(nextClusterIP++ % 250) + 1}`
+      setDefault(spec, 'clusterIPs', [spec.clusterIP])
+      setDefault(spec, 'ipFamilies', ['IPv4'])
+      setDefault(spec, 'ipFamilyPolicy', 'SingleStack')
+      setDefault(spec, 'internalTrafficPolicy', 'Cluster')
+    }
+    for (const p of Array.isArray(spec.ports) ? spec.ports : []) {
+      if (!isObject(p)) continue
+      setDefault(p, 'protocol', 'TCP')
+      setDefault(p, 'targetPort', p.port)
+    }
+    setDefault(o, 'status', { loadBalancer: {} })
+  } else if (resource === 'namespaces') {
+    o.metadata.labels = { ...o.metadata.labels, 'kubernetes.io/metadata.name': o.metadata.name }
+    const spec = obj(o.spec)
+    o.spec = spec
+    setDefault(spec, 'finalizers', ['kubernetes'])
+    setDefault(o, 'status', { phase: 'Active' })
+  } else if (resource === 'pods') {
+    const spec = obj(o.spec)
+    o.spec = spec
+    defaultPodSpec(spec)
+    setDefault(o, 'status', { phase: 'Pending', qosClass: 'BestEffort' })
+  }
+}
+
+/** Go's %#v of a map[string]string, as field errors print label maps. */
+export function goStringMap(m: unknown): string {
+  if (!isObject(m)) return 'map[string]string(nil)'
+  const entries = Object.keys(m)
+    .sort()
+    .map((k) => `${goQuote(k)}:${goQuote(String(m[k]))}`)
+  return `map[string]string{${entries.join(', ')}}`
+}
+
+/** Go's %#v of a metav1.LabelSelector. */
+export function goLabelSelector(sel: unknown): string {
+  const s = obj(sel)
+  const exprs = Array.isArray(s.matchExpressions) ? s.matchExpressions : undefined
+  const rendered = exprs
+    ? `[]v1.LabelSelectorRequirement{${exprs
+        .map((e) => {
+          const x = obj(e)
+          const values = Array.isArray(x.values)
+            ? `[]string{${x.values.map((v) => goQuote(String(v))).join(', ')}}`
+            : '[]string(nil)'
+          return `v1.LabelSelectorRequirement{Key:${goQuote(String(x.key ?? ''))}, Operator:${goQuote(String(x.operator ?? ''))}, Values:${values}}`
+        })
+        .join(', ')}}`
+    : '[]v1.LabelSelectorRequirement(nil)'
+  return `v1.LabelSelector{MatchLabels:${goStringMap(s.matchLabels)}, MatchExpressions:${rendered}}`
+}
+
+function validateDeployment(o: KubeObject, old?: KubeObject): FieldError[] {
+  const errs: FieldError[] = []
+  const spec = obj(o.spec)
+  if (typeof spec.replicas === 'number' && spec.replicas < 0) {
+    errs.push({
+      type: 'FieldValueInvalid',
+      field: 'spec.replicas',
+      value: String(spec.replicas),
+      detail: 'must be greater than or equal to 0'
+    })
+  }
+  if (!isObject(spec.selector))
+    errs.push({ type: 'FieldValueRequired', field: 'spec.selector', detail: '' })
+  const template = obj(spec.template)
+  const labels = obj(template.metadata).labels
+  const reqs = labelSelectorRequirements(spec.selector)
+  const labelMap = (isObject(labels) ? labels : {}) as Record<string, string>
+  if (!reqs || reqs.length === 0 || !matchesLabels(labelMap, reqs)) {
+    errs.push({
+      type: 'FieldValueInvalid',
+      field: 'spec.template.metadata.labels',
+      value: goStringMap(labels),
+      detail: '`selector` does not match template `labels`'
+    })
+  }
+  const containers = obj(template.spec).containers
+  if (!Array.isArray(containers) || containers.length === 0) {
+    errs.push({ type: 'FieldValueRequired', field: 'spec.template.spec.containers', detail: '' })
+  } else {
+    containers.forEach((c, i) => {
+      const x = obj(c)
+      if (!x.name)
+        errs.push({
+          type: 'FieldValueRequired',
+          field: `spec.template.spec.containers[${i}].name`,
+          detail: ''
+        })
+      if (!x.image)
+        errs.push({
+          type: 'FieldValueRequired',
+          field: `spec.template.spec.containers[${i}].image`,
+          detail: ''
+        })
+    })
+  }
+  if (old && JSON.stringify(obj(old.spec).selector) !== JSON.stringify(spec.selector)) {
+    errs.push({
+      type: 'FieldValueInvalid',
+      field: 'spec.selector',
+      value: goLabelSelector(spec.selector),
+      detail: 'field is immutable'
+    })
+  }
+  return errs
+}
+
+const SERVICE_TYPES = ['ClusterIP', 'ExternalName', 'LoadBalancer', 'NodePort']
+
+function validateService(o: KubeObject): FieldError[] {
+  const errs: FieldError[] = []
+  const spec = obj(o.spec)
+  if (typeof spec.type === 'string' && !SERVICE_TYPES.includes(spec.type)) {
+    errs.push({
+      type: 'FieldValueNotSupported',
+      field: 'spec.type',
+      value: goQuote(spec.type),
+      detail: `supported values: ${SERVICE_TYPES.map(goQuote).join(', ')}`
+    })
+  }
+  const ports = Array.isArray(spec.ports) ? spec.ports : []
+  if (ports.length === 0 && spec.type !== 'ExternalName' && spec.clusterIP !== 'None') {
+    errs.push({ type: 'FieldValueRequired', field: 'spec.ports', detail: '' })
+  }
+  ports.forEach((p, i) => {
+    const port = obj(p).port
+    if (typeof port !== 'number' || port < 1 || port > 65535) {
+      errs.push({
+        type: 'FieldValueInvalid',
+        field: `spec.ports[${i}].port`,
+        value: String(port ?? 0),
+        detail: 'must be between 1 and 65535, inclusive'
+      })
+    }
+  })
+  return errs
+}
+
+/** Kind-specific validation (ValidateDeployment, ValidateService, ...). */
+export function validateBuiltin(
+  resource: ResourceName,
+  o: KubeObject,
+  old?: KubeObject
+): FieldError[] {
+  if (resource === 'deployments') return validateDeployment(o, old)
+  if (resource === 'services') return validateService(o)
+  return []
+}

@@ -1,0 +1,399 @@
+/**
+ * The mesh traffic simulator: plays the client and server Envoys for every flow
+ * that `planFlows` derives from the cluster objects, and counts what they would
+ * report. Counting is deterministic (accumulators instead of random draws) so
+ * tests can assert exact numbers:
+ * - each flow accumulates rps × elapsed time and sends the whole requests it owes;
+ * - requests are split over destinations and then over workloads by smooth
+ *   weighted round robin with persistent integer accumulators, so every
+ *   destination's running total stays within one request of its exact share;
+ * - errors per workload come from an accumulator of count × errorRate;
+ * - latencies follow an exponential distribution with mean p99 / ln(100) (so 1%
+ *   of requests exceed p99), sampled at the points of a golden-ratio sequence.
+ */
+import type { BehaviourRegistry, ObjectStore, ResourceName } from '../types.js'
+import { IstioMetrics, type IstioLabels } from './metrics.js'
+import {
+  planFlows,
+  workloadOf,
+  type DestinationPlan,
+  type EndpointGroup,
+  type FailureFlag,
+  type FlowPlan,
+  type Peer,
+  type Snapshot
+} from './routing.js'
+
+export interface Clock {
+  now(): number
+}
+
+export interface MeshSimulatorOptions {
+  store: Pick<ObjectStore, 'list' | 'onChange'>
+  behaviours: BehaviourRegistry
+  /** Requests per second for each flow; default 20, 0 sends nothing. */
+  rps?: number
+  clock?: Clock
+  /** How long an idle series of a vanished workload stays exported; default 5 minutes. */
+  seriesTtlMs?: number
+}
+
+export interface EndpointState {
+  workload: string
+  namespace: string
+  version: string
+  image: string
+  readyPods: number
+  sidecar: boolean
+}
+
+export interface DestinationState {
+  host: string
+  subset: string | null
+  weight: number
+  /** Share of the flow's requests (0..1). */
+  share: number
+  failure: FailureFlag | null
+  endpoints: EndpointState[]
+}
+
+export interface FlowState {
+  id: string
+  virtualService: { namespace: string; name: string; resourceVersion: string }
+  client: 'mesh' | 'gateway'
+  route: { index: number; name: string | null }
+  destinations: DestinationState[]
+  requests: number
+  failures: Record<FailureFlag, number>
+}
+
+export interface MeshState {
+  rps: number
+  flows: FlowState[]
+  /** Requests that reached each workload (`namespace/name`) and how many were answered 5xx. */
+  workloads: Record<string, { requests: number; errors: number }>
+}
+
+/** Resources whose changes can alter routing. */
+const WATCHED: ReadonlySet<ResourceName> = new Set<ResourceName>([
+  'namespaces',
+  'services',
+  'pods',
+  'deployments',
+  'virtualservices',
+  'destinationrules'
+])
+
+const LN_100 = Math.log(100)
+const GOLDEN = (Math.sqrt(5) - 1) / 2
+const PRUNE_EVERY_MS = 10_000
+
+interface FlowCounters {
+  /** Owed requests in request·milliseconds (rps × ms), so integer rates stay exact. */
+  owed: number
+  requests: number
+  failures: Record<FailureFlag, number>
+}
+
+export class MeshSimulator {
+  private readonly store: Pick<ObjectStore, 'list' | 'onChange'>
+  private readonly behaviours: BehaviourRegistry
+  private readonly clock: Clock
+  private readonly seriesTtlMs: number
+  private readonly unsubscribe: () => void
+  private readonly metrics = new IstioMetrics()
+  private rpsValue: number
+  private plans: FlowPlan[] = []
+  private liveWorkloads = new Set<string>()
+  private dirty = true
+  private lastTick: number
+  private lastPrune: number
+  private readonly flowCounters = new Map<string, FlowCounters>()
+  private readonly splitAcc = new Map<string, number>()
+  private readonly errorAcc = new Map<string, number>()
+  private readonly latencySeq = new Map<string, number>()
+  private readonly workloadCounts = new Map<string, { requests: number; errors: number }>()
+
+  constructor(o: MeshSimulatorOptions) {
+    this.store = o.store
+    this.behaviours = o.behaviours
+    this.clock = o.clock ?? { now: () => Date.now() }
+    this.seriesTtlMs = o.seriesTtlMs ?? 5 * 60_000
+    this.rpsValue = checkRps(o.rps ?? 20)
+    this.lastTick = this.clock.now()
+    this.lastPrune = this.lastTick
+    this.unsubscribe = this.store.onChange((e) => {
+      if (WATCHED.has(e.resource)) this.dirty = true
+    })
+  }
+
+  get rps(): number {
+    return this.rpsValue
+  }
+
+  setRps(rps: number): void {
+    this.rpsValue = checkRps(rps)
+  }
+
+  /** Sends the traffic owed since the previous tick, after applying any configuration change. */
+  tick(): void {
+    const now = this.clock.now()
+    const dt = now - this.lastTick
+    this.lastTick = now
+    if (this.dirty) this.replan()
+    if (dt > 0) {
+      for (const flow of this.plans) this.sendFlow(flow, dt, now)
+    }
+    if (now - this.lastPrune >= PRUNE_EVERY_MS) {
+      this.lastPrune = now
+      this.metrics.prune(now, this.seriesTtlMs, (ns, wl) => this.liveWorkloads.has(`${ns}/${wl}`))
+    }
+  }
+
+  /** The metrics page a Prometheus scrape gets. */
+  metricsText(): string {
+    return this.metrics.render()
+  }
+
+  labelSets(): IstioLabels[] {
+    return this.metrics.labelSets()
+  }
+
+  state(): MeshState {
+    if (this.dirty) this.replan()
+    const flows = this.plans.map((f): FlowState => {
+      const total = f.destinations.reduce((a, d) => a + d.weight, 0)
+      const c = this.counters(f.id)
+      return {
+        id: f.id,
+        virtualService: { ...f.virtualService },
+        client: f.client,
+        route: { ...f.route },
+        destinations: f.destinations.map((d) => ({
+          host: d.host,
+          subset: d.subset,
+          weight: d.weight,
+          share: total > 0 ? d.weight / total : 0,
+          failure: d.failure,
+          endpoints: d.endpoints.map((e) => ({
+            workload: e.peer.workload,
+            namespace: e.peer.namespace,
+            version: e.peer.version,
+            image: e.image,
+            readyPods: e.pods,
+            sidecar: e.sidecar
+          }))
+        })),
+        requests: c.requests,
+        failures: { ...c.failures }
+      }
+    })
+    const workloads: MeshState['workloads'] = {}
+    for (const [k, v] of [...this.workloadCounts].sort(([a], [b]) => (a < b ? -1 : 1))) {
+      workloads[k] = { ...v }
+    }
+    return { rps: this.rpsValue, flows, workloads }
+  }
+
+  close(): void {
+    this.unsubscribe()
+  }
+
+  private replan(): void {
+    this.dirty = false
+    const snapshot: Snapshot = {
+      namespaces: this.store.list('namespaces'),
+      services: this.store.list('services'),
+      pods: this.store.list('pods'),
+      deployments: this.store.list('deployments'),
+      virtualServices: this.store.list('virtualservices'),
+      destinationRules: this.store.list('destinationrules')
+    }
+    this.plans = planFlows(snapshot)
+    this.liveWorkloads = new Set(
+      snapshot.pods.map(
+        (p) => `${p.metadata.namespace ?? 'default'}/${workloadOf(p, snapshot.deployments)}`
+      )
+    )
+  }
+
+  private counters(id: string): FlowCounters {
+    let c = this.flowCounters.get(id)
+    if (!c) {
+      c = { owed: 0, requests: 0, failures: { NR: 0, UH: 0, NC: 0 } }
+      this.flowCounters.set(id, c)
+    }
+    return c
+  }
+
+  private sendFlow(flow: FlowPlan, dt: number, now: number): void {
+    const c = this.counters(flow.id)
+    c.owed += this.rpsValue * dt
+    const n = Math.floor(c.owed / 1000)
+    c.owed -= n * 1000
+    if (n === 0) return
+    c.requests += n
+    const perDest = this.apportion(
+      n,
+      flow.destinations.map((d, i) => ({
+        key: `${flow.id}|${i}|${d.host}|${d.subset}`,
+        weight: d.weight
+      })),
+      // Every weight zero means no route at all; count them against the first destination.
+      flow.destinations.every((d) => d.weight === 0)
+    )
+    flow.destinations.forEach((dest, i) => {
+      const count = perDest[i] ?? 0
+      if (count === 0) return
+      if (dest.failure) {
+        c.failures[dest.failure] += count
+        this.metrics.observe(
+          this.labels('source', flow.source, dest, null, 503, dest.failure),
+          new Array<number>(count).fill(0),
+          now
+        )
+        return
+      }
+      const perGroup = this.apportion(
+        count,
+        dest.endpoints.map((e) => ({ key: `${flow.id}|${i}|${e.key}`, weight: e.pods })),
+        false
+      )
+      dest.endpoints.forEach((group, j) => {
+        const k = perGroup[j] ?? 0
+        if (k > 0) this.serve(flow, dest, group, k, now)
+      })
+    })
+  }
+
+  /** Requests that reached a workload: count errors and latencies, report from both sidecars. */
+  private serve(
+    flow: FlowPlan,
+    dest: DestinationPlan,
+    group: EndpointGroup,
+    count: number,
+    now: number
+  ): void {
+    const b = this.behaviours.get(group.image)
+    const rate = Math.min(1, Math.max(0, b.errorRate))
+    const acc = (this.errorAcc.get(group.key) ?? 0) + count * rate
+    // The epsilon absorbs float error such as 0.2 × 5 = 1.0000000000000002 or 0.999….
+    const errors = Math.min(count, Math.floor(acc + 1e-9))
+    this.errorAcc.set(group.key, acc - errors)
+    const mean = Math.max(0, b.p99Ms) / LN_100
+    for (const [code, k] of [
+      [200, count - errors],
+      [503, errors]
+    ] as const) {
+      if (k === 0) continue
+      const latencies = this.latencies(`${group.key}|${code}`, k, mean)
+      if (group.sidecar) {
+        this.metrics.observe(
+          this.labels('destination', flow.source, dest, group, code, '-'),
+          latencies,
+          now
+        )
+      }
+      this.metrics.observe(
+        this.labels('source', flow.source, dest, group, code, '-'),
+        latencies,
+        now
+      )
+    }
+    const wk = `${group.peer.namespace}/${group.peer.workload}`
+    const w = this.workloadCounts.get(wk) ?? { requests: 0, errors: 0 }
+    w.requests += count
+    w.errors += errors
+    this.workloadCounts.set(wk, w)
+  }
+
+  private latencies(key: string, k: number, mean: number): number[] {
+    let i = this.latencySeq.get(key) ?? 0
+    const out: number[] = []
+    for (let r = 0; r < k; r++) {
+      i += 1
+      const u = (i * GOLDEN) % 1
+      out.push(-mean * Math.log(1 - u))
+    }
+    this.latencySeq.set(key, i)
+    return out
+  }
+
+  /**
+   * Splits n requests by integer weights (smooth weighted round robin): each item
+   * earns n × weight, each request goes to the item with the most credit and
+   * costs it the total weight. Credits persist between ticks under their keys.
+   */
+  private apportion(
+    n: number,
+    items: Array<{ key: string; weight: number }>,
+    allToFirst: boolean
+  ): number[] {
+    const out = items.map(() => 0)
+    if (items.length === 0) return out
+    if (allToFirst) {
+      out[0] = n
+      return out
+    }
+    const total = items.reduce((a, it) => a + it.weight, 0)
+    if (total <= 0) return out
+    const credit = items.map((it) => (this.splitAcc.get(it.key) ?? 0) + n * it.weight)
+    for (let r = 0; r < n; r++) {
+      let best = -1
+      for (let i = 0; i < items.length; i++) {
+        if ((items[i]?.weight ?? 0) <= 0) continue
+        if (best < 0 || (credit[i] ?? 0) > (credit[best] ?? 0)) best = i
+      }
+      out[best] = (out[best] ?? 0) + 1
+      credit[best] = (credit[best] ?? 0) - total
+    }
+    items.forEach((it, i) => this.splitAcc.set(it.key, credit[i] ?? 0))
+    return out
+  }
+
+  private labels(
+    reporter: 'source' | 'destination',
+    src: Peer,
+    dest: DestinationPlan,
+    group: EndpointGroup | null,
+    code: number,
+    flags: string
+  ): IstioLabels {
+    const dst: Peer | null = group?.peer ?? null
+    // A server without sidecar has no mTLS identity for the client to see.
+    const dstPrincipal = dst && group?.sidecar ? dst.principal : 'unknown'
+    return {
+      reporter,
+      source_workload: src.workload,
+      source_workload_namespace: src.namespace,
+      source_principal: src.principal,
+      source_app: src.app,
+      source_version: src.version,
+      source_canonical_service: src.canonicalService,
+      source_canonical_revision: src.canonicalRevision,
+      source_cluster: 'Kubernetes',
+      destination_workload: dst?.workload ?? 'unknown',
+      destination_workload_namespace: dst?.namespace ?? 'unknown',
+      destination_principal: dstPrincipal,
+      destination_app: dst?.app ?? 'unknown',
+      destination_version: dst?.version ?? 'unknown',
+      destination_service: dest.serviceHost,
+      destination_service_name: dest.service?.name ?? dest.host,
+      destination_service_namespace: dest.service?.namespace ?? 'unknown',
+      destination_canonical_service: dst?.canonicalService ?? 'unknown',
+      destination_canonical_revision: dst?.canonicalRevision ?? 'latest',
+      destination_cluster: dst ? 'Kubernetes' : 'unknown',
+      request_protocol: 'http',
+      response_code: String(code),
+      grpc_response_status: '',
+      response_flags: flags,
+      connection_security_policy: reporter === 'destination' ? 'mutual_tls' : 'unknown'
+    }
+  }
+}
+
+function checkRps(rps: number): number {
+  if (!Number.isFinite(rps) || rps < 0)
+    throw new RangeError(`rps must be a number >= 0, got ${rps}`)
+  return rps
+}
