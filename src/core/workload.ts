@@ -188,3 +188,23 @@ export function podTrouble(pods: readonly PodObject[]): string {
     .map(([reason, names]) => `${names.length} pod${names.length === 1 ? '' : 's'}: ${reason}`)
     .join('; ')
 }
+
+/** A Pod as far as mesh membership goes. */
+export interface MeshPod {
+  metadata: { name: string; annotations?: Record<string, string> }
+  spec?: { containers?: Array<{ name: string }>; initContainers?: Array<{ name: string }> }
+}
+
+/**
+ * Whether a pod is in the mesh: it runs the istio-proxy sidecar (as a container, or a native
+ * sidecar init container), or ambient mode redirects its traffic. Outside the mesh a pod gets
+ * neither route weights nor telemetry.
+ */
+export function inMesh(pod: MeshPod): boolean {
+  const annotations = pod.metadata.annotations ?? {}
+  if (annotations['sidecar.istio.io/status']) return true
+  if (annotations['ambient.istio.io/redirection'] === 'enabled') return true
+  const named = (list?: Array<{ name: string }>): boolean =>
+    (list ?? []).some((c) => c.name === 'istio-proxy')
+  return named(pod.spec?.containers) || named(pod.spec?.initContainers)
+}

@@ -1,0 +1,215 @@
+/**
+ * The deploy command end to end: dist/index.js against the sandbox API server and its real
+ * Prometheus, checking the cluster afterwards.
+ */
+import { jest } from '@jest/globals'
+import type { Sandbox } from '../../sandbox/index.js'
+import type { KubeObject } from '../../sandbox/types.js'
+import { control, expectExit, fastInputs, kubeEnv, runAction, sandbox } from './harness.js'
+
+jest.setTimeout(180_000)
+
+interface Dest {
+  destination: { host: string; subset?: string }
+  weight?: number
+}
+
+/** Every weight set the VirtualService went through, as `subset=weight` strings, in order. */
+function recordWeights(sb: Sandbox): string[] {
+  const history: string[] = []
+  sb.api.store.onChange((e) => {
+    if (e.resource !== 'virtualservices' || e.object.metadata.name !== 'reviews') return
+    const http = (e.object.spec?.http ?? []) as Array<{ name?: string; route?: Dest[] }>
+    const primary = http.find((r) => r.name === 'primary')
+    history.push(
+      (primary?.route ?? [])
+        .map((d) => `${d.destination.subset ?? d.destination.host}=${d.weight ?? ''}`)
+        .join(',')
+    )
+  })
+  return history
+}
+
+function vs(sb: Sandbox): KubeObject {
+  return sb.api.store.get('virtualservices', 'demo', 'reviews') as KubeObject
+}
+
+function primaryRoute(sb: Sandbox): Dest[] {
+  const http = (vs(sb).spec?.http ?? []) as Array<{ name?: string; route?: Dest[] }>
+  return http.find((r) => r.name === 'primary')?.route ?? []
+}
+
+function replicas(sb: Sandbox, name: string): number | undefined {
+  return (sb.api.store.get('deployments', 'demo', name)?.spec as { replicas?: number } | undefined)
+    ?.replicas
+}
+
+describe('deploy', () => {
+  let sb: Sandbox
+  beforeEach(async () => {
+    sb = await sandbox()
+  })
+  afterEach(async () => {
+    await sb.stop()
+  })
+
+  it('promotes a healthy image: the old color ends at 0, the new one at 100', async () => {
+    const history = recordWeights(sb)
+    const run = await runAction(fastInputs(sb, { image: 'example.com/reviews:2.0.0' }), kubeEnv(sb))
+    expectExit(run, 'success')
+    expect(run.outputs).toMatchObject({
+      result: 'promoted',
+      'stable-color': 'green',
+      'candidate-color': 'blue',
+      weights: 'blue=0,green=100',
+      reason: ''
+    })
+    expect(Number(run.outputs['error-rate'])).toBeLessThan(0.01)
+    expect(primaryRoute(sb)).toEqual([
+      { destination: { host: 'reviews', subset: 'blue' }, weight: 0 },
+      { destination: { host: 'reviews', subset: 'green' }, weight: 100 }
+    ])
+    expect(history).toEqual([
+      'blue=90,green=10',
+      'blue=75,green=25',
+      'blue=50,green=50',
+      'blue=0,green=100'
+    ])
+    const green = sb.api.store.get('deployments', 'demo', 'reviews-green')
+    expect(
+      (green?.spec as { template: { spec: { containers: Array<{ image: string }> } } }).template
+        .spec.containers[0]?.image
+    ).toBe('example.com/reviews:2.0.0')
+    expect(replicas(sb, 'reviews-blue')).toBe(3)
+    expect(run.summary).toContain('green promoted')
+    expect(run.summary.match(/^\| [1-4] \| /gm)).toHaveLength(4)
+    const dr = sb.api.store.get('destinationrules', 'demo', 'reviews')
+    expect((dr?.spec as { subsets: unknown[] }).subsets).toEqual([
+      { name: 'blue', labels: { version: 'blue' } },
+      { name: 'green', labels: { version: 'green' } }
+    ])
+  })
+
+  it('rolls back an image with 20% 5xx during its first step, before the second weight is written', async () => {
+    await control(sb, '/images', { image: 'example.com/reviews:2.0.0-bad', errorRate: 0.2 })
+    const history = recordWeights(sb)
+    const run = await runAction(
+      fastInputs(sb, { image: 'example.com/reviews:2.0.0-bad', 'step-duration': '20s' }),
+      kubeEnv(sb)
+    )
+    expectExit(run, 'failure')
+    expect(run.outputs).toMatchObject({
+      result: 'rolled-back',
+      'stable-color': 'blue',
+      weights: 'blue=100,green=0'
+    })
+    expect(run.outputs.reason).toMatch(
+      /^2 consecutive failed checks: error rate \d+(\.\d+)?% above 1%$/
+    )
+    expect(Number(run.outputs['error-rate'])).toBeGreaterThan(0.1)
+    expect(history).toEqual(['blue=90,green=10', 'blue=100,green=0'])
+    expect(replicas(sb, 'reviews-green')).toBe(0)
+    expect(run.log).toContain('::error::rolled back: 2 consecutive failed checks')
+    expect(run.summary).toContain('rolled back to blue')
+  })
+
+  it('rolls back an image whose p99 is above max-p99-latency', async () => {
+    await control(sb, '/images', { image: 'example.com/reviews:2.0.0-slow', p99Ms: 900 })
+    const run = await runAction(
+      fastInputs(sb, { image: 'example.com/reviews:2.0.0-slow', 'max-p99-latency': '300ms' }),
+      kubeEnv(sb)
+    )
+    expectExit(run, 'failure')
+    expect(run.outputs.result).toBe('rolled-back')
+    expect(run.outputs.reason).toMatch(/p99 latency \d+ms above 300ms/)
+    expect(primaryRoute(sb).map((d) => d.weight)).toEqual([100, 0])
+  })
+
+  it('rolls back an image that never becomes ready, with no weight change at all', async () => {
+    await control(sb, '/images', {
+      image: 'example.com/reviews:broken',
+      ready: false,
+      notReadyReason: 'ImagePullBackOff'
+    })
+    const history = recordWeights(sb)
+    const before = vs(sb)
+    const run = await runAction(
+      fastInputs(sb, { image: 'example.com/reviews:broken', 'ready-timeout': '3s' }),
+      kubeEnv(sb)
+    )
+    expectExit(run, 'failure')
+    expect(run.outputs.result).toBe('rolled-back')
+    expect(run.outputs.reason).toContain('did not become ready within 3s: 3 pods: ImagePullBackOff')
+    expect(history).toEqual([])
+    expect(vs(sb).metadata.resourceVersion).toBe(before.metadata.resourceVersion)
+    expect(replicas(sb, 'reviews-green')).toBe(0)
+  })
+
+  it('never promotes without traffic', async () => {
+    await control(sb, '/traffic', { rps: 0 })
+    const run = await runAction(
+      fastInputs(sb, {
+        image: 'example.com/reviews:2.0.0',
+        'step-duration': '2s',
+        'max-inconclusive': '1'
+      }),
+      kubeEnv(sb)
+    )
+    expectExit(run, 'failure')
+    expect(run.outputs.result).toBe('rolled-back')
+    expect(run.outputs.reason).toMatch(/^still inconclusive after 2 step durations: /)
+    expect(primaryRoute(sb).map((d) => d.weight)).toEqual([100, 0])
+  })
+
+  it('keeps extra routes and destinations of the VirtualService untouched', async () => {
+    const current = vs(sb)
+    const extraRoute = {
+      name: 'ratings-api',
+      match: [{ uri: { prefix: '/ratings' } }],
+      route: [{ destination: { host: 'ratings' } }],
+      timeout: '3s'
+    }
+    sb.api.store.replace('virtualservices', {
+      ...current,
+      spec: {
+        ...current.spec,
+        http: [
+          extraRoute,
+          {
+            name: 'primary',
+            retries: { attempts: 3, perTryTimeout: '2s' },
+            route: [
+              { destination: { host: 'reviews', subset: 'blue' }, weight: 80 },
+              {
+                destination: { host: 'reviews-legacy.demo.svc.cluster.local' },
+                weight: 20,
+                headers: { request: { set: { 'x-legacy': '1' } } }
+              }
+            ]
+          }
+        ]
+      }
+    })
+    const run = await runAction(
+      fastInputs(sb, { image: 'example.com/reviews:2.0.0', steps: '50,100' }),
+      kubeEnv(sb)
+    )
+    expectExit(run, 'success')
+    const http = vs(sb).spec?.http as unknown[]
+    expect(http[0]).toEqual(extraRoute)
+    expect(http[1]).toEqual({
+      name: 'primary',
+      retries: { attempts: 3, perTryTimeout: '2s' },
+      route: [
+        { destination: { host: 'reviews', subset: 'blue' }, weight: 0 },
+        {
+          destination: { host: 'reviews-legacy.demo.svc.cluster.local' },
+          weight: 20,
+          headers: { request: { set: { 'x-legacy': '1' } } }
+        },
+        { destination: { host: 'reviews', subset: 'green' }, weight: 80 }
+      ]
+    })
+    expect(run.outputs.weights).toBe('blue=0,green=100')
+  })
+})

@@ -1,0 +1,409 @@
+/**
+ * The Kubernetes API through @kubernetes/client-node, on raw JSON objects so that a read-modify-
+ * write never drops a field the client library does not know. Errors become KubeError with the
+ * API server's status code, reason and message; transient failures are retried with capped
+ * exponential backoff and jitter.
+ */
+import {
+  ApiException,
+  ApisApi,
+  AuthorizationV1Api,
+  CoreV1Api,
+  CustomObjectsApi,
+  KubeConfig,
+  Observable,
+  type ObservableMiddleware,
+  PatchStrategy,
+  setHeaderOptions
+} from '@kubernetes/client-node'
+
+/** A Kubernetes object as JSON. */
+export interface KubeObject {
+  apiVersion?: string
+  kind?: string
+  metadata: {
+    name: string
+    namespace?: string
+    resourceVersion?: string
+    generation?: number
+    labels?: Record<string, string>
+    annotations?: Record<string, string>
+    [key: string]: unknown
+  }
+  spec?: Record<string, unknown>
+  status?: Record<string, unknown>
+  [key: string]: unknown
+}
+
+/** Where a resource lives in the API: group ('' for core), version, plural. */
+export interface ResourceType {
+  group: string
+  version: string
+  plural: string
+  kind: string
+}
+
+export const DEPLOYMENTS: ResourceType = {
+  group: 'apps',
+  version: 'v1',
+  plural: 'deployments',
+  kind: 'Deployment'
+}
+export const LEASES: ResourceType = {
+  group: 'coordination.k8s.io',
+  version: 'v1',
+  plural: 'leases',
+  kind: 'Lease'
+}
+export const SERVICES: ResourceType = {
+  group: '',
+  version: 'v1',
+  plural: 'services',
+  kind: 'Service'
+}
+export const PODS: ResourceType = { group: '', version: 'v1', plural: 'pods', kind: 'Pod' }
+export const NAMESPACES: ResourceType = {
+  group: '',
+  version: 'v1',
+  plural: 'namespaces',
+  kind: 'Namespace'
+}
+
+/** An API server answer other than success, reduced to its meaning (no request headers). */
+export class KubeError extends Error {
+  constructor(
+    readonly code: number,
+    readonly reason: string,
+    message: string,
+    options?: { cause?: unknown }
+  ) {
+    super(message, options)
+    this.name = 'KubeError'
+  }
+
+  get notFound(): boolean {
+    return this.code === 404
+  }
+
+  get conflict(): boolean {
+    return this.code === 409 && this.reason !== 'AlreadyExists'
+  }
+
+  /** Worth another try: throttled, server-side trouble, or no answer at all (code 0). */
+  get transient(): boolean {
+    return this.code === 0 || this.code === 429 || this.code >= 500
+  }
+}
+
+interface StatusBody {
+  reason?: string
+  message?: string
+}
+
+function parseStatus(body: unknown): StatusBody {
+  if (typeof body === 'string') {
+    try {
+      return JSON.parse(body) as StatusBody
+    } catch {
+      return { message: body.slice(0, 200) }
+    }
+  }
+  return (body ?? {}) as StatusBody
+}
+
+/** Turn whatever client-node threw into a KubeError. */
+export function toKubeError(error: unknown, what: string): KubeError {
+  if (error instanceof KubeError) return error
+  if (error instanceof ApiException) {
+    const status = parseStatus(error.body)
+    return new KubeError(
+      error.code,
+      status.reason ?? `HTTP${error.code}`,
+      `${what}: ${status.message ?? `HTTP ${error.code}`}`
+    )
+  }
+  const cause = error instanceof Error ? error : new Error(String(error))
+  const detail =
+    cause.name === 'TimeoutError' || cause.name === 'AbortError'
+      ? 'the API server did not answer in time'
+      : `${cause.message}${cause.cause instanceof Error ? ` (${cause.cause.message})` : ''}`
+  return new KubeError(0, 'Unreachable', `${what}: ${detail}`, { cause })
+}
+
+export interface RetryPolicy {
+  /** Attempts in all, including the first. */
+  attempts: number
+  /** First backoff, doubled each retry up to maxDelayMs; each delay is jittered ±50%. */
+  baseDelayMs: number
+  maxDelayMs: number
+}
+
+export const DEFAULT_RETRY: RetryPolicy = { attempts: 5, baseDelayMs: 200, maxDelayMs: 3000 }
+/** Rollback must not give up easily: traffic is on a candidate that failed. */
+export const ROLLBACK_RETRY: RetryPolicy = { attempts: 12, baseDelayMs: 250, maxDelayMs: 5000 }
+
+export async function withRetry<T>(
+  fn: () => Promise<T>,
+  what: string,
+  policy: RetryPolicy = DEFAULT_RETRY,
+  sleep: (ms: number) => Promise<void> = (ms) => new Promise((r) => setTimeout(r, ms))
+): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await fn()
+    } catch (error) {
+      const e = toKubeError(error, what)
+      if (!e.transient || attempt >= policy.attempts) throw e
+      const delay = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** (attempt - 1))
+      await sleep(delay * (0.5 + Math.random()))
+    }
+  }
+}
+
+export interface KubeOptions {
+  /** Kubeconfig file content; when absent KUBECONFIG, ~/.kube/config or in-cluster config. */
+  kubeconfig?: string
+  context?: string
+  /** Per-request timeout. */
+  requestTimeoutMs?: number
+  retry?: RetryPolicy
+}
+
+/** Load a kubeconfig as the action's inputs describe it. */
+export function loadKubeConfig(options: Pick<KubeOptions, 'kubeconfig' | 'context'>): KubeConfig {
+  const kc = new KubeConfig()
+  const source =
+    options.kubeconfig !== undefined
+      ? 'input "kubeconfig"'
+      : process.env.KUBECONFIG
+        ? `the file(s) in KUBECONFIG (${process.env.KUBECONFIG})`
+        : '~/.kube/config or the in-cluster service account'
+  try {
+    if (options.kubeconfig !== undefined) kc.loadFromString(options.kubeconfig)
+    else kc.loadFromDefault()
+  } catch (error) {
+    // The parser's message may quote the file, which can hold credentials: keep its first line only.
+    const why = (error as Error).message.split('\n')[0]
+    // eslint-disable-next-line preserve-caught-error -- the cause would carry the file's text
+    throw new Error(
+      `could not read the kubeconfig from ${source}: ${why}; give the content of a kubeconfig file`
+    )
+  }
+  if (options.context !== undefined) {
+    if (!kc.getContextObject(options.context)) {
+      const known = kc.getContexts().map((c) => c.name)
+      throw new Error(
+        `input "context": the kubeconfig has no context "${options.context}" (it has: ${known.join(', ') || 'none'})`
+      )
+    }
+    kc.setCurrentContext(options.context)
+  }
+  if (!kc.getCurrentCluster()) {
+    throw new Error(
+      `the kubeconfig from ${source} has no current context with a cluster: set current-context in it, or give input "context"`
+    )
+  }
+  return kc
+}
+
+/** A typed client-node model as plain JSON (dates become strings, as on the wire). */
+function plain(model: object): KubeObject {
+  return JSON.parse(JSON.stringify(model)) as KubeObject
+}
+
+function describe(type: ResourceType, namespace: string, name?: string): string {
+  const resource = type.group ? `${type.plural}.${type.group}` : type.plural
+  return name
+    ? `${resource} "${name}" in namespace ${namespace}`
+    : `${resource} in namespace ${namespace}`
+}
+
+/** Generic, retried access to namespaced objects as raw JSON. */
+export class Kube {
+  private readonly custom: CustomObjectsApi
+  private readonly authz: AuthorizationV1Api
+  private readonly coreApi: CoreV1Api
+  private readonly apis: ApisApi
+  private readonly timeoutMs: number
+  private readonly retry: RetryPolicy
+
+  constructor(
+    readonly config: KubeConfig,
+    options: Pick<KubeOptions, 'requestTimeoutMs' | 'retry'> = {}
+  ) {
+    this.custom = config.makeApiClient(CustomObjectsApi)
+    this.authz = config.makeApiClient(AuthorizationV1Api)
+    this.coreApi = config.makeApiClient(CoreV1Api)
+    this.apis = config.makeApiClient(ApisApi)
+    this.timeoutMs = options.requestTimeoutMs ?? 15_000
+    this.retry = options.retry ?? DEFAULT_RETRY
+  }
+
+  /** Namespace of the current context, if it names one. */
+  contextNamespace(): string | undefined {
+    const name = this.config.getCurrentContext()
+    return this.config.getContextObject(name)?.namespace
+  }
+
+  /** Per-request options: a timeout on every request, and the patch content type. */
+  private options(contentType?: string) {
+    const timeout: ObservableMiddleware = {
+      pre: (ctx) => {
+        ctx.setSignal(AbortSignal.timeout(this.timeoutMs))
+        return new Observable(Promise.resolve(ctx))
+      },
+      post: (ctx) => new Observable(Promise.resolve(ctx))
+    }
+    const base = { middleware: [timeout], middlewareMergeStrategy: 'append' as const }
+    return contentType ? setHeaderOptions('Content-Type', contentType, base) : base
+  }
+
+  private async call<T>(what: string, fn: () => Promise<T>, policy = this.retry): Promise<T> {
+    return withRetry(fn, what, policy)
+  }
+
+  async get(type: ResourceType, namespace: string, name: string): Promise<KubeObject | undefined> {
+    const what = `get ${describe(type, namespace, name)}`
+    try {
+      if (!type.group) return await this.core(what, type, namespace, name)
+      return (await this.call(what, () =>
+        this.custom.getNamespacedCustomObject(
+          { ...this.ref(type, namespace), name },
+          this.options()
+        )
+      )) as KubeObject
+    } catch (error) {
+      const e = toKubeError(error, what)
+      if (e.notFound) return undefined
+      throw e
+    }
+  }
+
+  async list(type: ResourceType, namespace: string, labelSelector?: string): Promise<KubeObject[]> {
+    const what = `list ${describe(type, namespace)}`
+    if (!type.group) return this.coreList(what, type, namespace, labelSelector)
+    const list = (await this.call(what, () =>
+      this.custom.listNamespacedCustomObject(
+        { ...this.ref(type, namespace), ...(labelSelector ? { labelSelector } : {}) },
+        this.options()
+      )
+    )) as { items: KubeObject[] }
+    return list.items
+  }
+
+  async create(type: ResourceType, namespace: string, body: KubeObject): Promise<KubeObject> {
+    return (await this.call(`create ${describe(type, namespace, body.metadata.name)}`, () =>
+      this.custom.createNamespacedCustomObject(
+        { ...this.ref(type, namespace), body },
+        this.options()
+      )
+    )) as KubeObject
+  }
+
+  /** PUT: fails with a conflict when body.metadata.resourceVersion is stale. */
+  async replace(
+    type: ResourceType,
+    namespace: string,
+    body: KubeObject,
+    policy?: RetryPolicy
+  ): Promise<KubeObject> {
+    const name = body.metadata.name
+    return (await this.call(
+      `replace ${describe(type, namespace, name)}`,
+      () =>
+        this.custom.replaceNamespacedCustomObject(
+          { ...this.ref(type, namespace), name, body },
+          this.options()
+        ),
+      policy
+    )) as KubeObject
+  }
+
+  /** PATCH with a JSON Patch (array) or a merge patch (object). */
+  async patch(
+    type: ResourceType,
+    namespace: string,
+    name: string,
+    body: unknown,
+    policy?: RetryPolicy
+  ): Promise<KubeObject> {
+    const strategy = Array.isArray(body) ? PatchStrategy.JsonPatch : PatchStrategy.MergePatch
+    return (await this.call(
+      `patch ${describe(type, namespace, name)}`,
+      () =>
+        this.custom.patchNamespacedCustomObject(
+          { ...this.ref(type, namespace), name, body },
+          this.options(strategy)
+        ),
+      policy
+    )) as KubeObject
+  }
+
+  /** Versions the API server serves for an API group (discovery); [] when the group is absent. */
+  async servedVersions(group: string): Promise<string[]> {
+    const list = await this.call('read API discovery (/apis)', () =>
+      this.apis.getAPIVersions(this.options())
+    )
+    const found = list.groups.find((g) => g.name === group)
+    return found ? found.versions.map((v) => v.version) : []
+  }
+
+  /** Whether the current user may do `verb` on `resource` in `namespace` (SelfSubjectAccessReview). */
+  async canI(
+    verb: string,
+    group: string,
+    resource: string,
+    namespace: string
+  ): Promise<{ allowed: boolean; reason?: string }> {
+    const review = await this.call(`check permission to ${verb} ${resource}`, () =>
+      this.authz.createSelfSubjectAccessReview(
+        {
+          body: {
+            apiVersion: 'authorization.k8s.io/v1',
+            kind: 'SelfSubjectAccessReview',
+            spec: { resourceAttributes: { verb, group, resource, namespace } }
+          }
+        },
+        this.options()
+      )
+    )
+    return { allowed: review.status?.allowed === true, reason: review.status?.reason }
+  }
+
+  /**
+   * Core-group objects (read-only for the action) go through CoreV1Api, since CustomObjectsApi
+   * addresses /apis only. Typed answers are turned back into plain JSON.
+   */
+  private async core(
+    what: string,
+    type: ResourceType,
+    namespace: string,
+    name: string
+  ): Promise<KubeObject> {
+    const read: () => Promise<object> =
+      type.plural === 'services'
+        ? () => this.coreApi.readNamespacedService({ name, namespace }, this.options())
+        : type.plural === 'pods'
+          ? () => this.coreApi.readNamespacedPod({ name, namespace }, this.options())
+          : () => this.coreApi.readNamespace({ name }, this.options())
+    return plain(await this.call(what, read))
+  }
+
+  private async coreList(
+    what: string,
+    type: ResourceType,
+    namespace: string,
+    labelSelector?: string
+  ): Promise<KubeObject[]> {
+    const param = { namespace, ...(labelSelector ? { labelSelector } : {}) }
+    const list =
+      type.plural === 'pods'
+        ? await this.call(what, () => this.coreApi.listNamespacedPod(param, this.options()))
+        : await this.call(what, () => this.coreApi.listNamespacedService(param, this.options()))
+    return list.items.map(plain)
+  }
+
+  private ref(type: ResourceType, namespace: string) {
+    return { group: type.group, version: type.version, plural: type.plural, namespace }
+  }
+}

@@ -1,0 +1,282 @@
+/**
+ * Preflight: every read-only check a deploy needs before it may change anything. It returns the
+ * plan the run will follow, or throws PreflightError naming what is wrong and what to do.
+ */
+import { glob, readFile } from 'node:fs/promises'
+import yaml from 'js-yaml'
+import { type Color, COLORS, deploymentName, otherColor } from './core/color.js'
+import { type ServiceRef } from './core/routes.js'
+import { type DestinationRuleSpec, subsetPatch } from './core/subsets.js'
+import { type DeploymentObject, imageOf, inMesh, type MeshPod } from './core/workload.js'
+import { formatDuration } from './core/duration.js'
+import { DEPLOYMENTS, type Kube, type KubeObject, PODS, SERVICES } from './adapters/kube.js'
+import { ISTIO_GROUP, ISTIO_VERSIONS, IstioTraffic } from './adapters/istio.js'
+import type { Prometheus } from './adapters/prometheus.js'
+import { type LeaseStore, LockHeldError } from './adapters/lease.js'
+import { REQUIRED_PERMISSIONS } from './permissions.js'
+import type { Settings } from './inputs.js'
+import type { Log } from './log.js'
+
+export class PreflightError extends Error {
+  constructor(message: string) {
+    super(message)
+    this.name = 'PreflightError'
+  }
+}
+
+export interface Plan {
+  service: ServiceRef
+  istioVersion: string
+  traffic: IstioTraffic
+  stable: Color
+  candidate: Color
+  /** The Deployment currently serving the stable color. */
+  stableDeployment: DeploymentObject
+  /**
+   * When the service has no colors yet: the Deployment that serves it now, to be copied into
+   * `<service>-blue` before the release.
+   */
+  adoptFrom?: DeploymentObject
+  /** Whether the selected routes still route to the service without subsets. */
+  adoptRoutes: boolean
+  /** Pod template for the candidate. */
+  template: DeploymentObject
+  stableImage?: string
+  candidateImage?: string
+}
+
+export interface PreflightDeps {
+  settings: Readonly<Settings>
+  kube: Kube
+  prometheus: Prometheus
+  leases: LeaseStore
+  namespace: string
+  log: Log
+}
+
+function fail(message: string): never {
+  throw new PreflightError(message)
+}
+
+async function checkPermissions(kube: Kube, namespace: string): Promise<void> {
+  const checks = REQUIRED_PERMISSIONS.flatMap((p) => p.verbs.map((verb) => ({ ...p, verb })))
+  const answers = await Promise.all(
+    checks.map((c) => kube.canI(c.verb, c.group, c.resource, namespace))
+  )
+  const denied = checks.filter((_, i) => !answers[i]?.allowed)
+  if (denied.length > 0) {
+    const list = denied
+      .map((d) => `${d.verb} ${d.group ? `${d.resource}.${d.group}` : d.resource}`)
+      .join(', ')
+    fail(
+      `missing permission in namespace ${namespace}: ${list}; grant them with the Role in the README ("Permissions")`
+    )
+  }
+}
+
+async function istioVersion(kube: Kube): Promise<string> {
+  const served = await kube.servedVersions(ISTIO_GROUP)
+  const version = ISTIO_VERSIONS.find((v) => served.includes(v))
+  if (!version) {
+    fail(
+      `the cluster does not serve Istio's ${ISTIO_GROUP} API (VirtualService, DestinationRule); install Istio, or point kubeconfig/context at a cluster that has it`
+    )
+  }
+  return version
+}
+
+function matchesSelector(d: KubeObject, selector: Record<string, string>): boolean {
+  const labels =
+    ((d.spec?.template as { metadata?: { labels?: Record<string, string> } } | undefined)?.metadata
+      ?.labels as Record<string, string> | undefined) ?? {}
+  return Object.entries(selector).every(([k, v]) => labels[k] === v)
+}
+
+/** The Deployment named in `manifests` (a path or glob of YAML files). */
+async function manifestTemplate(pattern: string, service: string): Promise<DeploymentObject> {
+  const files: string[] = []
+  for await (const f of glob(pattern)) files.push(f)
+  if (files.length === 0) fail(`input "manifests": no file matches "${pattern}"`)
+  const deployments: DeploymentObject[] = []
+  for (const file of files.sort()) {
+    let docs: unknown[]
+    try {
+      docs = yaml.loadAll(await readFile(file, 'utf8'))
+    } catch (error) {
+      fail(
+        `input "manifests": ${file} is not valid YAML: ${(error as Error).message.split('\n')[0]}`
+      )
+    }
+    for (const doc of docs) {
+      const d = doc as DeploymentObject | null
+      if (d && d.kind === 'Deployment' && d.metadata?.name) deployments.push(d)
+    }
+  }
+  const names = [service, ...COLORS.map((c) => deploymentName(service, c))]
+  const named = deployments.filter((d) => names.includes(d.metadata.name))
+  const pick = named.length === 1 ? named[0] : deployments.length === 1 ? deployments[0] : undefined
+  if (!pick) {
+    fail(
+      `input "manifests": expected one Deployment for ${service} in ${files.join(', ')}, found ${deployments.length}${deployments.length ? ` (${deployments.map((d) => d.metadata.name).join(', ')})` : ''}; name it ${service}`
+    )
+  }
+  return pick
+}
+
+/** Run every read-only check. Changes nothing. */
+export async function preflight(deps: PreflightDeps): Promise<Plan> {
+  const { settings, kube, prometheus, leases, namespace, log } = deps
+  const service: ServiceRef = { name: settings.service, namespace }
+
+  await checkPermissions(kube, namespace)
+  const version = await istioVersion(kube)
+  const traffic = new IstioTraffic(
+    kube,
+    service,
+    settings.virtualService,
+    settings.destinationRule,
+    version,
+    settings.routes
+  )
+
+  const svc = await kube.get(SERVICES, namespace, settings.service)
+  if (!svc)
+    fail(
+      `Service ${settings.service} not found in namespace ${namespace}; check inputs "service" and "namespace"`
+    )
+  const selector = (svc.spec?.selector ?? {}) as Record<string, string>
+  if (Object.keys(selector).length === 0) {
+    fail(
+      `Service ${settings.service} has no pod selector; istio-bluegreen needs a Service that selects its pods (e.g. app: ${settings.service})`
+    )
+  }
+
+  const vs = await traffic.readVirtualService()
+  if (!vs)
+    fail(
+      `VirtualService ${settings.virtualService} not found in namespace ${namespace}; create it, or set input "virtual-service"`
+    )
+  const routes = traffic.routesOf(vs)
+  if (typeof routes === 'string') fail(routes)
+  const adoptRoutes = routes.some((r) => r.bare !== undefined)
+  const weights = traffic.weightsOf(vs, 'blue')
+  if (typeof weights === 'string') fail(weights)
+  const stables = new Set(
+    weights.map((w) => (w.blue === 100 ? 'blue' : w.green === 100 ? 'green' : 'split'))
+  )
+  if (stables.has('split') || stables.size > 1) {
+    const shown = weights
+      .map((w, i) => `${routes[i]?.name}: blue=${w.blue},green=${w.green}`)
+      .join('; ')
+    fail(
+      `VirtualService ${settings.virtualService} is between colors (${shown}); a rollout is in flight or was interrupted: finish it or roll it back before deploying`
+    )
+  }
+  const stable = [...stables][0] as Color
+  const candidate = otherColor(stable)
+
+  const dr = await traffic.readDestinationRule()
+  if (!dr)
+    fail(
+      `DestinationRule ${settings.destinationRule} not found in namespace ${namespace}; create one for host ${settings.service}, or set input "destination-rule"`
+    )
+  const subsets = subsetPatch(
+    (dr.spec ?? {}) as DestinationRuleSpec,
+    '',
+    service,
+    settings.colorLabel,
+    settings.destinationRule
+  )
+  if ('error' in subsets) fail(subsets.error)
+
+  let stableDeployment = (await kube.get(
+    DEPLOYMENTS,
+    namespace,
+    deploymentName(settings.service, stable)
+  )) as DeploymentObject | undefined
+  let adoptFrom: DeploymentObject | undefined
+  if (!stableDeployment) {
+    const candidates = (await kube.list(DEPLOYMENTS, namespace)).filter(
+      (d) =>
+        matchesSelector(d, selector) &&
+        !COLORS.some((c) => d.metadata.name === deploymentName(settings.service, c))
+    )
+    if (candidates.length !== 1 || stable !== 'blue') {
+      fail(
+        `Deployment ${deploymentName(settings.service, stable)} not found in namespace ${namespace}` +
+          (candidates.length > 1
+            ? `, and ${candidates.length} Deployments match Service ${settings.service}'s selector (${candidates.map((d) => d.metadata.name).join(', ')}): keep one`
+            : `; deploy the service first (the stable color must be running)`)
+      )
+    }
+    adoptFrom = candidates[0] as DeploymentObject
+    stableDeployment = adoptFrom
+    log.info(
+      `Service ${settings.service} has no colors yet: Deployment ${adoptFrom.metadata.name} will be copied to ${deploymentName(settings.service, 'blue')} and become the stable color`
+    )
+  }
+
+  const template = settings.manifests
+    ? await manifestTemplate(settings.manifests, settings.service)
+    : stableDeployment
+  const containers = template.spec?.template?.spec?.containers ?? []
+  if (settings.container !== undefined && !containers.some((c) => c.name === settings.container)) {
+    fail(
+      `input "container": Deployment ${template.metadata.name} has no container "${settings.container}" (it has: ${containers.map((c) => c.name).join(', ') || 'none'})`
+    )
+  }
+
+  const selectorOf = (d: DeploymentObject): string =>
+    Object.entries(d.spec?.selector?.matchLabels ?? {})
+      .map(([k, v]) => `${k}=${v}`)
+      .join(',')
+  const pods = (await kube.list(
+    PODS,
+    namespace,
+    selectorOf(stableDeployment)
+  )) as unknown as MeshPod[]
+  if (pods.length === 0) {
+    fail(
+      `Deployment ${stableDeployment.metadata.name} has no pods: the stable color must be running before a release`
+    )
+  }
+  const outside = pods.filter((p) => !inMesh(p))
+  if (outside.length > 0) {
+    fail(
+      `${outside.length} of ${pods.length} pods of ${stableDeployment.metadata.name} are not in the Istio mesh (no istio-proxy sidecar, no ambient redirection): route weights would not apply to them and they report no telemetry; enable injection for namespace ${namespace} (label istio-injection=enabled) and restart them`
+    )
+  }
+
+  // Metrics must exist for the stable workload now: otherwise every check would be
+  // inconclusive and the rollout could only end in a rollback.
+  const stableWorkload = stableDeployment.metadata.name
+  const m = await prometheus.measure(
+    { workload: stableWorkload, namespace, reporter: settings.reporter },
+    settings.analysisWindowMs
+  )
+  if (m.failure !== undefined) fail(`${m.failure}; check input "prometheus-url"`)
+  if (m.requests === undefined) {
+    fail(
+      `Prometheus has no istio_requests_total series for workload ${stableWorkload} in namespace ${namespace} (reporter="${settings.reporter}") over the last ${formatDuration(settings.analysisWindowMs)}: check that its pods have the Istio sidecar, that Prometheus scrapes them, and inputs "prometheus-url" and "reporter"`
+    )
+  }
+
+  const lock = await leases.read()
+  if (lock.holder && !lock.expired && lock.holder !== leases.identity) {
+    throw new LockHeldError(lock.holder, lock.record?.owner.runUrl)
+  }
+
+  return {
+    service,
+    istioVersion: version,
+    traffic,
+    stable,
+    candidate,
+    stableDeployment,
+    adoptFrom,
+    adoptRoutes,
+    template,
+    stableImage: imageOf(stableDeployment, settings.container),
+    candidateImage: settings.image ?? imageOf(template, settings.container)
+  }
+}
