@@ -105,6 +105,13 @@ export async function startSandbox(o: SandboxOptions): Promise<Sandbox> {
     if (podsResult.status === 'rejected') throw podsResult.reason
     if (promResult.status === 'rejected') throw promResult.reason
     const prometheus = promResult.value
+    if (prometheus && (o.seed ?? true) && (o.rps ?? 20) > 0) {
+      // A rate needs two scrapes: wait until the seeded stable workload can be analysed, as a
+      // long-running service can in a real cluster.
+      await prometheus.waitForQuery(
+        `sum(increase(istio_requests_total{destination_workload="${SEED_SERVICE}-blue"}[5s]))`
+      )
+    }
 
     const control: ControlServer = await startControlServer({ behaviours, mesh, api })
     stops.push(() => control.close())

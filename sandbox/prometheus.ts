@@ -46,6 +46,8 @@ export interface Prometheus {
   query(promql: string): Promise<PromSample[]>
   /** Resolves once every target has been scraped successfully at least once. */
   waitForScrape(timeoutMs?: number): Promise<void>
+  /** Resolves once `promql` returns at least one sample (e.g. a rate that needs two scrapes). */
+  waitForQuery(promql: string, timeoutMs?: number): Promise<void>
   /** Stops Prometheus and waits for it to exit. */
   stop(): Promise<void>
 }
@@ -228,6 +230,14 @@ async function launch(o: {
             `Prometheus has not scraped ${MESH_JOB} successfully within ${timeoutMs} ms`
           )
         }
+        await sleep(100)
+      }
+    },
+    async waitForQuery(promql: string, timeoutMs = 20_000) {
+      const until = Date.now() + timeoutMs
+      while ((await query(promql).catch(() => [])).length === 0) {
+        if (Date.now() > until)
+          throw new Error(`Prometheus has no data for ${promql} after ${timeoutMs} ms`)
         await sleep(100)
       }
     },

@@ -13,7 +13,9 @@ const dim = (s: string): string => `\x1b[2m${s}\x1b[0m`
 const bold = (s: string): string => `\x1b[1m${s}\x1b[0m`
 
 /** Shows the workflow-command lines of the action's log the way GitHub renders them, roughly. */
-function show(line: string): void {
+function show(raw: string): void {
+  // Workflow commands escape %, CR and LF in their data.
+  const line = raw.replace(/%0D/g, '\r').replace(/%0A/g, '\n').replace(/%25/g, '%')
   if (line.startsWith('::group::')) console.log(bold(`▸ ${line.slice(9)}`))
   else if (line.startsWith('::endgroup::')) return
   else if (line.startsWith('::warning::')) console.log(`  ⚠ ${line.slice(11)}`)

@@ -6,30 +6,16 @@ import { startSandbox, type Sandbox } from '../../sandbox/index.js'
 
 export { control, runAction, type ActionRun } from '../../sandbox/action.js'
 
-/**
- * A fresh sandbox whose Prometheus already has a few samples of the stable workload, so the
- * action's preflight finds its metrics.
- */
+/** A fresh sandbox; its Prometheus already has samples of the stable workload. */
 export async function sandbox(options: { rps?: number } = {}): Promise<Sandbox> {
   const dir = await mkdtemp(path.join(tmpdir(), 'ibg-sandbox-'))
-  const sb = await startSandbox({ dir, rps: options.rps ?? 50 })
-  await waitForSeries(
-    sb,
-    'sum(increase(istio_requests_total{destination_workload="reviews-blue"}[5s]))'
-  )
-  return sb
+  return startSandbox({ dir, rps: options.rps ?? 50 })
 }
 
-/** Poll Prometheus until `query` returns a sample. */
-export async function waitForSeries(sb: Sandbox, query: string, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  for (;;) {
-    const r = await fetch(`${sb.prometheusUrl}/api/v1/query?query=${encodeURIComponent(query)}`)
-    const body = (await r.json()) as { data?: { result?: unknown[] } }
-    if ((body.data?.result?.length ?? 0) > 0) return
-    if (Date.now() > deadline) throw new Error(`Prometheus has no data for ${query}`)
-    await new Promise((resolve) => setTimeout(resolve, 250))
-  }
+/** Wait until Prometheus returns a sample for `query`. */
+export async function waitForSeries(sb: Sandbox, query: string): Promise<void> {
+  if (!sb.prometheus) throw new Error('the sandbox runs without Prometheus')
+  await sb.prometheus.waitForQuery(query)
 }
 
 /** Inputs for a fast rollout on the sandbox (seconds instead of minutes). */
