@@ -139,10 +139,32 @@ class Run {
       // Something unexpected broke mid-rollout: put traffic back on the stable color first.
       const reason = `the rollout stopped on an error: ${(error as Error).message}`
       log.warning(reason)
-      return await this.rollback(reason)
+      try {
+        return await this.rollback(reason)
+      } catch (rollbackError) {
+        throw await this.failed(reason, rollbackError)
+      }
     } finally {
       this.d.leases.stopHeartbeat()
     }
+  }
+
+  /**
+   * The action could not bring traffic to a safe state by itself: record `failed` with what a
+   * person must do (best effort: the API server may be what is failing), and say it loudly.
+   */
+  private async failed(reason: string, rollbackError: unknown): Promise<Error> {
+    const { stable, candidate } = this.plan
+    const todo = `set the weights of VirtualService ${this.s.virtualService} to ${stable}=100,${candidate}=0 by hand, then scale ${deploymentName(this.s.service, candidate)} to 0`
+    const message = `${reason}; rolling back failed too (${(rollbackError as Error).message}): ${todo}`
+    await this.save({
+      phase: 'failed',
+      reason: message,
+      finishedAt: new Date(this.d.clock.now()).toISOString()
+    }).catch((e: unknown) =>
+      this.d.log.warning(`could not record the failure in the cluster: ${(e as Error).message}`)
+    )
+    return new Error(message)
   }
 
   private async rollout(): Promise<Outcome> {

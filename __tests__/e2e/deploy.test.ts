@@ -212,4 +212,30 @@ describe('deploy', () => {
     })
     expect(run.outputs.weights).toBe('blue=0,green=100')
   })
+
+  it('records failed, with what a person must do, when it cannot put traffic back by itself', async () => {
+    // Once the candidate exists, the API server starts refusing VirtualService patches (403).
+    sb.api.store.onChange((e) => {
+      if (
+        e.resource === 'deployments' &&
+        e.type === 'ADDED' &&
+        e.object.metadata.name === 'reviews-green'
+      ) {
+        sb.api.setDenials([{ verb: 'patch', resource: 'virtualservices', namespace: 'demo' }])
+      }
+    })
+    const before = vs(sb).metadata.resourceVersion
+    const run = await runAction(fastInputs(sb, { image: 'example.com/reviews:2.0.0' }), kubeEnv(sb))
+    expectExit(run, 'failure')
+    expect(run.log).toMatch(
+      /::error::the rollout stopped on an error: .*forbidden.*; rolling back failed too \(.*\): set the weights of VirtualService reviews to blue=100,green=0 by hand, then scale reviews-green to 0/
+    )
+    expect(vs(sb).metadata.resourceVersion).toBe(before)
+    const lease = sb.api.store.get('leases', 'demo', 'istio-bluegreen-reviews')
+    const record = JSON.parse(
+      lease?.metadata.annotations?.['istio-bluegreen.io/record'] ?? '{}'
+    ) as { phase?: string; reason?: string }
+    expect(record.phase).toBe('failed')
+    expect(record.reason).toContain('by hand')
+  })
 })
