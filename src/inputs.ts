@@ -5,7 +5,15 @@
 import { parseDuration } from './core/duration.js'
 import type { Reporter } from './core/queries.js'
 
-export const COMMANDS = ['deploy'] as const
+export const COMMANDS = [
+  'deploy',
+  'promote',
+  'resume',
+  'rollback',
+  'abort',
+  'status',
+  'plan'
+] as const
 export type Command = (typeof COMMANDS)[number]
 export type PreviousColorPolicy = 'keep' | 'scale-down'
 
@@ -29,7 +37,8 @@ export interface Settings {
   stepDurationMs: number
   checkIntervalMs: number
   readyTimeoutMs: number
-  prometheusUrl: string
+  /** Required by deploy and plan; the other commands use the rollout record's unless given. */
+  prometheusUrl?: string
   maxErrorRate: number
   maxP99Ms?: number
   analysisWindowMs: number
@@ -39,6 +48,13 @@ export interface Settings {
   reporter: Reporter
   previousColor: PreviousColorPolicy
   failOnRollback: boolean
+  /** Candidate weight (one of steps) at which deploy or resume pauses. */
+  pauseAt?: number
+  skipAnalysis: boolean
+  /** Commit for the status; default the workflow's. */
+  sha?: string
+  githubToken?: string
+  environment?: string
 }
 
 /** A bad input: the message names the input and the accepted form. */
@@ -169,6 +185,7 @@ export function readSettings(read: InputReader): Readonly<Settings> {
   const namespace = optional('namespace')
   if (namespace !== undefined) dnsLabel('namespace', namespace, 63, 'namespace name')
 
+  const releases = command === 'deploy' || command === 'plan'
   const image = optional('image')
   if (image !== undefined && (image.length > 4096 || !IMAGE.test(image))) {
     throw new InputError(
@@ -177,10 +194,10 @@ export function readSettings(read: InputReader): Readonly<Settings> {
     )
   }
   const manifests = optional('manifests')
-  if (command === 'deploy' && image === undefined && manifests === undefined) {
+  if (releases && image === undefined && manifests === undefined) {
     throw new InputError(
       'image',
-      'is required for deploy unless "manifests" is given: the new image for the service'
+      `is required for ${command} unless "manifests" is given: the new image for the service`
     )
   }
   const container = optional('container')
@@ -203,6 +220,11 @@ export function readSettings(read: InputReader): Readonly<Settings> {
   }
 
   const maxP99 = optional('max-p99-latency')
+  const prometheus = optional('prometheus-url')
+  const sha = optional('sha')
+  if (sha !== undefined && !/^[0-9a-f]{40}$/i.test(sha)) {
+    throw new InputError('sha', `"${sha}" is not a full commit SHA (40 hexadecimal characters)`)
+  }
   const settings: Settings = {
     command,
     kubeconfig: optional('kubeconfig'),
@@ -220,13 +242,17 @@ export function readSettings(read: InputReader): Readonly<Settings> {
     stepDurationMs: duration('step-duration', get('step-duration', '1m')),
     checkIntervalMs: duration('check-interval', get('check-interval', '10s')),
     readyTimeoutMs: duration('ready-timeout', get('ready-timeout', '5m')),
-    prometheusUrl: url(
-      'prometheus-url',
-      required(
-        'prometheus-url',
-        'the base URL of the Prometheus that scrapes Istio metrics, e.g. http://prometheus.istio-system:9090'
-      )
-    ),
+    prometheusUrl: releases
+      ? url(
+          'prometheus-url',
+          required(
+            'prometheus-url',
+            `the base URL of the Prometheus that scrapes Istio metrics for ${command}, e.g. http://prometheus.istio-system:9090`
+          )
+        )
+      : prometheus === undefined
+        ? undefined
+        : url('prometheus-url', prometheus),
     maxErrorRate: parseRate('max-error-rate', get('max-error-rate', '1%')),
     maxP99Ms: maxP99 === undefined ? undefined : duration('max-p99-latency', maxP99),
     analysisWindowMs: duration('analysis-window', get('analysis-window', '1m')),
@@ -238,7 +264,25 @@ export function readSettings(read: InputReader): Readonly<Settings> {
       'keep',
       'scale-down'
     ] as const),
-    failOnRollback: bool('fail-on-rollback', get('fail-on-rollback', 'true'))
+    failOnRollback: bool('fail-on-rollback', get('fail-on-rollback', 'true')),
+    skipAnalysis: bool('skip-analysis', get('skip-analysis', 'false')),
+    sha,
+    githubToken: optional('github-token'),
+    environment: optional('environment')
+  }
+  const pauseAt = optional('pause-at')
+  if (pauseAt !== undefined) {
+    const weight = /^\d+$/.test(pauseAt) ? Number(pauseAt) : NaN
+    if (!settings.steps.includes(weight)) {
+      throw new InputError(
+        'pause-at',
+        `"${pauseAt}" is not one of the steps (${settings.steps.join(', ')}); pause at a weight the rollout reaches`
+      )
+    }
+    settings.pauseAt = weight
+  }
+  if (settings.skipAnalysis && command !== 'promote') {
+    throw new InputError('skip-analysis', `applies to promote only, not to ${command}`)
   }
   if (settings.analysisWindowMs < 1000) {
     throw new InputError(

@@ -1,15 +1,18 @@
 /**
- * The action's main step: settings, then the command, then outputs and the job summary. The one
- * place that marks the step failed.
+ * The action's main step: settings, then the command, then outputs, the report file and the job
+ * summary. The one place that marks the step failed.
  */
 import * as core from '@actions/core'
-import { hostname } from 'node:os'
+import { writeFile } from 'node:fs/promises'
+import { hostname, tmpdir } from 'node:os'
+import path from 'node:path'
 import { readSettings, type Settings } from './inputs.js'
 import { Kube, loadKubeConfig } from './adapters/kube.js'
-import { Prometheus } from './adapters/prometheus.js'
 import { LeaseStore } from './adapters/lease.js'
-import { deploy } from './deploy.js'
-import { outputsOf, summaryMarkdown } from './report.js'
+import { type CommandResult, type Notifier, runCommand, silentNotifier } from './commands.js'
+import { outputsOf, reportJson, summaryMarkdown } from './report.js'
+import { GitHubReporter, githubTargetFrom } from './adapters/github.js'
+import { githubNotifier } from './notify.js'
 import type { Owner } from './core/record.js'
 import { systemClock, type Log } from './log.js'
 
@@ -19,8 +22,9 @@ const actionsLog: Log = {
   group: (name, fn) => core.group(name, fn)
 }
 
-/** Mask the kubeconfig and every credential in it before anything can print them. */
+/** Mask the kubeconfig, every credential in it and the GitHub token before anything can print them. */
 function maskSecrets(settings: Readonly<Settings>): void {
+  if (settings.githubToken) core.setSecret(settings.githubToken)
   if (!settings.kubeconfig) return
   core.setSecret(settings.kubeconfig)
   for (const line of settings.kubeconfig.split('\n')) {
@@ -32,7 +36,7 @@ function maskSecrets(settings: Readonly<Settings>): void {
   }
 }
 
-function ownerFromEnv(): { owner: Owner; runId: string } {
+function ownerFromEnv(sha: string | undefined): { owner: Owner; runId: string } {
   const env = process.env
   const server = env.GITHUB_SERVER_URL ?? 'https://github.com'
   const repository = env.GITHUB_REPOSITORY
@@ -42,43 +46,100 @@ function ownerFromEnv(): { owner: Owner; runId: string } {
     ? `${repository ?? 'run'}#${runId}.${env.GITHUB_RUN_ATTEMPT ?? '1'}`
     : `${hostname()}:${process.pid}:${Date.now()}`
   return {
-    owner: { repository, runId, runUrl, actor: env.GITHUB_ACTOR, sha: env.GITHUB_SHA },
+    owner: { repository, runId, runUrl, actor: env.GITHUB_ACTOR, sha: sha ?? env.GITHUB_SHA },
     runId: id
   }
 }
 
+/** Write outputs, the report file and the summary; return the failure message, if any. */
+async function report(
+  settings: Readonly<Settings>,
+  result: CommandResult,
+  runId: string
+): Promise<string | undefined> {
+  const file = path.join(
+    process.env.RUNNER_TEMP ?? tmpdir(),
+    `istio-bluegreen-${settings.service}-${runId.replace(/[^\w.-]+/g, '_')}.json`
+  )
+  if (result.kind === 'rollout') {
+    const { record, result: what, reason } = result.outcome
+    const outputs = { ...outputsOf(record), result: what, phase: record.phase, report: file }
+    for (const [name, value] of Object.entries(outputs)) core.setOutput(name, value)
+    const json = reportJson(record, {
+      thresholds: record.config,
+      outputs,
+      command: settings.command
+    })
+    await writeFile(file, JSON.stringify(json, null, 2))
+    await core.summary.addRaw(summaryMarkdown(record, record.config)).write()
+    if (what === 'rolled-back' && !record.stoppedBy) {
+      const message = `rolled back: ${reason ?? 'no reason recorded'}`
+      if (settings.failOnRollback) return message
+      core.warning(message)
+    } else core.info(`${what}: ${outputs.weights}`)
+    return undefined
+  }
+  if (result.kind === 'status') {
+    core.info(result.text)
+    const outputs: Record<string, string> = { result: result.phase, phase: result.phase }
+    if (result.weights) outputs.weights = result.weights
+    if (result.record) {
+      const o = outputsOf(result.record)
+      outputs['stable-color'] = o['stable-color']
+      outputs['candidate-color'] = o['candidate-color']
+      outputs.reason = o.reason
+      await writeFile(
+        file,
+        JSON.stringify({ command: 'status', outputs, record: result.record }, null, 2)
+      )
+      outputs.report = file
+    }
+    for (const [name, value] of Object.entries(outputs)) core.setOutput(name, value)
+    await core.summary
+      .addRaw(`## ${settings.service}: ${result.phase}\n\n\`\`\`\n${result.text}\n\`\`\`\n`)
+      .write()
+    return undefined
+  }
+  core.setOutput('result', 'planned')
+  core.setOutput('stable-color', result.stable)
+  core.setOutput('candidate-color', result.candidate)
+  await core.summary.addRaw(`## ${settings.service}: plan\n\n${result.text}\n`).write()
+  return undefined
+}
+
 /** Entry point of the action. */
 export async function run(): Promise<void> {
+  let notifier: Notifier = silentNotifier
   try {
     const settings = readSettings((name) => core.getInput(name))
     maskSecrets(settings)
-    const config = loadKubeConfig(settings)
-    const kube = new Kube(config)
+    const kube = new Kube(loadKubeConfig(settings))
     const namespace = settings.namespace ?? kube.contextNamespace() ?? 'default'
-    const { owner, runId } = ownerFromEnv()
-    const leases = new LeaseStore(kube, namespace, settings.service, runId)
-    const prometheus = new Prometheus(settings.prometheusUrl)
-    const outcome = await deploy({
+    const { owner, runId } = ownerFromEnv(settings.sha)
+    const target = githubTargetFrom(process.env, {
+      token: settings.githubToken,
+      sha: settings.sha,
+      environment: settings.environment
+    })
+    if ('skip' in target) core.debug(`no commit status or deployment: ${target.skip}`)
+    notifier =
+      'skip' in target ? silentNotifier : githubNotifier(new GitHubReporter(target, actionsLog))
+    const result = await runCommand({
       settings,
       kube,
-      prometheus,
-      leases,
       namespace,
       owner,
       runId,
+      leases: new LeaseStore(kube, namespace, settings.service, runId),
       log: actionsLog,
-      clock: systemClock
+      clock: systemClock,
+      notifier
     })
-
-    const outputs = outputsOf(outcome.record)
-    for (const [name, value] of Object.entries(outputs)) core.setOutput(name, value)
-    await core.summary.addRaw(summaryMarkdown(outcome.record, settings)).write()
-    if (outcome.result === 'rolled-back') {
-      if (settings.failOnRollback)
-        core.setFailed(`rolled back: ${outcome.reason ?? 'no reason recorded'}`)
-      else core.warning(`rolled back: ${outcome.reason ?? 'no reason recorded'}`)
-    } else core.info(`promoted: ${outputs.weights}`)
+    const failure = await report(settings, result, runId)
+    if (failure) core.setFailed(failure)
   } catch (error) {
-    core.setFailed(error instanceof Error ? error.message : String(error))
+    const message = error instanceof Error ? error.message : String(error)
+    await notifier.failed(message)
+    core.setFailed(message)
   }
 }

@@ -12,7 +12,6 @@ import { formatDuration } from './core/duration.js'
 import { DEPLOYMENTS, type Kube, type KubeObject, PODS, SERVICES } from './adapters/kube.js'
 import { ISTIO_GROUP, ISTIO_VERSIONS, IstioTraffic } from './adapters/istio.js'
 import type { Prometheus } from './adapters/prometheus.js'
-import { type LeaseStore, LockHeldError } from './adapters/lease.js'
 import { REQUIRED_PERMISSIONS } from './permissions.js'
 import type { Settings } from './inputs.js'
 import type { Log } from './log.js'
@@ -49,7 +48,6 @@ export interface PreflightDeps {
   settings: Readonly<Settings>
   kube: Kube
   prometheus: Prometheus
-  leases: LeaseStore
   namespace: string
   log: Log
 }
@@ -58,23 +56,40 @@ function fail(message: string): never {
   throw new PreflightError(message)
 }
 
-async function checkPermissions(kube: Kube, namespace: string): Promise<void> {
+const READ_VERBS = ['get', 'list', 'watch']
+
+/**
+ * One SelfSubjectAccessReview per verb the action needs; all denials named at once. With
+ * `readOnly` (plan, which often runs with a read-only credential) denied write verbs are only
+ * reported, since the release runs with another credential.
+ */
+export async function checkPermissions(
+  kube: Kube,
+  namespace: string,
+  options: { readOnly?: boolean; log?: Log } = {}
+): Promise<void> {
   const checks = REQUIRED_PERMISSIONS.flatMap((p) => p.verbs.map((verb) => ({ ...p, verb })))
   const answers = await Promise.all(
     checks.map((c) => kube.canI(c.verb, c.group, c.resource, namespace))
   )
+  const name = (d: { verb: string; group: string; resource: string }): string =>
+    `${d.verb} ${d.group ? `${d.resource}.${d.group}` : d.resource}`
   const denied = checks.filter((_, i) => !answers[i]?.allowed)
-  if (denied.length > 0) {
-    const list = denied
-      .map((d) => `${d.verb} ${d.group ? `${d.resource}.${d.group}` : d.resource}`)
-      .join(', ')
+  const fatal = options.readOnly ? denied.filter((d) => READ_VERBS.includes(d.verb)) : denied
+  if (fatal.length > 0) {
     fail(
-      `missing permission in namespace ${namespace}: ${list}; grant them with the Role in the README ("Permissions")`
+      `missing permission in namespace ${namespace}: ${fatal.map(name).join(', ')}; grant them with the Role in the README ("Permissions")`
+    )
+  }
+  if (denied.length > 0) {
+    options.log?.warning(
+      `this credential cannot ${denied.map(name).join(', ')} in namespace ${namespace}: fine for plan, but the release's credential needs them`
     )
   }
 }
 
-async function istioVersion(kube: Kube): Promise<string> {
+/** The Istio networking API version to use, preferring v1. */
+export async function istioVersion(kube: Kube): Promise<string> {
   const served = await kube.servedVersions(ISTIO_GROUP)
   const version = ISTIO_VERSIONS.find((v) => served.includes(v))
   if (!version) {
@@ -124,11 +139,14 @@ async function manifestTemplate(pattern: string, service: string): Promise<Deplo
 }
 
 /** Run every read-only check. Changes nothing. */
-export async function preflight(deps: PreflightDeps): Promise<Plan> {
-  const { settings, kube, prometheus, leases, namespace, log } = deps
+export async function preflight(
+  deps: PreflightDeps,
+  options: { lenient?: boolean } = {}
+): Promise<Plan> {
+  const { settings, kube, prometheus, namespace, log } = deps
   const service: ServiceRef = { name: settings.service, namespace }
 
-  await checkPermissions(kube, namespace)
+  await checkPermissions(kube, namespace, { readOnly: options.lenient, log })
   const version = await istioVersion(kube)
   const traffic = new IstioTraffic(
     kube,
@@ -164,15 +182,16 @@ export async function preflight(deps: PreflightDeps): Promise<Plan> {
   const stables = new Set(
     weights.map((w) => (w.blue === 100 ? 'blue' : w.green === 100 ? 'green' : 'split'))
   )
+  let stable = [...stables][0] as Color
   if (stables.has('split') || stables.size > 1) {
     const shown = weights
       .map((w, i) => `${routes[i]?.name}: blue=${w.blue},green=${w.green}`)
       .join('; ')
-    fail(
-      `VirtualService ${settings.virtualService} is between colors (${shown}); a rollout is in flight or was interrupted: finish it or roll it back before deploying`
-    )
+    const message = `VirtualService ${settings.virtualService} is between colors (${shown}); a rollout is in flight or was interrupted: finish it or roll it back before deploying`
+    if (!options.lenient) fail(message)
+    log.warning(message)
+    stable = (weights[0]?.blue ?? 0) >= 50 ? 'blue' : 'green'
   }
-  const stable = [...stables][0] as Color
   const candidate = otherColor(stable)
 
   const dr = await traffic.readDestinationRule()
@@ -259,11 +278,6 @@ export async function preflight(deps: PreflightDeps): Promise<Plan> {
     fail(
       `Prometheus has no istio_requests_total series for workload ${stableWorkload} in namespace ${namespace} (reporter="${settings.reporter}") over the last ${formatDuration(settings.analysisWindowMs)}: check that its pods have the Istio sidecar, that Prometheus scrapes them, and inputs "prometheus-url" and "reporter"`
     )
-  }
-
-  const lock = await leases.read()
-  if (lock.holder && !lock.expired && lock.holder !== leases.identity) {
-    throw new LockHeldError(lock.holder, lock.record?.owner.runUrl)
   }
 
   return {

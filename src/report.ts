@@ -1,5 +1,5 @@
-/** The job summary and the outputs of a run, as plain data and markdown. No I/O. */
-import { formatWeights } from './core/color.js'
+/** The job summary, the JSON report and the outputs of a run, as plain data and markdown. No I/O. */
+import { formatWeights, type Color } from './core/color.js'
 import type { CheckEntry, RolloutRecord } from './core/record.js'
 
 export interface Outputs {
@@ -12,11 +12,52 @@ export interface Outputs {
   reason: string
 }
 
+export interface Thresholds {
+  maxErrorRate: number
+  maxP99Ms?: number
+}
+
+/** Who stopped a rollout by hand, and how. */
+export interface StoppedBy {
+  actor?: string
+  at: string
+  command: 'rollback' | 'abort'
+}
+
+/**
+ * The record as the report reads it. The fields of the operating commands (pause, rollback,
+ * abort) are declared here as optional so the report handles them whether or not the record
+ * type carries them yet; any RolloutRecord is a ReportRecord.
+ */
+export type ReportRecord = Omit<RolloutRecord, 'phase' | 'pausedAt' | 'stoppedBy' | 'instant'> & {
+  phase: RolloutRecord['phase'] | 'paused'
+  /** Candidate weight at which the rollout paused. */
+  pausedAt?: number
+  stoppedBy?: StoppedBy
+  /** A rollback right after a promotion, to the previous color that was kept running. */
+  instant?: boolean
+}
+
+/** Where a rollout stands, as a person (and a commit status) sees it. */
+export type Outcome = 'in-progress' | 'promoted' | 'rolled-back' | 'paused' | 'failed'
+
+export function outcomeOf(record: ReportRecord): Outcome {
+  switch (record.phase) {
+    case 'promoted':
+    case 'rolled-back':
+    case 'paused':
+    case 'failed':
+      return record.phase
+    default:
+      return 'in-progress'
+  }
+}
+
 /**
  * Outputs from the final record: the candidate's last measured error rate and p99. Values never
  * measured are empty strings, never a made-up 0.
  */
-export function outputsOf(record: RolloutRecord): Outputs {
+export function outputsOf(record: ReportRecord): Outputs {
   const newestFirst = [...record.checks].reverse()
   const errorRate = newestFirst.find((c) => c.errorRate !== undefined)?.errorRate
   const p99Ms = newestFirst.find((c) => c.p99Ms !== undefined)?.p99Ms
@@ -32,6 +73,89 @@ export function outputsOf(record: RolloutRecord): Outputs {
   }
 }
 
+/** The decision of a run in words: what the summary opens with and the JSON report carries. */
+export interface Decision {
+  outcome: Outcome
+  /** e.g. `rolled back to blue`, `paused at 25%`. */
+  headline: string
+  /** The recorded reason, or one inferred from the record when it has none. */
+  reason?: string
+  pausedAt?: number
+  stoppedBy?: StoppedBy
+  instant?: boolean
+}
+
+/** The color that carries the service's traffic now: after a rollback, the one rolled back to. */
+function leadingColor(record: ReportRecord): Color {
+  const stable = record.stable.color
+  const candidate = record.candidate.color
+  return record.weights[candidate] > record.weights[stable] ? candidate : stable
+}
+
+/** The candidate weight a paused rollout stopped at: recorded, else what the weights say. */
+function pausedWeight(record: ReportRecord): number {
+  return record.pausedAt ?? record.weights[record.candidate.color]
+}
+
+function inferredReason(record: ReportRecord): string | undefined {
+  if (record.reason) return record.reason
+  const stop = record.stoppedBy
+  if (stop)
+    return `${stop.command === 'abort' ? 'aborted' : 'rolled back'} by ${stop.actor ? `@${stop.actor}` : 'hand'}`
+  if (record.phase === 'paused')
+    return `paused at ${pausedWeight(record)}% after its analysis passed; run the action with \`command: promote\` to continue or \`command: rollback\` to go back`
+  if (record.phase === 'promoted') {
+    const passed = record.steps.every((_, i) => lastCheckOfStep(record, i)?.verdict === 'pass')
+    if (passed && record.steps.length > 0)
+      return `all ${record.steps.length} steps passed their analysis`
+  }
+  return undefined
+}
+
+function lastCheckOfStep(record: ReportRecord, step: number): CheckEntry | undefined {
+  return record.checks.findLast((c) => c.step === step)
+}
+
+export function decisionOf(record: ReportRecord): Decision {
+  const outcome = outcomeOf(record)
+  const candidate = record.candidate.color
+  let headline: string
+  switch (outcome) {
+    case 'promoted':
+      headline = `${candidate} promoted`
+      break
+    case 'rolled-back':
+      headline = `rolled back to ${leadingColor(record)}${record.instant ? ' (instant switch back after promotion)' : ''}`
+      break
+    case 'paused':
+      headline = `paused at ${pausedWeight(record)}%`
+      break
+    case 'failed':
+      headline = 'failed'
+      break
+    case 'in-progress':
+      headline =
+        record.step < 0
+          ? `${record.phase}: ${candidate} not yet receiving traffic`
+          : `${record.phase}: ${candidate} at ${record.weights[candidate]}%`
+  }
+  const decision: Decision = { outcome, headline }
+  const reason = inferredReason(record)
+  if (reason !== undefined) decision.reason = reason
+  if (record.pausedAt !== undefined) decision.pausedAt = record.pausedAt
+  if (record.stoppedBy !== undefined) decision.stoppedBy = record.stoppedBy
+  if (record.instant !== undefined) decision.instant = record.instant
+  return decision
+}
+
+const ICON: Record<Outcome, string> = {
+  promoted: '✅',
+  'rolled-back': '❌',
+  paused: '⏸',
+  failed: '⚠',
+  'in-progress': '🔄'
+}
+
 function pct(rate: number | undefined): string {
   return rate === undefined ? '–' : `${(rate * 100).toFixed(2)}%`
 }
@@ -40,29 +164,66 @@ function msText(value: number | undefined): string {
   return value === undefined ? '–' : `${Math.round(value)} ms`
 }
 
+/** `4m 10s`, `1h 2m`, `45s`. */
+function durationText(ms: number): string {
+  const s = Math.max(0, Math.round(ms / 1000))
+  const h = Math.floor(s / 3600)
+  const m = Math.floor((s % 3600) / 60)
+  if (h > 0) return `${h}h ${m}m`
+  if (m > 0) return `${m}m ${s % 60}s`
+  return `${s}s`
+}
+
+/** `10:03:12 UTC` from an ISO timestamp; the date is in the run's own header. */
+function clockText(iso: string): string {
+  return `${iso.slice(11, 19)} UTC`
+}
+
 /** The last check of each step, which decided it. */
-function decidingChecks(record: RolloutRecord): Map<number, { last: CheckEntry; count: number }> {
+function decidingChecks(record: ReportRecord): Map<number, { last: CheckEntry; count: number }> {
   const byStep = new Map<number, { last: CheckEntry; count: number }>()
   for (const c of record.checks)
     byStep.set(c.step, { last: c, count: (byStep.get(c.step)?.count ?? 0) + 1 })
   return byStep
 }
 
-/** Markdown for the job summary: the decision and its reason first, then one row per step. */
+/** Who started the run, the run link, how long it took and who stopped it, as one line. */
+function provenanceLine(record: ReportRecord): string {
+  const parts: string[] = []
+  if (record.owner.actor) parts.push(`started by @${record.owner.actor}`)
+  if (record.owner.runUrl) parts.push(`[workflow run](${record.owner.runUrl})`)
+  if (record.finishedAt) {
+    const took = Date.parse(record.finishedAt) - Date.parse(record.startedAt)
+    if (Number.isFinite(took)) parts.push(`took ${durationText(took)}`)
+  }
+  const stop = record.stoppedBy
+  if (stop)
+    parts.push(
+      `stopped by ${stop.actor ? `@${stop.actor}` : 'hand'} with \`${stop.command}\` at ${clockText(stop.at)}`
+    )
+  if (parts.length === 0) return ''
+  const line = parts.join(' · ')
+  return line.charAt(0).toUpperCase() + line.slice(1)
+}
+
+/**
+ * Markdown for the job summary: the decision and its reason first, then one row per step, then
+ * charts of the candidate's weight and error rate over the checks.
+ */
 export function summaryMarkdown(
-  record: RolloutRecord,
-  thresholds: { maxErrorRate: number; maxP99Ms?: number }
+  record: ReportRecord,
+  thresholds: Thresholds,
+  options: { maxChartPoints?: number } = {}
 ): string {
+  const decision = decisionOf(record)
   const title = `${record.service} (${record.namespace})`
-  const head =
-    record.phase === 'promoted'
-      ? `## ✅ ${title}: ${record.candidate.color} promoted`
-      : `## ❌ ${title}: rolled back to ${record.stable.color}`
   const lines = [
-    head,
+    `## ${ICON[decision.outcome]} ${title}: ${decision.headline}`,
     '',
-    record.reason ? `**Reason:** ${record.reason}\n` : '',
+    decision.reason ? `**Reason:** ${decision.reason}\n` : '',
     `${record.stable.color} \`${record.stable.image ?? '?'}\` → ${record.candidate.color} \`${record.candidate.image ?? '?'}\` · final weights \`${formatWeights(record.weights)}\``,
+    '',
+    provenanceLine(record),
     '',
     `| step | weight | checks | requests | error rate | p99 | stable error rate | stable p99 | threshold | verdict | time |`,
     `|---:|---:|---:|---:|---:|---:|---:|---:|---|---|---|`
@@ -82,5 +243,202 @@ export function summaryMarkdown(
       `| ${i + 1} | ${weight}% | ${d.count} | ${c.requests === undefined ? '–' : Math.round(c.requests)} | ${pct(c.errorRate)} | ${msText(c.p99Ms)} | ${pct(c.stable?.errorRate)} | ${msText(c.stable?.p99Ms)} | ${threshold} | ${c.verdict} | ${c.at.slice(11, 19)} |`
     )
   }
-  return lines.filter((l, i) => l !== '' || lines[i - 1] !== '').join('\n') + '\n'
+  lines.push('', ...chartsMarkdown(record, thresholds, options.maxChartPoints ?? MAX_CHART_POINTS))
+  // Optional lines above are '' when absent; collapse the blank runs they leave.
+  return lines.filter((l, i) => l !== '' || (i > 0 && lines[i - 1] !== '')).join('\n') + '\n'
+}
+
+/** More points than this make the x-axis labels of a summary-width chart unreadable. */
+export const MAX_CHART_POINTS = 40
+
+/**
+ * Splits items into at most `max` contiguous groups of near-equal size, in order; the last group
+ * always ends with the last item, so the chart ends where the run ended.
+ */
+export function evenGroups<T>(items: readonly T[], max: number): T[][] {
+  const k = Math.min(items.length, Math.max(1, Math.floor(max)))
+  const groups: T[][] = []
+  for (let g = 0; g < k; g++)
+    groups.push(
+      items.slice(Math.floor((g * items.length) / k), Math.floor(((g + 1) * items.length) / k))
+    )
+  return groups
+}
+
+/** A number as xychart-beta reads it: plain decimal, no exponent, no unit. */
+function plain(value: number, decimals: number): string {
+  const fixed = Number(value.toFixed(decimals))
+  return Object.is(fixed, -0) ? '0' : String(fixed)
+}
+
+/** Smallest of 1, 2, 2.5, 5 × 10^k that is at least `value`: a readable top for a y-axis. */
+export function niceCeiling(value: number): number {
+  if (!(value > 0)) return 1
+  const magnitude = 10 ** Math.floor(Math.log10(value))
+  for (const f of [1, 2, 2.5, 5, 10]) {
+    const candidate = Number((f * magnitude).toPrecision(12))
+    if (candidate >= value) return candidate
+  }
+  return 10 * magnitude
+}
+
+/** Characters that end or open a construct in a Mermaid xychart line; titles never need them. */
+function chartText(text: string): string {
+  return text.replace(/["`;#\n\r]/g, '').replace(/%%/g, '%')
+}
+
+export interface XyChart {
+  title: string
+  xTitle: string
+  /** Category labels of the x-axis. */
+  x: string[]
+  yTitle: string
+  yMin: number
+  yMax: number
+  series: Array<{ kind: 'line' | 'bar'; values: string[] }>
+}
+
+/** One fenced mermaid block. Categories are quoted: older Mermaid parsers reject bare numbers there. */
+export function xychartBlock(chart: XyChart): string {
+  return [
+    '```mermaid',
+    'xychart-beta',
+    `  title "${chartText(chart.title)}"`,
+    `  x-axis "${chartText(chart.xTitle)}" [${chart.x.map((l) => `"${chartText(l)}"`).join(', ')}]`,
+    `  y-axis "${chartText(chart.yTitle)}" ${plain(chart.yMin, 3)} --> ${plain(chart.yMax, 3)}`,
+    ...chart.series.map((s) => `  ${s.kind} [${s.values.join(', ')}]`),
+    '```'
+  ].join('\n')
+}
+
+/** Elapsed time of a check, in the unit the x-axis uses. */
+function elapsedLabel(check: CheckEntry, startMs: number, unit: 's' | 'min'): string {
+  const ms = Math.max(0, Date.parse(check.at) - startMs)
+  return unit === 's' ? plain(ms / 1000, 0) : plain(ms / 60_000, 1)
+}
+
+/**
+ * Weight and error rate share no scale (0–100% against fractions of 1%), so they get a chart
+ * each. The weight chart has a bar per point; the error rate chart a line for the candidate and
+ * a flat line for the threshold. When checks are grouped to fit, a point carries the group's
+ * last weight but its worst error rate, so a short spike never disappears from the chart.
+ */
+export function chartsOf(
+  record: ReportRecord,
+  thresholds: Thresholds,
+  maxPoints: number
+): XyChart[] {
+  if (record.checks.length === 0) return []
+  const startMs = Date.parse(record.startedAt)
+  const lastMs = Date.parse(record.checks.at(-1)?.at ?? record.startedAt)
+  // Seconds stay readable up to a quarter of an hour; longer runs count in minutes.
+  const unit = lastMs - startMs > 15 * 60_000 ? 'min' : 's'
+  const xTitle = unit === 's' ? 'seconds since start' : 'minutes since start'
+  const candidate = record.candidate.color
+
+  const weightGroups = evenGroups(record.checks, maxPoints)
+  const charts: XyChart[] = [
+    {
+      title: `${candidate} weight (%) at each check`,
+      xTitle,
+      x: weightGroups.map((g) => elapsedLabel(lastOf(g), startMs, unit)),
+      yTitle: 'weight (%)',
+      yMin: 0,
+      yMax: 100,
+      series: [{ kind: 'bar', values: weightGroups.map((g) => plain(lastOf(g).weight, 1)) }]
+    }
+  ]
+
+  const measured = record.checks.filter((c) => c.errorRate !== undefined)
+  if (measured.length > 0) {
+    const rateGroups = evenGroups(measured, maxPoints)
+    const worst = rateGroups.map((g) => Math.max(...g.map((c) => (c.errorRate ?? 0) * 100)))
+    const thresholdPct = thresholds.maxErrorRate * 100
+    charts.push({
+      title: `${candidate} error rate vs threshold (%)`,
+      xTitle,
+      x: rateGroups.map((g) => elapsedLabel(lastOf(g), startMs, unit)),
+      yTitle: 'error rate (%)',
+      yMin: 0,
+      yMax: niceCeiling(Math.max(thresholdPct * 2, ...worst.map((w) => w * 1.1), 0.1)),
+      series: [
+        { kind: 'line', values: worst.map((w) => plain(w, 3)) },
+        { kind: 'line', values: worst.map(() => plain(thresholdPct, 3)) }
+      ]
+    })
+  }
+  return charts
+}
+
+function lastOf<T>(group: readonly T[]): T {
+  const last = group.at(-1)
+  if (last === undefined) throw new Error('evenGroups never returns an empty group')
+  return last
+}
+
+function chartsMarkdown(record: ReportRecord, thresholds: Thresholds, maxPoints: number): string[] {
+  const charts = chartsOf(record, thresholds, maxPoints)
+  if (charts.length === 0) return []
+  const [weight, rate] = charts
+  const out: string[] = []
+  const grouped = record.checks.length > maxPoints
+  if (weight) {
+    out.push('### Traffic to the candidate', '', xychartBlock(weight), '')
+    if (grouped)
+      out.push(
+        `_${record.checks.length} checks shown as ${weight.x.length} points (the last check of each group)._`,
+        ''
+      )
+  }
+  if (rate) {
+    const unmeasured = record.checks.filter((c) => c.errorRate === undefined).length
+    out.push('### Candidate error rate', '', xychartBlock(rate), '')
+    // xychart-beta draws no legend: say in words which line is which.
+    const notes = [
+      `The moving line is ${record.candidate.color}'s share of 5xx responses at each check${grouped ? ' (the worst check of each group)' : ''}, the flat line the ${pct(thresholds.maxErrorRate)} threshold.`
+    ]
+    if (unmeasured > 0)
+      notes.push(`${unmeasured} check(s) without data are left out: no data is not a pass.`)
+    out.push(`_${notes.join(' ')}_`, '')
+  } else {
+    out.push('_No error rate was measured: no chart._', '')
+  }
+  return out
+}
+
+/** The whole rollout as JSON-serialisable data, for the `report` output's file. */
+export interface RolloutReport {
+  /** Bumped when a field changes meaning, so consumers can tell versions apart. */
+  schema: 'istio-bluegreen/report@1'
+  decision: Decision
+  outputs: Record<string, string>
+  thresholds: Thresholds
+  record: ReportRecord
+  [extra: string]: unknown
+}
+
+/**
+ * The JSON report. `extra` carries the thresholds and anything else the caller wants alongside
+ * (the command, say), copied as given, so never secrets; `outputs` defaults to outputsOf(record).
+ */
+export function reportJson(
+  record: ReportRecord,
+  extra: { thresholds: Thresholds; outputs?: Record<string, string>; [key: string]: unknown }
+): RolloutReport {
+  const { thresholds, outputs, ...rest } = extra
+  // A deep copy through JSON: what the file will hold, with no shared references to the record.
+  const copy = JSON.parse(JSON.stringify(record)) as ReportRecord
+  return {
+    ...rest,
+    schema: 'istio-bluegreen/report@1',
+    decision: decisionOf(record),
+    outputs: { ...(outputs ?? outputsOf(record)) },
+    // Only the two numbers: callers pass their whole settings as thresholds, and the settings
+    // hold the kubeconfig, which must never reach a file an artifact step may upload.
+    thresholds:
+      thresholds.maxP99Ms === undefined
+        ? { maxErrorRate: thresholds.maxErrorRate }
+        : { maxErrorRate: thresholds.maxErrorRate, maxP99Ms: thresholds.maxP99Ms },
+    record: copy
+  }
 }

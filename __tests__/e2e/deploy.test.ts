@@ -111,6 +111,8 @@ describe('deploy', () => {
     expect(replicas(sb, 'reviews-green')).toBe(0)
     expect(run.log).toContain('::error::rolled back: 2 consecutive failed checks')
     expect(run.summary).toContain('rolled back to blue')
+    expect(run.summary).toMatch(/\*\*Reason:\*\* 2 consecutive failed checks: error rate/)
+    expect(run.summary).toContain('```mermaid\nxychart-beta')
   })
 
   it('rolls back an image whose p99 is above max-p99-latency', async () => {

@@ -139,7 +139,7 @@ describe('preflight', () => {
     [
       'the lock held by a live run',
       {},
-      'another run holds the rollout lock for this service: acme/shop#41.1',
+      'deploy refused: acme/shop#41.1 is running a rollout of this service right now',
       (s) =>
         s.api.store.create('leases', {
           apiVersion: 'coordination.k8s.io/v1',

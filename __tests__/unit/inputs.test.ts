@@ -49,7 +49,36 @@ describe('readSettings', () => {
       maxInconclusive: 2,
       reporter: 'destination',
       previousColor: 'keep',
-      failOnRollback: true
+      failOnRollback: true,
+      skipAnalysis: false,
+      sha: undefined,
+      githubToken: undefined,
+      environment: undefined
+    })
+  })
+
+  it.each(['promote', 'resume', 'rollback', 'abort', 'status'])(
+    '%s needs neither an image nor prometheus-url (the record has them)',
+    (command) => {
+      const s = readSettings((name) => ({ service: 'reviews', command })[name] ?? '')
+      expect(s).toMatchObject({ command, image: undefined, prometheusUrl: undefined })
+    }
+  )
+
+  it('reads pause-at, skip-analysis, sha, github-token and environment', () => {
+    expect(settings({ 'pause-at': '50' }).pauseAt).toBe(50)
+    const s = settings({
+      command: 'promote',
+      'skip-analysis': 'true',
+      sha: 'a'.repeat(40),
+      'github-token': 'ghs_x',
+      environment: 'production'
+    })
+    expect(s).toMatchObject({
+      skipAnalysis: true,
+      sha: 'a'.repeat(40),
+      githubToken: 'ghs_x',
+      environment: 'production'
     })
   })
 
@@ -119,7 +148,17 @@ describe('readSettings', () => {
       'input "min-requests": "many" is not a whole number of at least 1'
     ],
     [{ 'failure-limit': '0' }, 'input "failure-limit": "0" is not a whole number of at least 1'],
-    [{ command: 'ship' }, 'input "command": "ship" is not one of: deploy'],
+    [
+      { command: 'ship' },
+      'input "command": "ship" is not one of: deploy, promote, resume, rollback, abort, status, plan'
+    ],
+    [{ 'pause-at': '30' }, 'input "pause-at": "30" is not one of the steps (10, 25, 50, 100)'],
+    [{ 'skip-analysis': 'true' }, 'input "skip-analysis": applies to promote only, not to deploy'],
+    [{ sha: 'main' }, 'input "sha": "main" is not a full commit SHA'],
+    [
+      { command: 'plan', image: '' },
+      'input "image": is required for plan unless "manifests" is given'
+    ],
     [{ reporter: 'both' }, 'input "reporter": "both" is not one of: destination, source'],
     [
       { 'previous-color': 'delete' },

@@ -1,5 +1,34 @@
-import { outputsOf, summaryMarkdown } from '../../src/report.js'
-import type { RolloutRecord } from '../../src/core/record.js'
+import {
+  chartsOf,
+  decisionOf,
+  evenGroups,
+  niceCeiling,
+  outputsOf,
+  reportJson,
+  summaryMarkdown,
+  type ReportRecord
+} from '../../src/report.js'
+import type { CheckEntry, RolloutConfig, RolloutRecord } from '../../src/core/record.js'
+
+const config: RolloutConfig = {
+  virtualService: 'reviews',
+  destinationRule: 'reviews',
+  routes: ['default'],
+  colorLabel: 'version',
+  istioVersion: 'v1',
+  stepDurationMs: 60_000,
+  checkIntervalMs: 10_000,
+  readyTimeoutMs: 300_000,
+  prometheusUrl: 'http://prometheus:9090',
+  maxErrorRate: 0.01,
+  maxP99Ms: 500,
+  analysisWindowMs: 60_000,
+  minRequests: 20,
+  failureLimit: 2,
+  maxInconclusive: 2,
+  reporter: 'destination',
+  previousColor: 'keep'
+}
 
 const record: RolloutRecord = {
   id: 'r1',
@@ -9,6 +38,7 @@ const record: RolloutRecord = {
   stable: { color: 'blue', image: 'example.com/reviews:1.0.0' },
   candidate: { color: 'green', image: 'example.com/reviews:2.0.0' },
   steps: [10, 50, 100],
+  config,
   step: 1,
   weights: { blue: 100, green: 0 },
   startedAt: '2026-11-25T10:00:00.000Z',
@@ -50,6 +80,68 @@ const record: RolloutRecord = {
   ]
 }
 
+const thresholds = { maxErrorRate: 0.01, maxP99Ms: 500 }
+
+/** A healthy run: `perStep` checks 10 s apart at each weight, all passing. */
+function healthyChecks(steps: number[], perStep: number): CheckEntry[] {
+  const checks: CheckEntry[] = []
+  for (const [step, weight] of steps.entries())
+    for (let i = 0; i < perStep; i++) {
+      const n = checks.length + 1
+      checks.push({
+        at: new Date(Date.parse('2026-11-25T10:00:00.000Z') + n * 10_000).toISOString(),
+        step,
+        weight,
+        verdict: 'pass',
+        requests: weight * 10,
+        errorRate: 0.001,
+        p99Ms: 50,
+        stable: { requests: (100 - weight) * 10, errorRate: 0.001, p99Ms: 48 },
+        reasons: []
+      })
+    }
+  return checks
+}
+
+interface ParsedChart {
+  title: string
+  x: string[]
+  yMin: number
+  yMax: number
+  series: Array<{ kind: string; values: number[] }>
+}
+
+/** Reads the ```mermaid blocks loosely: enough to tell the chart is well formed. */
+function mermaidCharts(md: string): ParsedChart[] {
+  const blocks = [...md.matchAll(/```mermaid\n([\s\S]*?)\n```/g)].map((m) => m[1] ?? '')
+  return blocks.map((block) => {
+    const lines = block.split('\n').map((l) => l.trim())
+    expect(lines[0]).toBe('xychart-beta')
+    const title = /^title "([^"]*)"$/.exec(lines[1] ?? '')
+    const x = /^x-axis "[^"]*" \[(.*)\]$/.exec(lines[2] ?? '')
+    const y = /^y-axis "[^"]*" (\d+(?:\.\d+)?) --> (\d+(?:\.\d+)?)$/.exec(lines[3] ?? '')
+    expect(title).not.toBeNull()
+    expect(x).not.toBeNull()
+    expect(y).not.toBeNull()
+    const labels = (x?.[1] ?? '').split(', ')
+    for (const l of labels) expect(l).toMatch(/^"[^"]+"$/)
+    const series = lines.slice(4).map((l) => {
+      const m = /^(line|bar) \[(.*)\]$/.exec(l)
+      expect(m).not.toBeNull()
+      const values = (m?.[2] ?? '').split(', ')
+      for (const v of values) expect(v).toMatch(/^-?\d+(\.\d+)?$/)
+      return { kind: m?.[1] ?? '', values: values.map(Number) }
+    })
+    return {
+      title: title?.[1] ?? '',
+      x: labels.map((l) => l.slice(1, -1)),
+      yMin: Number(y?.[1]),
+      yMax: Number(y?.[2]),
+      series
+    }
+  })
+}
+
 describe('outputsOf', () => {
   it('reports the last measured values and the reason', () => {
     expect(outputsOf(record)).toEqual({
@@ -84,11 +176,14 @@ describe('outputsOf', () => {
 })
 
 describe('summaryMarkdown', () => {
-  const md = summaryMarkdown(record, { maxErrorRate: 0.01, maxP99Ms: 500 })
+  const md = summaryMarkdown(record, thresholds)
   it('puts the decision and its reason first', () => {
     const lines = md.split('\n')
     expect(lines[0]).toBe('## ❌ reviews (demo): rolled back to blue')
     expect(lines[2]).toBe('**Reason:** 2 consecutive failed checks: error rate 20% above 1%')
+    expect(lines[4]).toBe(
+      'blue `example.com/reviews:1.0.0` → green `example.com/reviews:2.0.0` · final weights `blue=100,green=0`'
+    )
   })
   it('has one row per step, with the deciding check', () => {
     expect(md).toContain(
@@ -100,5 +195,265 @@ describe('summaryMarkdown', () => {
     expect(md).toContain(
       '| 3 | 100% | 0 | – | – | – | – | – | ≤ 1.00%, p99 ≤ 500 ms | not reached | – |'
     )
+    expect(md.split('\n').filter((l) => /^\| \d+ \|/.test(l))).toHaveLength(3)
+  })
+
+  it('charts the weight and the error rate against the threshold, after the table', () => {
+    const charts = mermaidCharts(md)
+    expect(charts).toHaveLength(2)
+    const [weight, rate] = charts
+    expect(weight).toEqual({
+      title: 'green weight (%) at each check',
+      x: ['10', '20', '21'],
+      yMin: 0,
+      yMax: 100,
+      series: [{ kind: 'bar', values: [10, 50, 50] }]
+    })
+    expect(rate?.x).toEqual(['10', '20', '21'])
+    expect(rate?.series).toEqual([
+      { kind: 'line', values: [0, 20, 19] },
+      { kind: 'line', values: [1, 1, 1] }
+    ])
+    expect(rate?.yMax).toBe(25)
+    expect(md.indexOf('```mermaid')).toBeGreaterThan(md.indexOf('| 3 | 100% |'))
+    expect(md).toContain(
+      "_The moving line is green's share of 5xx responses at each check, the flat line the 1.00% threshold._"
+    )
+  })
+
+  it('leaves unmeasured checks out of the error rate chart and says so', () => {
+    const withGap: RolloutRecord = {
+      ...record,
+      checks: [
+        ...record.checks.slice(0, 1),
+        {
+          at: '2026-11-25T10:00:15.000Z',
+          step: 0,
+          weight: 10,
+          verdict: 'inconclusive',
+          reasons: []
+        },
+        ...record.checks.slice(1)
+      ]
+    }
+    const [weight, rate] = mermaidCharts(summaryMarkdown(withGap, thresholds))
+    expect(weight?.x).toHaveLength(4)
+    expect(rate?.x).toEqual(['10', '20', '21'])
+    expect(summaryMarkdown(withGap, thresholds)).toContain(
+      '1 check(s) without data are left out: no data is not a pass.'
+    )
+  })
+
+  it('draws no chart before the first check', () => {
+    const early: ReportRecord = { ...record, phase: 'failed', step: -1, checks: [] }
+    const text = summaryMarkdown(early, thresholds)
+    expect(text).not.toContain('```mermaid')
+    expect(text.split('\n')[0]).toBe('## ⚠ reviews (demo): failed')
+  })
+
+  it('says so when nothing was measured', () => {
+    const blind: ReportRecord = {
+      ...record,
+      checks: [
+        {
+          at: '2026-11-25T10:00:15.000Z',
+          step: 0,
+          weight: 10,
+          verdict: 'inconclusive',
+          reasons: []
+        }
+      ]
+    }
+    const text = summaryMarkdown(blind, thresholds)
+    expect(mermaidCharts(text)).toHaveLength(1)
+    expect(text).toContain('_No error rate was measured: no chart._')
+  })
+
+  it('groups a long run into at most 40 points, ending with the last check and keeping spikes', () => {
+    const checks = healthyChecks([10, 25, 50, 100], 25)
+    const spikeAt = 37
+    checks[spikeAt] = { ...(checks[spikeAt] as CheckEntry), errorRate: 0.08 }
+    const long: RolloutRecord = {
+      ...record,
+      phase: 'promoted',
+      steps: [10, 25, 50, 100],
+      step: 3,
+      weights: { blue: 0, green: 100 },
+      reason: undefined,
+      checks
+    }
+    const text = summaryMarkdown(long, thresholds)
+    const [weight, rate] = mermaidCharts(text)
+    expect(weight?.x).toHaveLength(40)
+    expect(weight?.series[0]?.values).toHaveLength(40)
+    expect(weight?.x.at(-1)).toBe('16.7') // 1000 s, in minutes
+    expect(weight?.series[0]?.values.at(-1)).toBe(100)
+    expect(rate?.series[0]?.values).toHaveLength(40)
+    expect(rate?.series[1]?.values).toHaveLength(40)
+    expect(Math.max(...(rate?.series[0]?.values ?? []))).toBe(8)
+    expect(text).toContain('_100 checks shown as 40 points (the last check of each group)._')
+  })
+
+  it('counts in minutes when a run is longer than a quarter of an hour', () => {
+    const checks = healthyChecks([10, 100], 60)
+    const [weight] = chartsOf({ ...record, checks }, thresholds, 40)
+    expect(weight?.xTitle).toBe('minutes since start')
+    expect(weight?.x.at(-1)).toBe('20')
+  })
+})
+
+describe('the decision at the top', () => {
+  const base: ReportRecord = { ...record, reason: undefined }
+  it.each<[string, ReportRecord, string, string | undefined]>([
+    [
+      'promoted',
+      {
+        ...base,
+        phase: 'promoted',
+        step: 2,
+        weights: { blue: 0, green: 100 },
+        checks: healthyChecks([10, 50, 100], 2)
+      },
+      '## ✅ reviews (demo): green promoted',
+      '**Reason:** all 3 steps passed their analysis'
+    ],
+    [
+      'rolled back',
+      { ...base, reason: 'candidate not ready after 5m' },
+      '## ❌ reviews (demo): rolled back to blue',
+      '**Reason:** candidate not ready after 5m'
+    ],
+    [
+      'paused at the recorded weight',
+      { ...base, phase: 'paused', pausedAt: 25, weights: { blue: 75, green: 25 } },
+      '## ⏸ reviews (demo): paused at 25%',
+      '**Reason:** paused at 25% after its analysis passed; run the action with `command: promote` to continue or `command: rollback` to go back'
+    ],
+    [
+      'paused, weight from the weights',
+      { ...base, phase: 'paused', weights: { blue: 50, green: 50 } },
+      '## ⏸ reviews (demo): paused at 50%',
+      '**Reason:** paused at 50% after its analysis passed; run the action with `command: promote` to continue or `command: rollback` to go back'
+    ],
+    [
+      'failed',
+      { ...base, phase: 'failed', reason: 'could not restore blue: set weights by hand' },
+      '## ⚠ reviews (demo): failed',
+      '**Reason:** could not restore blue: set weights by hand'
+    ],
+    [
+      'instant rollback after promotion',
+      {
+        ...base,
+        instant: true,
+        stable: { color: 'green', image: 'example.com/reviews:2.0.0' },
+        candidate: { color: 'blue', image: 'example.com/reviews:1.0.0' },
+        weights: { blue: 100, green: 0 },
+        reason: 'rolled back by hand'
+      },
+      '## ❌ reviews (demo): rolled back to blue (instant switch back after promotion)',
+      '**Reason:** rolled back by hand'
+    ],
+    [
+      'aborted by a person, no reason recorded',
+      { ...base, stoppedBy: { actor: 'bob', at: '2026-11-25T10:04:09.000Z', command: 'abort' } },
+      '## ❌ reviews (demo): rolled back to blue',
+      '**Reason:** aborted by @bob'
+    ],
+    [
+      'in progress',
+      { ...base, phase: 'shifting', weights: { blue: 50, green: 50 } },
+      '## 🔄 reviews (demo): shifting: green at 50%',
+      undefined
+    ]
+  ])('%s', (_name, r, header, reason) => {
+    const lines = summaryMarkdown(r, thresholds).split('\n')
+    expect(lines[0]).toBe(header)
+    if (reason === undefined) expect(lines[2]).not.toMatch(/^\*\*Reason/)
+    else expect(lines[2]).toBe(reason)
+  })
+
+  it('names who started the run, links it, and says who stopped it', () => {
+    const stopped: ReportRecord = {
+      ...record,
+      owner: { actor: 'alice', runUrl: 'https://github.com/acme/shop/actions/runs/42' },
+      finishedAt: '2026-11-25T10:04:10.000Z',
+      stoppedBy: { actor: 'bob', at: '2026-11-25T10:04:09.000Z', command: 'abort' }
+    }
+    const lines = summaryMarkdown(stopped, thresholds).split('\n')
+    expect(lines[6]).toBe(
+      'Started by @alice · [workflow run](https://github.com/acme/shop/actions/runs/42) · took 4m 10s · stopped by @bob with `abort` at 10:04:09 UTC'
+    )
+    expect(decisionOf(stopped).stoppedBy).toEqual(stopped.stoppedBy)
+  })
+})
+
+describe('chart helpers', () => {
+  it.each([
+    [10, 40, 10],
+    [100, 40, 40],
+    [41, 40, 40],
+    [3, 0, 1]
+  ])(
+    'evenGroups of %i items into at most %i groups makes %i, in order, ending with the last',
+    (n, max, groups) => {
+      const items = Array.from({ length: n }, (_, i) => i)
+      const result = evenGroups(items, max)
+      expect(result).toHaveLength(groups)
+      expect(result.flat()).toEqual(items)
+      expect(result.every((g) => g.length > 0)).toBe(true)
+      expect(result.at(-1)?.at(-1)).toBe(n - 1)
+    }
+  )
+
+  it.each([
+    [0.1, 0.1],
+    [0.13, 0.2],
+    [2, 2],
+    [2.2, 2.5],
+    [22, 25],
+    [26, 50],
+    [51, 100],
+    [0, 1]
+  ])('niceCeiling(%d) is %d', (value, expected) => {
+    expect(niceCeiling(value)).toBe(expected)
+  })
+})
+
+describe('reportJson', () => {
+  it('carries the record, thresholds, decision and outputs, and survives JSON', () => {
+    const report = reportJson(record, { thresholds, command: 'deploy' })
+    expect(JSON.parse(JSON.stringify(report))).toEqual(report)
+    expect(report).toMatchObject({
+      schema: 'istio-bluegreen/report@1',
+      command: 'deploy',
+      thresholds,
+      decision: {
+        outcome: 'rolled-back',
+        headline: 'rolled back to blue',
+        reason: '2 consecutive failed checks: error rate 20% above 1%'
+      },
+      outputs: outputsOf(record)
+    })
+    expect(report.record).toEqual(record)
+    expect(report.record).not.toBe(record)
+  })
+
+  it('keeps only the threshold numbers of a settings object passed as thresholds', () => {
+    const settings = {
+      ...thresholds,
+      kubeconfig: 'apiVersion: v1\nusers: [{user: {token: s3cret}}]'
+    }
+    const report = reportJson(record, { thresholds: settings })
+    expect(report.thresholds).toEqual({ maxErrorRate: 0.01, maxP99Ms: 500 })
+    expect(JSON.stringify(report)).not.toContain('s3cret')
+  })
+
+  it('takes the outputs the caller computed', () => {
+    const report = reportJson(record, {
+      thresholds,
+      outputs: { result: 'rolled-back', phase: 'rolled-back' }
+    })
+    expect(report.outputs).toEqual({ result: 'rolled-back', phase: 'rolled-back' })
   })
 })

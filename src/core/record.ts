@@ -1,8 +1,42 @@
 /** The rollout record: what a run is doing, kept in the cluster so any later run can see it. */
 import type { Color, ColorWeights } from './color.js'
 import type { CheckVerdict } from './analysis.js'
+import type { Reporter } from './queries.js'
 
-export type Phase = 'deploying' | 'shifting' | 'promoted' | 'rolled-back' | 'failed'
+/**
+ * `deploying → shifting ⇄ paused → promoted | rolled-back | failed`. `failed`: the action could
+ * not bring traffic to a safe state by itself; the record's reason says what a person must do.
+ */
+export type Phase = 'deploying' | 'shifting' | 'paused' | 'promoted' | 'rolled-back' | 'failed'
+
+/** Phases in which a rollout holds traffic between colors or is about to. */
+export const IN_FLIGHT: readonly Phase[] = ['deploying', 'shifting', 'paused']
+
+/**
+ * How the rollout routes and analyses, fixed when it starts: a later promote or resume continues
+ * with the same plan and thresholds, whatever inputs the operator's workflow passes.
+ */
+export interface RolloutConfig {
+  virtualService: string
+  destinationRule: string
+  routes: string[]
+  colorLabel: string
+  istioVersion: string
+  stepDurationMs: number
+  checkIntervalMs: number
+  readyTimeoutMs: number
+  prometheusUrl: string
+  maxErrorRate: number
+  maxP99Ms?: number
+  analysisWindowMs: number
+  minRequests: number
+  failureLimit: number
+  maxInconclusive: number
+  reporter: Reporter
+  previousColor: 'keep' | 'scale-down'
+  /** Candidate weight at which the rollout pauses once that step passes. */
+  pauseAt?: number
+}
 
 export interface Owner {
   repository?: string
@@ -35,7 +69,8 @@ export interface RolloutRecord {
   stable: { color: Color; image?: string }
   candidate: { color: Color; image?: string }
   steps: number[]
-  /** Index of the step reached; -1 before the first weight is written. */
+  config: RolloutConfig
+  /** Index into steps of the step reached; -1 before the first weight is written. */
   step: number
   /** The color weights the action last wrote. */
   weights: ColorWeights
@@ -47,6 +82,12 @@ export interface RolloutRecord {
   owner: Owner
   /** Why the rollout ended as it did (rolled back, failed). */
   reason?: string
+  /** Who stopped it by hand, when a person's command ended it. */
+  stoppedBy?: { command: 'rollback' | 'abort'; actor?: string; at: string }
+  /** A rollback right after promotion, switching back to the color that still ran. */
+  instant?: boolean
+  /** The GitHub deployment that tracks this rollout, and the one it replaces. */
+  github?: { deploymentId?: number; replacesDeploymentId?: number }
   checks: CheckEntry[]
 }
 

@@ -1,0 +1,139 @@
+/**
+ * What the action tells GitHub, against a loopback stand-in for the GitHub API: commit statuses
+ * and deployment statuses, in order, with their states and descriptions; a 403 is a warning.
+ */
+import { jest } from '@jest/globals'
+import type { Sandbox } from '../../sandbox/index.js'
+import { startFakeGitHub, type FakeGitHub } from '../fakes/github.js'
+import { control, expectExit, fastInputs, kubeEnv, runAction, sandbox } from './harness.js'
+
+jest.setTimeout(240_000)
+
+const SHA = 'c0ffee0000000000000000000000000000000001'
+
+describe('GitHub reporting', () => {
+  let sb: Sandbox
+  let gh: FakeGitHub
+  beforeEach(async () => {
+    sb = await sandbox()
+    gh = await startFakeGitHub()
+  })
+  afterEach(async () => {
+    await gh.close()
+    await sb.stop()
+  })
+
+  const env = () => ({
+    ...kubeEnv(sb),
+    GITHUB_API_URL: gh.url,
+    GITHUB_REPOSITORY: 'acme/shop',
+    GITHUB_SHA: SHA,
+    GITHUB_RUN_ID: '42',
+    GITHUB_SERVER_URL: 'https://github.com'
+  })
+
+  /** Requests as one line each; deployment ids become #1, #2 in order of first use. */
+  function sent() {
+    const ids = new Map<string, string>()
+    return gh.requests.map((r) => {
+      const body = r.body as { state?: string; description?: string; environment?: string }
+      const path = r.path
+        .replace(/^\/repos\/acme\/shop/, '')
+        .replace(/\/deployments\/(\d+)/, (_m, id: string) => {
+          if (!ids.has(id)) ids.set(id, `#${ids.size + 1}`)
+          return `/deployments/${ids.get(id)}`
+        })
+      return `${r.kind} ${path} ${body.state ?? body.environment ?? ''} ${body.description ?? ''}`.trim()
+    })
+  }
+
+  it('a promotion: pending then success on the commit; deployment created, in_progress, success; then the replaced one inactive', async () => {
+    const first = await runAction(
+      fastInputs(sb, {
+        image: 'example.com/reviews:2.0.0',
+        steps: '50,100',
+        'github-token': 'ghs_fake',
+        environment: 'production'
+      }),
+      env()
+    )
+    expectExit(first, 'success')
+    expect(sent()).toEqual([
+      `statuses /statuses/${SHA} pending deploying green (example.com/reviews:2.0.0)`,
+      'deployments /deployments production deploying green (example.com/reviews:2.0.0)',
+      'deployment_statuses /deployments/#1/statuses in_progress deploying green (example.com/reviews:2.0.0)',
+      `statuses /statuses/${SHA} success green promoted to 100%`,
+      'deployment_statuses /deployments/#1/statuses success green promoted to 100%'
+    ])
+    const status = gh.requests[0]?.body as { context: string; target_url: string }
+    expect(status).toMatchObject({
+      context: 'istio-bluegreen/demo/reviews',
+      target_url: 'https://github.com/acme/shop/actions/runs/42'
+    })
+    expect(gh.requests.every((r) => r.authorized)).toBe(true)
+
+    const second = await runAction(
+      fastInputs(sb, {
+        image: 'example.com/reviews:3.0.0',
+        steps: '100',
+        'github-token': 'ghs_fake',
+        environment: 'production'
+      }),
+      env()
+    )
+    expectExit(second, 'success')
+    expect(sent().slice(-2)).toEqual([
+      'deployment_statuses /deployments/#2/statuses success blue promoted to 100%',
+      'deployment_statuses /deployments/#1/statuses inactive replaced by example.com/reviews:3.0.0'
+    ])
+  })
+
+  it('a roll back: failure on the commit with the reason, failure on the deployment', async () => {
+    await control(sb, '/images', { image: 'example.com/reviews:bad', errorRate: 0.3 })
+    const run = await runAction(
+      fastInputs(sb, {
+        image: 'example.com/reviews:bad',
+        'github-token': 'ghs_fake',
+        environment: 'staging',
+        'step-duration': '20s'
+      }),
+      env()
+    )
+    expectExit(run, 'failure')
+    const lines = sent()
+    expect(lines[0]).toBe(
+      `statuses /statuses/${SHA} pending deploying green (example.com/reviews:bad)`
+    )
+    expect(lines.at(-2)).toMatch(
+      new RegExp(
+        `^statuses /statuses/${SHA} failure rolled back to blue: 2 consecutive failed checks: error rate \\d+(\\.\\d+)?% above 1%$`
+      )
+    )
+    expect(lines.at(-1)).toMatch(
+      /^deployment_statuses \/deployments\/#1\/statuses failure rolled back to blue: /
+    )
+  })
+
+  it('a 403 from GitHub is a warning, and the rollout goes on', async () => {
+    gh.deny('statuses')
+    gh.deny('deployments')
+    const run = await runAction(
+      fastInputs(sb, {
+        image: 'example.com/reviews:2.0.0',
+        steps: '100',
+        'github-token': 'ghs_fake',
+        environment: 'production'
+      }),
+      env()
+    )
+    expectExit(run, 'success')
+    expect(run.outputs.result).toBe('promoted')
+    expect(run.log).toMatch(
+      /::warning::could not set the commit status istio-bluegreen\/demo\/reviews: 403/
+    )
+    const printed = run.log.split('\n').filter((l) => !l.startsWith('::add-mask::'))
+    expect(printed.join('\n')).not.toContain('ghs_fake')
+    // Refused once per kind, then skipped: one status call and one deployment call in all.
+    expect(gh.requests.map((r) => r.kind)).toEqual(['statuses', 'deployments'])
+  })
+})

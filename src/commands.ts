@@ -1,0 +1,439 @@
+/**
+ * The action's commands. Each reads the rollout record, asks the core whether it makes sense in
+ * the current phase, then drives the rollout engine. None reads inputs: they get the settings.
+ */
+import { type Color, deploymentName, formatWeights, otherColor, weightsFor } from './core/color.js'
+import { admit, type CommandName, type LockView } from './core/commands.js'
+import { formatDuration } from './core/duration.js'
+import type { Owner, RolloutConfig, RolloutRecord } from './core/record.js'
+import { imageOf, type DeploymentObject, readiness } from './core/workload.js'
+import { DEPLOYMENTS, type Kube } from './adapters/kube.js'
+import { IstioTraffic } from './adapters/istio.js'
+import { Prometheus } from './adapters/prometheus.js'
+import type { LeaseState, LeaseStore } from './adapters/lease.js'
+import {
+  checkPermissions,
+  istioVersion,
+  preflight,
+  PreflightError,
+  type Plan
+} from './preflight.js'
+import { describeAnalysis, type Outcome, Rollout } from './rollout.js'
+import type { Settings } from './inputs.js'
+import type { Clock, Log } from './log.js'
+
+/** Hooks for reporting a rollout outside the cluster (GitHub status and deployment). */
+export interface Notifier {
+  /** A rollout starts or continues; may add GitHub ids to the record. */
+  started(record: RolloutRecord, previous?: RolloutRecord): Promise<RolloutRecord>
+  finished(outcome: Outcome): Promise<void>
+  /** The run stopped on an error after a rollout started. */
+  failed(message: string): Promise<void>
+}
+
+export const silentNotifier: Notifier = {
+  started: async (record) => record,
+  finished: async () => undefined,
+  failed: async () => undefined
+}
+
+export interface CommandDeps {
+  settings: Readonly<Settings>
+  kube: Kube
+  namespace: string
+  owner: Owner
+  runId: string
+  leases: LeaseStore
+  log: Log
+  clock: Clock
+  notifier: Notifier
+}
+
+/** What a command ends with: the outcome of a rollout, or a read-only answer. */
+export type CommandResult =
+  | { kind: 'rollout'; outcome: Outcome }
+  | { kind: 'status'; record?: RolloutRecord; phase: string; weights?: string; text: string }
+  | { kind: 'plan'; text: string; stable: Color; candidate: Color }
+
+/** A command that makes no sense now; nothing was changed. */
+export class RefusedError extends Error {
+  constructor(command: CommandName, message: string) {
+    super(`${command} refused: ${message}`)
+    this.name = 'RefusedError'
+  }
+}
+
+function lockView(state: LeaseState, identity: string): LockView {
+  return {
+    heldByOther: state.holder !== undefined && !state.expired && state.holder !== identity,
+    holder: state.holder,
+    runUrl: state.record?.owner.runUrl
+  }
+}
+
+function configFrom(s: Readonly<Settings>, istioVersion: string): RolloutConfig {
+  return {
+    virtualService: s.virtualService,
+    destinationRule: s.destinationRule,
+    routes: [...s.routes],
+    colorLabel: s.colorLabel,
+    istioVersion,
+    stepDurationMs: s.stepDurationMs,
+    checkIntervalMs: s.checkIntervalMs,
+    readyTimeoutMs: s.readyTimeoutMs,
+    prometheusUrl: s.prometheusUrl ?? '',
+    maxErrorRate: s.maxErrorRate,
+    maxP99Ms: s.maxP99Ms,
+    analysisWindowMs: s.analysisWindowMs,
+    minRequests: s.minRequests,
+    failureLimit: s.failureLimit,
+    maxInconclusive: s.maxInconclusive,
+    reporter: s.reporter,
+    previousColor: s.previousColor,
+    pauseAt: s.pauseAt
+  }
+}
+
+function trafficFor(d: CommandDeps, config: RolloutConfig): IstioTraffic {
+  return new IstioTraffic(
+    d.kube,
+    { name: d.settings.service, namespace: d.namespace },
+    config.virtualService,
+    config.destinationRule,
+    config.istioVersion,
+    config.routes
+  )
+}
+
+/** Read the record and the lock, and refuse what makes no sense in the current phase. */
+async function admitted(
+  d: CommandDeps,
+  command: CommandName
+): Promise<{ state: LeaseState; mode: string }> {
+  const state = await d.leases.read()
+  const admission = admit(command, state.record?.phase, lockView(state, d.leases.identity))
+  if (admission.kind === 'refuse') throw new RefusedError(command, admission.message)
+  return { state, mode: admission.mode }
+}
+
+function engine(d: CommandDeps, record: RolloutRecord): Rollout {
+  const url = d.settings.prometheusUrl ?? record.config.prometheusUrl
+  return new Rollout(
+    {
+      kube: d.kube,
+      prometheus: url ? new Prometheus(url) : undefined,
+      leases: d.leases,
+      traffic: trafficFor(d, record.config),
+      log: d.log,
+      clock: d.clock
+    },
+    record
+  )
+}
+
+async function finish(d: CommandDeps, outcome: Outcome): Promise<CommandResult> {
+  await d.notifier.finished(outcome)
+  return { kind: 'rollout', outcome }
+}
+
+/** Take the lock for a record another run wrote, as this run. */
+async function takeOver(d: CommandDeps, record: RolloutRecord): Promise<RolloutRecord> {
+  const mine: RolloutRecord = {
+    ...record,
+    id: d.runId,
+    heartbeatAt: new Date(d.clock.now()).toISOString()
+  }
+  const { tookOverFrom } = await d.leases.acquire(mine)
+  if (tookOverFrom) {
+    d.log.warning(`took over the rollout lock from ${tookOverFrom}, which stopped renewing it`)
+  }
+  return mine
+}
+
+/** `deploy`: a new release into the candidate color. */
+export async function deploy(d: CommandDeps): Promise<CommandResult> {
+  const { settings, log } = d
+  await admitted(d, 'deploy')
+  const prometheus = new Prometheus(settings.prometheusUrl ?? '')
+  const plan = await log.group('Preflight', async () => {
+    const p = await preflight({ ...d, prometheus })
+    log.info(
+      `stable ${p.stable} (${p.stableImage ?? '?'}) → candidate ${p.candidate} (${p.candidateImage ?? '?'})`
+    )
+    return p
+  })
+  const now = new Date(d.clock.now()).toISOString()
+  let record: RolloutRecord = {
+    id: d.runId,
+    phase: 'deploying',
+    service: settings.service,
+    namespace: d.namespace,
+    stable: { color: plan.stable, image: plan.stableImage },
+    candidate: { color: plan.candidate, image: plan.candidateImage },
+    steps: [...settings.steps],
+    config: configFrom(settings, plan.istioVersion),
+    step: -1,
+    weights: weightsFor(plan.candidate, 0),
+    startedAt: now,
+    heartbeatAt: now,
+    owner: d.owner,
+    checks: []
+  }
+  log.info(describeAnalysis(record))
+  const { previous, tookOverFrom } = await d.leases.acquire(record)
+  if (tookOverFrom) {
+    log.warning(`took over the rollout lock from ${tookOverFrom}, which stopped renewing it`)
+  }
+  record = await d.notifier.started(record, previous)
+  const rollout = engine(d, record)
+  await rollout.save({})
+  const replicas = Math.max(1, plan.stableDeployment.spec?.replicas ?? 1)
+  const outcome = await rollout.guard(async () => {
+    if (plan.adoptFrom) {
+      const from = plan.adoptFrom
+      await log.group(
+        `Adopt ${from.metadata.name} as ${deploymentName(settings.service, 'blue')}`,
+        async () => {
+          const ok = await rollout.applyDeployment('blue', from, undefined, {
+            replicas,
+            container: settings.container
+          })
+          if (!ok.ready)
+            throw new Error(`the copy of ${from.metadata.name} is not ready: ${ok.reason}`)
+        }
+      )
+    }
+    const ready = await log.group(
+      `Deploy ${deploymentName(settings.service, plan.candidate)}`,
+      () =>
+        rollout.applyDeployment(plan.candidate, plan.template, settings.image, {
+          replicas,
+          container: settings.container
+        })
+    )
+    if (!ready.ready) return rollout.rollback(`candidate ${ready.reason}`)
+    await log.group('Prepare routing', () => rollout.prepareRouting(plan.adoptRoutes))
+    return rollout.shift(0)
+  })
+  return finish(d, outcome)
+}
+
+/** `promote`: continue a paused rollout through its remaining steps (or straight to 100%). */
+export async function promote(d: CommandDeps): Promise<CommandResult> {
+  const { state } = await admitted(d, 'promote')
+  const paused = state.record as RolloutRecord
+  await checkAccess(d, paused)
+  let record = await takeOver(d, { ...paused, config: { ...paused.config, pauseAt: undefined } })
+  record = await d.notifier.started(record)
+  const rollout = engine(d, record)
+  d.log.info(
+    `promoting ${paused.candidate.color} (${paused.candidate.image ?? '?'}) from ${paused.steps[paused.step]}%` +
+      (d.settings.skipAnalysis ? ' straight to 100% (skip-analysis)' : '')
+  )
+  const outcome = await rollout.guard(() =>
+    d.settings.skipAnalysis ? rollout.skipToPromotion() : rollout.shift(paused.step + 1)
+  )
+  return finish(d, outcome)
+}
+
+/** `resume`: continue a paused or interrupted rollout from the step it reached. */
+export async function resume(d: CommandDeps): Promise<CommandResult> {
+  const { state, mode } = await admitted(d, 'resume')
+  const found = state.record as RolloutRecord
+  await checkAccess(d, found)
+  const pauseAt = d.settings.pauseAt
+  let record = await takeOver(d, { ...found, config: { ...found.config, pauseAt } })
+  record = await d.notifier.started(record)
+  const rollout = engine(d, record)
+  const from = Math.max(0, found.step)
+  d.log.info(
+    mode === 'interrupted'
+      ? `resuming a rollout interrupted in phase ${found.phase} (step ${from + 1}/${found.steps.length}, last weights ${formatWeights(found.weights)})`
+      : `resuming the paused rollout at ${found.steps[from]}%`
+  )
+  const outcome = await rollout.guard(async () => {
+    if (found.phase === 'deploying') {
+      const ready = await d.log.group(
+        `Wait for ${deploymentName(found.service, found.candidate.color)}`,
+        () => rollout.waitReady(found.candidate.color)
+      )
+      if (!ready.ready) return rollout.rollback(`candidate ${ready.reason}`)
+      await d.log.group('Prepare routing', () => rollout.prepareRouting(false))
+    }
+    return rollout.shift(from)
+  })
+  return finish(d, outcome)
+}
+
+/** `rollback` and `abort`: stable back to 100%; after a promotion, an instant switch back. */
+export async function rollBack(
+  d: CommandDeps,
+  command: 'rollback' | 'abort'
+): Promise<CommandResult> {
+  const { state, mode } = await admitted(d, command)
+  const found = state.record as RolloutRecord
+  await checkAccess(d, found)
+  const stoppedBy = {
+    command,
+    actor: d.owner.actor,
+    at: new Date(d.clock.now()).toISOString()
+  }
+  const who = `${command === 'abort' ? 'aborted' : 'rolled back'} by ${d.owner.actor ?? 'a person'}`
+  if (mode === 'instant') {
+    // After a promotion the colors' roles swap back: the promoted color is the one to drain.
+    const previous = found.stable.color
+    const d0 = (await d.kube.get(
+      DEPLOYMENTS,
+      d.namespace,
+      deploymentName(found.service, previous)
+    )) as DeploymentObject | undefined
+    if (!d0 || (d0.spec?.replicas ?? 0) === 0 || !readiness(d0).ready) {
+      throw new RefusedError(
+        command,
+        `the previous color ${previous} is not running (${d0 ? readiness(d0).summary : 'no Deployment'}), so there is nothing to switch back to instantly; deploy its image (${found.stable.image ?? '?'}) again instead`
+      )
+    }
+    const swapped: RolloutRecord = {
+      ...found,
+      weights: weightsFor(found.candidate.color, 100),
+      step: found.steps.length - 1,
+      phase: 'shifting',
+      instant: true
+    }
+    let record = await takeOver(d, swapped)
+    record = await d.notifier.started(record)
+    const rollout = engine(d, record)
+    const outcome = await rollout.guard(() =>
+      rollout.rollback(`instant switch back to ${previous}, ${who}`, { stoppedBy, instant: true })
+    )
+    return finish(d, outcome)
+  }
+  let record = await takeOver(d, found)
+  record = await d.notifier.started(record)
+  const rollout = engine(d, record)
+  const outcome = await rollout.guard(() => rollout.rollback(who, { stoppedBy }))
+  return finish(d, outcome)
+}
+
+/** The permissions a command that continues a record needs, and its VirtualService. */
+async function checkAccess(d: CommandDeps, record: RolloutRecord): Promise<void> {
+  await checkPermissions(d.kube, d.namespace)
+  const traffic = trafficFor(d, record.config)
+  const vs = await traffic.readVirtualService()
+  if (!vs) {
+    throw new PreflightError(
+      `VirtualService ${record.config.virtualService} (from the rollout record) not found in namespace ${d.namespace}`
+    )
+  }
+}
+
+/** `status`: what the record and the cluster say now. Changes nothing. */
+export async function status(d: CommandDeps): Promise<CommandResult> {
+  const { record, holder, expired } = await d.leases.read()
+  const lines: string[] = []
+  const config = record?.config
+  const version = config?.istioVersion ?? (await istioVersion(d.kube))
+  const traffic = new IstioTraffic(
+    d.kube,
+    { name: d.settings.service, namespace: d.namespace },
+    config?.virtualService ?? d.settings.virtualService,
+    config?.destinationRule ?? d.settings.destinationRule,
+    version,
+    config?.routes ?? d.settings.routes
+  )
+  const vs = await traffic.readVirtualService()
+  const weights = vs ? traffic.weightsOf(vs, 'blue') : 'VirtualService not found'
+  const live =
+    typeof weights === 'string' ? weights : formatWeights(weights[0] ?? weightsFor('green', 0))
+  lines.push(`service ${d.settings.service} in ${d.namespace}: weights ${live}`)
+  for (const color of ['blue', 'green'] as const) {
+    const dep = (await d.kube.get(
+      DEPLOYMENTS,
+      d.namespace,
+      deploymentName(d.settings.service, color)
+    )) as DeploymentObject | undefined
+    lines.push(
+      dep
+        ? `  ${deploymentName(d.settings.service, color)}: ${imageOf(dep) ?? '?'} · ${dep.spec?.replicas ?? 0} replicas · ${readiness(dep).summary}`
+        : `  ${deploymentName(d.settings.service, color)}: none`
+    )
+  }
+  if (!record) {
+    lines.push('no rollout recorded')
+    return {
+      kind: 'status',
+      phase: 'idle',
+      weights: typeof weights === 'string' ? undefined : live,
+      text: lines.join('\n')
+    }
+  }
+  lines.push(
+    `rollout ${record.id}: ${record.phase}${record.phase === 'paused' ? ` at ${record.steps[record.step]}%` : ''} · ${record.stable.color} ${record.stable.image ?? '?'} → ${record.candidate.color} ${record.candidate.image ?? '?'}`,
+    `  steps ${record.steps.join(', ')} · reached ${record.step + 1}/${record.steps.length} · recorded weights ${formatWeights(record.weights)}`,
+    `  started ${record.startedAt} by ${record.owner.actor ?? '?'}${record.owner.runUrl ? ` (${record.owner.runUrl})` : ''} · last heartbeat ${record.heartbeatAt}`,
+    holder
+      ? `  lock held by ${holder}${expired ? ' (expired: its run stopped renewing it)' : ''}`
+      : '  lock free'
+  )
+  if (record.reason) lines.push(`  reason: ${record.reason}`)
+  for (const c of record.checks.slice(-5)) {
+    lines.push(
+      `  check ${c.at}: ${c.weight}% · ${c.verdict}${c.errorRate === undefined ? '' : ` · error rate ${(c.errorRate * 100).toFixed(2)}%`}${c.p99Ms === undefined ? '' : ` · p99 ${Math.round(c.p99Ms)}ms`}`
+    )
+  }
+  return {
+    kind: 'status',
+    record,
+    phase: record.phase,
+    weights: typeof weights === 'string' ? undefined : live,
+    text: lines.join('\n')
+  }
+}
+
+/** `plan`: preflight and the weight plan for a release, changing nothing. */
+export async function plan(d: CommandDeps): Promise<CommandResult> {
+  const { settings, log } = d
+  const state = await d.leases.read()
+  if (state.record && ['deploying', 'shifting', 'paused'].includes(state.record.phase)) {
+    log.warning(
+      `a rollout is ${state.record.phase} now; this release will have to wait until it is promoted or rolled back`
+    )
+  }
+  const prometheus = new Prometheus(settings.prometheusUrl ?? '')
+  const p: Plan = await log.group('Preflight', () =>
+    preflight({ ...d, prometheus }, { lenient: true })
+  )
+  const rows = settings.steps.map((w, i) => {
+    const at = formatDuration(settings.stepDurationMs * (i + 1))
+    return `| ${i + 1} | ${p.candidate} ${w}% | ${p.stable} ${100 - w}% | ${formatDuration(settings.stepDurationMs)} | ${at}${settings.pauseAt === w ? ' (pause)' : ''} |`
+  })
+  const text = [
+    `stable ${p.stable} (${p.stableImage ?? '?'}) → candidate ${p.candidate} (${p.candidateImage ?? '?'})${p.adoptFrom ? `, adopting ${p.adoptFrom.metadata.name} as ${deploymentName(settings.service, 'blue')}` : ''}`,
+    '',
+    '| step | candidate | stable | bake | done after |',
+    '|---:|---|---|---|---|',
+    ...rows
+  ].join('\n')
+  log.info(text)
+  return { kind: 'plan', text, stable: p.stable, candidate: otherColor(p.stable) }
+}
+
+/** Run the command the settings name. */
+export function runCommand(d: CommandDeps): Promise<CommandResult> {
+  switch (d.settings.command) {
+    case 'deploy':
+      return deploy(d)
+    case 'promote':
+      return promote(d)
+    case 'resume':
+      return resume(d)
+    case 'rollback':
+      return rollBack(d, 'rollback')
+    case 'abort':
+      return rollBack(d, 'abort')
+    case 'status':
+      return status(d)
+    case 'plan':
+      return plan(d)
+  }
+}
