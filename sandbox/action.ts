@@ -12,9 +12,14 @@ import type { Sandbox } from './index.js'
 export const ROOT = path.resolve(import.meta.dirname, '..')
 const NODE = path.join(ROOT, 'node_modules/.bin/node')
 const ACTION = path.join(ROOT, 'dist/index.js')
+const POST = path.join(ROOT, 'dist/post/index.js')
 
 export interface ActionRun {
   code: number
+  /** Whether killWhen killed it. */
+  killed: boolean
+  /** What the step saved for its post step (core.saveState). */
+  state: Record<string, string>
   /** Everything the action printed (stdout and stderr, interleaved as they came). */
   log: string
   outputs: Record<string, string>
@@ -36,38 +41,63 @@ export function parseOutputFile(text: string): Record<string, string> {
   return outputs
 }
 
+export interface RunOptions {
+  timeoutMs?: number
+  onLine?: (line: string) => void
+  /** Kill the process with SIGKILL as soon as a line it prints matches (a runner dying). */
+  killWhen?: (line: string) => boolean
+  /** Which entry point: the main step, or the post step GitHub runs after it (post-if: always()). */
+  entry?: 'main' | 'post'
+  /** What the main step saved with core.saveState, given to the post step as STATE_* variables. */
+  state?: Record<string, string>
+}
+
 export async function runAction(
   inputs: Record<string, string>,
   env: Record<string, string> = {},
-  options: { timeoutMs?: number; onLine?: (line: string) => void } = {}
+  options: RunOptions = {}
 ): Promise<ActionRun> {
   const dir = await mkdtemp(path.join(tmpdir(), 'ibg-run-'))
-  const outputFile = path.join(dir, 'output')
-  const summaryFile = path.join(dir, 'summary')
-  await writeFile(outputFile, '')
-  await writeFile(summaryFile, '')
+  const files = Object.fromEntries(
+    ['output', 'summary', 'state'].map((name) => [name, path.join(dir, name)])
+  ) as Record<'output' | 'summary' | 'state', string>
+  for (const file of Object.values(files)) await writeFile(file, '')
   const inputEnv = Object.fromEntries(
     Object.entries(inputs).map(([k, v]) => [`INPUT_${k.replace(/ /g, '_').toUpperCase()}`, v])
   )
-  const child = spawn(NODE, [ACTION], {
+  const stateEnv = Object.fromEntries(
+    Object.entries(options.state ?? {}).map(([k, v]) => [`STATE_${k}`, v])
+  )
+  const entry = options.entry === 'post' ? POST : ACTION
+  const child = spawn(NODE, [entry], {
     cwd: dir,
     env: {
       PATH: process.env.PATH ?? '',
       HOME: dir,
-      GITHUB_OUTPUT: outputFile,
-      GITHUB_STEP_SUMMARY: summaryFile,
+      GITHUB_OUTPUT: files.output,
+      GITHUB_STEP_SUMMARY: files.summary,
+      GITHUB_STATE: files.state,
       GITHUB_ACTIONS: 'true',
       RUNNER_TEMP: dir,
       ...inputEnv,
+      ...stateEnv,
       ...env
     },
     stdio: ['ignore', 'pipe', 'pipe']
   })
   let log = ''
+  let killed = false
   const collect = (chunk: Buffer): void => {
     const text = chunk.toString()
     log += text
-    if (options.onLine) for (const line of text.split('\n')) if (line) options.onLine(line)
+    for (const line of text.split('\n')) {
+      if (!line) continue
+      options.onLine?.(line)
+      if (!killed && options.killWhen?.(line)) {
+        killed = true
+        child.kill('SIGKILL')
+      }
+    }
   }
   child.stdout.on('data', collect)
   child.stderr.on('data', collect)
@@ -76,9 +106,11 @@ export async function runAction(
   clearTimeout(timer)
   return {
     code,
+    killed,
     log,
-    outputs: parseOutputFile(await readFile(outputFile, 'utf8')),
-    summary: await readFile(summaryFile, 'utf8')
+    outputs: parseOutputFile(await readFile(files.output, 'utf8')),
+    state: parseOutputFile(await readFile(files.state, 'utf8')),
+    summary: await readFile(files.summary, 'utf8')
   }
 }
 

@@ -10,7 +10,7 @@ import { imageOf, type DeploymentObject, readiness } from './core/workload.js'
 import { DEPLOYMENTS, type Kube } from './adapters/kube.js'
 import { IstioTraffic } from './adapters/istio.js'
 import { Prometheus } from './adapters/prometheus.js'
-import type { LeaseState, LeaseStore } from './adapters/lease.js'
+import { type LeaseState, type LeaseStore, LockHeldError } from './adapters/lease.js'
 import {
   checkPermissions,
   istioVersion,
@@ -63,6 +63,14 @@ export class RefusedError extends Error {
   }
 }
 
+/** Refused only because another live run holds the lock: worth waiting for (wait-for-lock). */
+export class LockBusyError extends RefusedError {
+  constructor(command: CommandName, message: string) {
+    super(command, message)
+    this.name = 'LockBusyError'
+  }
+}
+
 function lockView(state: LeaseState, identity: string): LockView {
   return {
     heldByOther: state.holder !== undefined && !state.expired && state.holder !== identity,
@@ -90,7 +98,8 @@ function configFrom(s: Readonly<Settings>, istioVersion: string): RolloutConfig 
     maxInconclusive: s.maxInconclusive,
     reporter: s.reporter,
     previousColor: s.previousColor,
-    pauseAt: s.pauseAt
+    pauseAt: s.pauseAt,
+    onDrift: s.onDrift
   }
 }
 
@@ -111,8 +120,13 @@ async function admitted(
   command: CommandName
 ): Promise<{ state: LeaseState; mode: string }> {
   const state = await d.leases.read()
-  const admission = admit(command, state.record?.phase, lockView(state, d.leases.identity))
-  if (admission.kind === 'refuse') throw new RefusedError(command, admission.message)
+  const lock = lockView(state, d.leases.identity)
+  const admission = admit(command, state.record?.phase, lock)
+  if (admission.kind === 'refuse') {
+    throw lock.heldByOther
+      ? new LockBusyError(command, admission.message)
+      : new RefusedError(command, admission.message)
+  }
   return { state, mode: admission.mode }
 }
 
@@ -153,7 +167,8 @@ async function takeOver(d: CommandDeps, record: RolloutRecord): Promise<RolloutR
 /** `deploy`: a new release into the candidate color. */
 export async function deploy(d: CommandDeps): Promise<CommandResult> {
   const { settings, log } = d
-  await admitted(d, 'deploy')
+  const { state, mode } = await admitted(d, 'deploy')
+  if (mode === 'recover') await recover(d, state.record as RolloutRecord)
   const prometheus = new Prometheus(settings.prometheusUrl ?? '')
   const plan = await log.group('Preflight', async () => {
     const p = await preflight({ ...d, prometheus })
@@ -216,6 +231,35 @@ export async function deploy(d: CommandDeps): Promise<CommandResult> {
     return rollout.shift(0)
   })
   return finish(d, outcome)
+}
+
+/**
+ * A deploy found a rollout whose run died mid-way: follow on-interrupt for it before releasing
+ * anew. With `rollback` it puts the stable color back and returns; with `pause` it records the
+ * rollout as paused, where a person decides, and refuses the new release.
+ */
+async function recover(d: CommandDeps, found: RolloutRecord): Promise<void> {
+  const where = `phase ${found.phase}, step ${found.step + 1}/${found.steps.length}, weights ${formatWeights(found.weights)}, started by ${found.owner.runUrl ?? found.id}`
+  d.log.warning(
+    `found a rollout whose run stopped renewing its lock (${where}); on-interrupt: ${d.settings.onInterrupt}`
+  )
+  const record = await takeOver(d, found)
+  const rollout = engine(d, record)
+  if (d.settings.onInterrupt === 'rollback') {
+    await rollout.guard(() =>
+      rollout.rollback(`interrupted rollout rolled back before a new release (${where})`)
+    )
+    return
+  }
+  await rollout.save({
+    phase: 'paused',
+    reason: `interrupted (${where}); paused by on-interrupt: pause`
+  })
+  await d.leases.save(rollout.record, { release: true })
+  throw new RefusedError(
+    'deploy',
+    `the interrupted rollout is now paused with ${formatWeights(found.weights)} (on-interrupt: pause); promote or roll it back, then deploy`
+  )
 }
 
 /** `promote`: continue a paused rollout through its remaining steps (or straight to 100%). */
@@ -418,8 +462,29 @@ export async function plan(d: CommandDeps): Promise<CommandResult> {
   return { kind: 'plan', text, stable: p.stable, candidate: otherColor(p.stable) }
 }
 
-/** Run the command the settings name. */
-export function runCommand(d: CommandDeps): Promise<CommandResult> {
+/**
+ * Run the command the settings name. While another run holds the lock, wait for it up to
+ * wait-for-lock, looking again every few seconds, then run as if it had just started.
+ */
+export async function runCommand(d: CommandDeps): Promise<CommandResult> {
+  const wait = d.settings.waitForLockMs
+  const deadline = wait === undefined ? undefined : d.clock.now() + wait
+  for (;;) {
+    try {
+      return await dispatch(d)
+    } catch (error) {
+      const busy = error instanceof LockBusyError || error instanceof LockHeldError
+      const left = deadline === undefined ? 0 : deadline - d.clock.now()
+      if (!busy || left <= 0) throw error
+      d.log.info(
+        `${(error as Error).message} — waiting (wait-for-lock, ${formatDuration(Math.round(left / 1000) * 1000)} left)`
+      )
+      await d.clock.sleep(Math.min(3000, left))
+    }
+  }
+}
+
+function dispatch(d: CommandDeps): Promise<CommandResult> {
   switch (d.settings.command) {
     case 'deploy':
       return deploy(d)

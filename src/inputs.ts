@@ -55,6 +55,14 @@ export interface Settings {
   sha?: string
   githubToken?: string
   environment?: string
+  /** What a run does with a rollout whose run died or was cancelled. */
+  onInterrupt: 'rollback' | 'pause'
+  /** What a run does when the weights changed behind its back. */
+  onDrift: 'pause' | 'rollback'
+  /** How long to wait for another run's lock; undefined: fail at once. */
+  waitForLockMs?: number
+  /** How long a lock outlives its holder's last renewal. */
+  leaseDurationMs: number
 }
 
 /** A bad input: the message names the input and the accepted form. */
@@ -221,6 +229,7 @@ export function readSettings(read: InputReader): Readonly<Settings> {
 
   const maxP99 = optional('max-p99-latency')
   const prometheus = optional('prometheus-url')
+  const waitForLock = optional('wait-for-lock')
   const sha = optional('sha')
   if (sha !== undefined && !/^[0-9a-f]{40}$/i.test(sha)) {
     throw new InputError('sha', `"${sha}" is not a full commit SHA (40 hexadecimal characters)`)
@@ -268,7 +277,20 @@ export function readSettings(read: InputReader): Readonly<Settings> {
     skipAnalysis: bool('skip-analysis', get('skip-analysis', 'false')),
     sha,
     githubToken: optional('github-token'),
-    environment: optional('environment')
+    environment: optional('environment'),
+    onInterrupt: oneOf('on-interrupt', get('on-interrupt', 'rollback'), [
+      'rollback',
+      'pause'
+    ] as const),
+    onDrift: oneOf('on-drift', get('on-drift', 'pause'), ['pause', 'rollback'] as const),
+    waitForLockMs: waitForLock === undefined ? undefined : duration('wait-for-lock', waitForLock),
+    leaseDurationMs: duration('lease-duration', get('lease-duration', '60s'))
+  }
+  if (settings.leaseDurationMs < 5000) {
+    throw new InputError(
+      'lease-duration',
+      'must be at least 5s: the lock is renewed every third of it'
+    )
   }
   const pauseAt = optional('pause-at')
   if (pauseAt !== undefined) {

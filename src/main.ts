@@ -13,6 +13,7 @@ import { type CommandResult, type Notifier, runCommand, silentNotifier } from '.
 import { outputsOf, reportJson, summaryMarkdown } from './report.js'
 import { GitHubReporter, githubTargetFrom } from './adapters/github.js'
 import { githubNotifier } from './notify.js'
+import { STATE } from './cleanup.js'
 import type { Owner } from './core/record.js'
 import { systemClock, type Log } from './log.js'
 
@@ -72,6 +73,7 @@ async function report(
     })
     await writeFile(file, JSON.stringify(json, null, 2))
     await core.summary.addRaw(summaryMarkdown(record, record.config)).write()
+    if (result.outcome.alert) return result.outcome.alert
     if (what === 'rolled-back' && !record.stoppedBy) {
       const message = `rolled back: ${reason ?? 'no reason recorded'}`
       if (settings.failOnRollback) return message
@@ -116,6 +118,8 @@ export async function run(): Promise<void> {
     const kube = new Kube(loadKubeConfig(settings))
     const namespace = settings.namespace ?? kube.contextNamespace() ?? 'default'
     const { owner, runId } = ownerFromEnv(settings.sha)
+    // The post step needs this run's identity to recognise its own lock if this step dies.
+    core.saveState(STATE.runId, runId)
     const target = githubTargetFrom(process.env, {
       token: settings.githubToken,
       sha: settings.sha,
@@ -130,15 +134,25 @@ export async function run(): Promise<void> {
       namespace,
       owner,
       runId,
-      leases: new LeaseStore(kube, namespace, settings.service, runId),
+      leases: new LeaseStore(
+        kube,
+        namespace,
+        settings.service,
+        runId,
+        settings.leaseDurationMs / 1000
+      ),
       log: actionsLog,
       clock: systemClock,
       notifier
     })
     const failure = await report(settings, result, runId)
+    core.saveState(STATE.finished, 'true')
     if (failure) core.setFailed(failure)
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error)
+    // The error was handled here (traffic restored or the record says what to do): nothing is
+    // left for the post step.
+    core.saveState(STATE.finished, 'true')
     await notifier.failed(message)
     core.setFailed(message)
   }

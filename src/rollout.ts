@@ -14,6 +14,7 @@ import {
   type Thresholds
 } from './core/analysis.js'
 import { formatDuration } from './core/duration.js'
+import { describeDrift, lastOtherWriter, type ManagedFieldsEntry } from './core/drift.js'
 import { type CheckEntry, type RolloutRecord, withCheck } from './core/record.js'
 import {
   buildCandidate,
@@ -43,6 +44,8 @@ export interface Outcome {
   result: 'promoted' | 'rolled-back' | 'paused'
   record: RolloutRecord
   reason?: string
+  /** Something a person must look at even though the run handled it (drift): fails the step. */
+  alert?: string
 }
 
 export type Readiness = { ready: true } | { ready: false; reason: string }
@@ -247,7 +250,8 @@ export class Rollout {
         `Step ${i + 1}/${steps.length}: ${candidate.color} ${weight}%`,
         () => this.step(i, weight)
       )
-      if (verdict !== 'advance') return this.rollback(verdict.reason)
+      if (verdict.kind === 'stopped') return verdict.outcome
+      if (verdict.kind === 'rollback') return this.rollback(verdict.reason)
       if (this.current.config.pauseAt === weight) return this.pause(i)
     }
     return this.promote()
@@ -266,9 +270,15 @@ export class Rollout {
   private async step(
     index: number,
     weight: number
-  ): Promise<'advance' | { kind: 'rollback'; reason: string }> {
+  ): Promise<
+    | { kind: 'advance' }
+    | { kind: 'rollback'; reason: string }
+    | { kind: 'stopped'; outcome: Outcome }
+  > {
     const { log, clock, traffic } = this.d
     const { candidate, stable, config } = this.current
+    const before = await this.drift()
+    if (before) return { kind: 'stopped', outcome: before }
     await this.save({ step: index })
     const written = await traffic.setWeights(candidate.color, weight)
     await this.save({ weights: written.weights, virtualServiceVersion: written.resourceVersion })
@@ -305,13 +315,14 @@ export class Rollout {
       }
       this.current = withCheck(this.current, entry)
       await this.save({})
+      const drifted = await this.drift()
+      if (drifted) return { kind: 'stopped', outcome: drifted }
       const v = stepVerdict(checks, clock.now() - started, extensions, {
         stepDurationMs: config.stepDurationMs,
         failureLimit: config.failureLimit,
         maxExtensions: config.maxInconclusive
       })
-      if (v.kind === 'advance') return 'advance'
-      if (v.kind === 'rollback') return v
+      if (v.kind === 'advance' || v.kind === 'rollback') return v
       if (v.kind === 'extend') {
         extensions = v.extension
         log.warning(
@@ -319,6 +330,38 @@ export class Rollout {
         )
       }
     }
+  }
+
+  /**
+   * Whether the weights are still the ones this rollout wrote; if a person or a tool changed them,
+   * stop shifting and pause or roll back as config.onDrift says, naming who changed them.
+   */
+  private async drift(): Promise<Outcome | undefined> {
+    const { traffic, log } = this.d
+    const { config, stable } = this.current
+    const vs = await traffic.readVirtualService()
+    let message: string | undefined
+    if (!vs) message = `VirtualService ${config.virtualService} was deleted`
+    else {
+      const found = traffic.weightsOf(vs, stable.color)
+      const writer = lastOtherWriter(vs.metadata.managedFields as ManagedFieldsEntry[] | undefined)
+      message =
+        typeof found === 'string'
+          ? `${found} (changed by ${writer ?? 'someone else'})`
+          : describeDrift(config.virtualService, found, this.current.weights, writer)
+    }
+    if (!message) return undefined
+    const alert = `drift: ${message}`
+    log.warning(alert)
+    if ((config.onDrift ?? 'pause') === 'rollback') {
+      return { ...(await this.rollback(`${alert} (on-drift: rollback)`)), alert }
+    }
+    await this.save({ phase: 'paused', reason: `${alert} (on-drift: pause)` })
+    await this.d.leases.save(this.current, { release: true })
+    log.info(
+      'stopped shifting and left the weights as found (on-drift: pause): promote or roll back once they are as intended'
+    )
+    return { result: 'paused', record: this.current, reason: this.current.reason, alert }
   }
 
   private measure(color: Color): Promise<Measurement> {

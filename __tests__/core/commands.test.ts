@@ -13,6 +13,8 @@ describe('admit', () => {
     ['deploy', undefined, 'fresh'],
     ['deploy', 'promoted', 'fresh'],
     ['deploy', 'rolled-back', 'fresh'],
+    ['deploy', 'shifting', 'recover'],
+    ['deploy', 'deploying', 'recover'],
     ['promote', 'paused', 'continue'],
     ['resume', 'paused', 'continue'],
     ['resume', 'shifting', 'interrupted'],
@@ -34,11 +36,6 @@ describe('admit', () => {
       'deploy',
       'paused',
       'a rollout is paused; promote it, or roll it back (rollback or abort), before deploying a new release'
-    ],
-    [
-      'deploy',
-      'shifting',
-      'a rollout was interrupted in phase shifting (its run stopped renewing the lock); resume it, or roll it back, before deploying a new release'
     ],
     [
       'deploy',

@@ -53,7 +53,11 @@ describe('readSettings', () => {
       skipAnalysis: false,
       sha: undefined,
       githubToken: undefined,
-      environment: undefined
+      environment: undefined,
+      onInterrupt: 'rollback',
+      onDrift: 'pause',
+      waitForLockMs: undefined,
+      leaseDurationMs: 60_000
     })
   })
 
@@ -155,6 +159,10 @@ describe('readSettings', () => {
     [{ 'pause-at': '30' }, 'input "pause-at": "30" is not one of the steps (10, 25, 50, 100)'],
     [{ 'skip-analysis': 'true' }, 'input "skip-analysis": applies to promote only, not to deploy'],
     [{ sha: 'main' }, 'input "sha": "main" is not a full commit SHA'],
+    [{ 'on-interrupt': 'ignore' }, 'input "on-interrupt": "ignore" is not one of: rollback, pause'],
+    [{ 'on-drift': 'overwrite' }, 'input "on-drift": "overwrite" is not one of: pause, rollback'],
+    [{ 'wait-for-lock': 'forever' }, 'input "wait-for-lock": "forever" is not a duration'],
+    [{ 'lease-duration': '2s' }, 'input "lease-duration": must be at least 5s'],
     [
       { command: 'plan', image: '' },
       'input "image": is required for plan unless "manifests" is given'

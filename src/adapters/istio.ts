@@ -15,6 +15,8 @@ import {
 } from '../core/routes.js'
 import { type DestinationRuleSpec, subsetPatch } from '../core/subsets.js'
 import {
+  backoff,
+  DEFAULT_RETRY,
   type Kube,
   type KubeObject,
   KubeError,
@@ -33,9 +35,6 @@ export function virtualServices(version: string): ResourceType {
 export function destinationRules(version: string): ResourceType {
   return { group: ISTIO_GROUP, version, plural: 'destinationrules', kind: 'DestinationRule' }
 }
-
-/** Gives up on a write after this many conflicts in a row: something keeps rewriting the object. */
-const MAX_CONFLICTS = 10
 
 export interface WeightWrite {
   resourceVersion: string
@@ -142,6 +141,7 @@ export class IstioTraffic {
     name: string,
     retry?: RetryPolicy
   ): Promise<KubeObject> {
+    const policy = retry ?? DEFAULT_RETRY
     for (let conflicts = 0; ; conflicts++) {
       const current = await read()
       if (!current)
@@ -151,7 +151,14 @@ export class IstioTraffic {
       try {
         return await this.kube.patch(type, this.service.namespace, name, ops, retry)
       } catch (error) {
-        if (error instanceof KubeError && error.conflict && conflicts < MAX_CONFLICTS) continue
+        // Something else wrote the object since we read it: read again and plan again, after a
+        // short jittered pause so a storm of writers does not keep colliding in lockstep.
+        if (error instanceof KubeError && error.conflict && conflicts < policy.conflicts) {
+          await new Promise((r) =>
+            setTimeout(r, backoff({ ...policy, maxDelayMs: 1000 }, Math.min(conflicts + 1, 4)))
+          )
+          continue
+        }
         throw error
       }
     }

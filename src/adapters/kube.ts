@@ -4,6 +4,7 @@
  * API server's status code, reason and message; transient failures are retried with capped
  * exponential backoff and jitter.
  */
+import { FIELD_MANAGER } from '../core/drift.js'
 import {
   ApiException,
   ApisApi,
@@ -136,26 +137,55 @@ export interface RetryPolicy {
   /** First backoff, doubled each retry up to maxDelayMs; each delay is jittered ±50%. */
   baseDelayMs: number
   maxDelayMs: number
+  /** No retry starts after this much time since the first attempt. */
+  budgetMs: number
+  /** Conflicts (409) re-read and re-planned before a write gives up. */
+  conflicts: number
 }
 
-export const DEFAULT_RETRY: RetryPolicy = { attempts: 5, baseDelayMs: 200, maxDelayMs: 3000 }
+export const DEFAULT_RETRY: RetryPolicy = {
+  attempts: 6,
+  baseDelayMs: 200,
+  maxDelayMs: 3000,
+  budgetMs: 30_000,
+  conflicts: 10
+}
 /** Rollback must not give up easily: traffic is on a candidate that failed. */
-export const ROLLBACK_RETRY: RetryPolicy = { attempts: 12, baseDelayMs: 250, maxDelayMs: 5000 }
+export const ROLLBACK_RETRY: RetryPolicy = {
+  attempts: 20,
+  baseDelayMs: 250,
+  maxDelayMs: 5000,
+  budgetMs: 120_000,
+  conflicts: 50
+}
 
+/** Backoff before retry number `attempt` (1-based): capped, doubled, jittered ±50%. */
+export function backoff(policy: RetryPolicy, attempt: number, random = Math.random): number {
+  const delay = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** (attempt - 1))
+  return delay * (0.5 + random())
+}
+
+/**
+ * Run `fn`, retrying transient failures (429, 5xx, timeouts, dropped connections) with capped
+ * exponential backoff and jitter, within the policy's attempts and time budget.
+ */
 export async function withRetry<T>(
   fn: () => Promise<T>,
   what: string,
   policy: RetryPolicy = DEFAULT_RETRY,
-  sleep: (ms: number) => Promise<void> = (ms) => new Promise((r) => setTimeout(r, ms))
+  sleep: (ms: number) => Promise<void> = (ms) => new Promise((r) => setTimeout(r, ms)),
+  now: () => number = Date.now
 ): Promise<T> {
+  const started = now()
   for (let attempt = 1; ; attempt++) {
     try {
       return await fn()
     } catch (error) {
       const e = toKubeError(error, what)
-      if (!e.transient || attempt >= policy.attempts) throw e
-      const delay = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** (attempt - 1))
-      await sleep(delay * (0.5 + Math.random()))
+      const delay = backoff(policy, attempt)
+      const outOfTime = now() + delay - started > policy.budgetMs
+      if (!e.transient || attempt >= policy.attempts || outOfTime) throw e
+      await sleep(delay)
     }
   }
 }
@@ -294,7 +324,7 @@ export class Kube {
   async create(type: ResourceType, namespace: string, body: KubeObject): Promise<KubeObject> {
     return (await this.call(`create ${describe(type, namespace, body.metadata.name)}`, () =>
       this.custom.createNamespacedCustomObject(
-        { ...this.ref(type, namespace), body },
+        { ...this.ref(type, namespace), body, fieldManager: FIELD_MANAGER },
         this.options()
       )
     )) as KubeObject
@@ -312,7 +342,7 @@ export class Kube {
       `replace ${describe(type, namespace, name)}`,
       () =>
         this.custom.replaceNamespacedCustomObject(
-          { ...this.ref(type, namespace), name, body },
+          { ...this.ref(type, namespace), name, body, fieldManager: FIELD_MANAGER },
           this.options()
         ),
       policy
@@ -332,7 +362,7 @@ export class Kube {
       `patch ${describe(type, namespace, name)}`,
       () =>
         this.custom.patchNamespacedCustomObject(
-          { ...this.ref(type, namespace), name, body },
+          { ...this.ref(type, namespace), name, body, fieldManager: FIELD_MANAGER },
           this.options(strategy)
         ),
       policy

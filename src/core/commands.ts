@@ -15,7 +15,10 @@ export interface LockView {
 
 /** What the command will do, or why it refuses. */
 export type Admission =
-  | { kind: 'proceed'; mode: 'fresh' | 'continue' | 'interrupted' | 'instant' | 'read-only' }
+  | {
+      kind: 'proceed'
+      mode: 'fresh' | 'continue' | 'interrupted' | 'recover' | 'instant' | 'read-only'
+    }
   | { kind: 'refuse'; message: string }
 
 function refuse(message: string): Admission {
@@ -41,11 +44,8 @@ export function admit(command: CommandName, phase: Phase | undefined, lock: Lock
           'a rollout is paused; promote it, or roll it back (rollback or abort), before deploying a new release'
         )
       }
-      if (phase === 'deploying' || phase === 'shifting') {
-        return refuse(
-          `a rollout was interrupted in phase ${phase} (its run stopped renewing the lock); resume it, or roll it back, before deploying a new release`
-        )
-      }
+      // Its run died: follow on-interrupt for it first, then release anew.
+      if (phase === 'deploying' || phase === 'shifting') return { kind: 'proceed', mode: 'recover' }
       if (phase === 'failed') {
         return refuse(
           'the last rollout failed and could not restore traffic by itself (see status); run rollback once the cluster answers, then deploy'

@@ -36,6 +36,8 @@ export interface RolloutConfig {
   previousColor: 'keep' | 'scale-down'
   /** Candidate weight at which the rollout pauses once that step passes. */
   pauseAt?: number
+  /** What to do when the weights changed behind the rollout's back. */
+  onDrift?: 'pause' | 'rollback'
 }
 
 export interface Owner {

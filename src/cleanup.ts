@@ -1,0 +1,80 @@
+/**
+ * The post step (`post-if: always()`): when the main step did not finish (the job was cancelled,
+ * the step timed out, the process was killed), bring traffic to a safe state according to
+ * on-interrupt and release the lock. When the main step finished, it does nothing.
+ */
+import * as core from '@actions/core'
+import { readSettings } from './inputs.js'
+import { Kube, loadKubeConfig } from './adapters/kube.js'
+import { LeaseStore } from './adapters/lease.js'
+import { IstioTraffic } from './adapters/istio.js'
+import { Rollout } from './rollout.js'
+import { formatWeights } from './core/color.js'
+import { systemClock, type Log } from './log.js'
+
+/** State keys shared by the main and post steps. */
+export const STATE = { runId: 'run-id', finished: 'main-finished' } as const
+
+const log: Log = {
+  info: (m) => core.info(m),
+  warning: (m) => core.warning(m),
+  group: (name, fn) => core.group(name, fn)
+}
+
+export async function cleanup(): Promise<void> {
+  try {
+    if (core.getState(STATE.finished) === 'true') return
+    const runId = core.getState(STATE.runId)
+    // The main step stopped before it could say who it was: it never took the lock.
+    if (!runId) return
+    const settings = readSettings((name) => core.getInput(name))
+    if (settings.kubeconfig) core.setSecret(settings.kubeconfig)
+    const kube = new Kube(loadKubeConfig(settings))
+    const namespace = settings.namespace ?? kube.contextNamespace() ?? 'default'
+    const leases = new LeaseStore(
+      kube,
+      namespace,
+      settings.service,
+      runId,
+      settings.leaseDurationMs / 1000
+    )
+    const { record, holder } = await leases.read()
+    if (holder !== runId || !record) return
+    const inFlight = record.phase === 'deploying' || record.phase === 'shifting'
+    if (!inFlight) {
+      await leases.save(record, { release: true })
+      return
+    }
+    core.warning(
+      `the main step did not finish while the rollout was ${record.phase} with ${formatWeights(record.weights)}; on-interrupt: ${settings.onInterrupt}`
+    )
+    const traffic = new IstioTraffic(
+      kube,
+      { name: record.service, namespace },
+      record.config.virtualService,
+      record.config.destinationRule,
+      record.config.istioVersion,
+      record.config.routes
+    )
+    const rollout = new Rollout({ kube, leases, traffic, log, clock: systemClock }, record)
+    if (settings.onInterrupt === 'pause') {
+      await rollout.save({
+        phase: 'paused',
+        reason: 'the job stopped mid-rollout; paused by on-interrupt: pause'
+      })
+      await leases.save(rollout.record, { release: true })
+      core.warning(`paused with ${formatWeights(record.weights)}: run promote or rollback`)
+      return
+    }
+    const outcome = await rollout.guard(() =>
+      rollout.rollback(
+        'the job stopped mid-rollout (cancelled, timed out or killed); on-interrupt: rollback'
+      )
+    )
+    core.warning(`rolled back: ${formatWeights(outcome.record.weights)}`)
+  } catch (error) {
+    core.setFailed(
+      `cleanup after an interrupted run failed: ${error instanceof Error ? error.message : String(error)}`
+    )
+  }
+}
