@@ -18,7 +18,7 @@ import {
   PreflightError,
   type Plan
 } from './preflight.js'
-import { describeAnalysis, type Outcome, Rollout } from './rollout.js'
+import { describeAnalysis, type Outcome, type Readiness, Rollout } from './rollout.js'
 import type { Settings } from './inputs.js'
 import type { Clock, Log } from './log.js'
 
@@ -296,17 +296,54 @@ export async function resume(d: CommandDeps): Promise<CommandResult> {
       : `resuming the paused rollout at ${found.steps[from]}%`
   )
   const outcome = await rollout.guard(async () => {
-    if (found.phase === 'deploying') {
+    // Stopped before the first weight was written: the candidate may be missing or not ready,
+    // and the subsets may not be there yet. Redo those steps; each is a no-op when done.
+    if (found.step < 0) {
       const ready = await d.log.group(
-        `Wait for ${deploymentName(found.service, found.candidate.color)}`,
-        () => rollout.waitReady(found.candidate.color)
+        `Deploy ${deploymentName(found.service, found.candidate.color)}`,
+        () => ensureCandidate(d, rollout, found)
       )
       if (!ready.ready) return rollout.rollback(`candidate ${ready.reason}`)
-      await d.log.group('Prepare routing', () => rollout.prepareRouting(false))
+      const vs = await trafficFor(d, found.config).readVirtualService()
+      const routes = vs ? trafficFor(d, found.config).routesOf(vs) : []
+      const adopt = typeof routes !== 'string' && routes.some((r) => r.bare !== undefined)
+      await d.log.group('Prepare routing', () => rollout.prepareRouting(adopt))
     }
     return rollout.shift(from)
   })
   return finish(d, outcome)
+}
+
+/**
+ * The candidate Deployment of a record, ready: waited for when it exists, else made again from
+ * the stable Deployment with the recorded image (the run died before it created it).
+ */
+async function ensureCandidate(
+  d: CommandDeps,
+  rollout: Rollout,
+  record: RolloutRecord
+): Promise<Readiness> {
+  const existing = await d.kube.get(
+    DEPLOYMENTS,
+    d.namespace,
+    deploymentName(record.service, record.candidate.color)
+  )
+  if (existing) return rollout.waitReady(record.candidate.color)
+  const stable = (await d.kube.get(
+    DEPLOYMENTS,
+    d.namespace,
+    deploymentName(record.service, record.stable.color)
+  )) as DeploymentObject | undefined
+  if (!stable) {
+    return {
+      ready: false,
+      reason: `neither it nor ${deploymentName(record.service, record.stable.color)} exists`
+    }
+  }
+  return rollout.applyDeployment(record.candidate.color, stable, record.candidate.image, {
+    replicas: Math.max(1, stable.spec?.replicas ?? 1),
+    container: d.settings.container
+  })
 }
 
 /** `rollback` and `abort`: stable back to 100%; after a promotion, an instant switch back. */

@@ -38,3 +38,17 @@ export const REQUIRED_PERMISSIONS: readonly Permission[] = [
     why: 'lock the service and keep the rollout record'
   }
 ]
+
+/** The Role that grants exactly REQUIRED_PERMISSIONS, as printed in the README. */
+export function roleManifest(namespace: string): object {
+  return {
+    apiVersion: 'rbac.authorization.k8s.io/v1',
+    kind: 'Role',
+    metadata: { name: 'istio-bluegreen', namespace },
+    rules: REQUIRED_PERMISSIONS.map((p) => ({
+      apiGroups: [p.group],
+      resources: [p.resource],
+      verbs: [...p.verbs]
+    }))
+  }
+}

@@ -397,8 +397,18 @@ export class Rollout {
       await this.d.leases.save(this.current, { release: true, hard: true })
       log.info(`${candidate.color} is stable at 100%`)
       if (config.previousColor === 'scale-down') {
-        await kube.patch(DEPLOYMENTS, namespace, this.name(stable.color), { spec: { replicas: 0 } })
-        log.info(`scaled ${this.name(stable.color)} to 0 (previous-color: scale-down)`)
+        // The promotion stands whatever happens here: a failed scale-down must not turn into a
+        // rollback to the color being scaled down.
+        try {
+          await kube.patch(DEPLOYMENTS, namespace, this.name(stable.color), {
+            spec: { replicas: 0 }
+          })
+          log.info(`scaled ${this.name(stable.color)} to 0 (previous-color: scale-down)`)
+        } catch (error) {
+          log.warning(
+            `promoted, but could not scale ${this.name(stable.color)} to 0: ${(error as Error).message}; scale it down by hand`
+          )
+        }
       } else {
         log.info(
           `${this.name(stable.color)} keeps running for an instant switch back (previous-color: keep)`
@@ -437,7 +447,13 @@ export class Rollout {
         )
         log.info(`scaled ${this.name(candidate.color)} to 0; it is kept for inspection`)
       } catch (error) {
-        if (!(error instanceof KubeError && error.notFound)) throw error
+        // Traffic is already back on the stable color, which is what matters: a candidate that
+        // keeps running idle is worth a warning, not a failed rollback.
+        if (!(error instanceof KubeError && error.notFound)) {
+          log.warning(
+            `could not scale ${this.name(candidate.color)} to 0: ${(error as Error).message}; it receives no traffic, scale it down by hand`
+          )
+        }
       }
       await this.save({ phase: 'rolled-back', finishedAt: this.now() }, true)
       await this.d.leases.save(this.current, { release: true, hard: true })
