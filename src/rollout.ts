@@ -345,6 +345,22 @@ export class Rollout {
     else {
       const found = traffic.weightsOf(vs, stable.color)
       const writer = lastOtherWriter(vs.metadata.managedFields as ManagedFieldsEntry[] | undefined)
+      const { step, steps, candidate } = this.current
+      // A run that died between writing a step's weights and recording them leaves the
+      // VirtualService one write ahead of the record: that write was ours, not drift.
+      const planned = step >= 0 ? weightsFor(candidate.color, steps[step] as number) : undefined
+      if (
+        typeof found !== 'string' &&
+        planned &&
+        !describeDrift(config.virtualService, found, planned, writer) &&
+        describeDrift(config.virtualService, found, this.current.weights, writer)
+      ) {
+        log.info(
+          `the VirtualService already has step ${step + 1}'s weights ${formatWeights(planned)}: recording them`
+        )
+        await this.save({ weights: planned, virtualServiceVersion: vs.metadata.resourceVersion })
+        return undefined
+      }
       message =
         typeof found === 'string'
           ? `${found} (changed by ${writer ?? 'someone else'})`
