@@ -3,6 +3,8 @@ import { mkdtemp } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { startSandbox, type Sandbox } from '../../sandbox/index.js'
+import type { KubeObject } from '../../sandbox/types.js'
+import type { RolloutRecord } from '../../src/core/record.js'
 
 export { control, runAction, type ActionRun } from '../../sandbox/action.js'
 
@@ -50,4 +52,216 @@ export function expectExit(
   if (succeeded !== (expected === 'success')) {
     throw new Error(`expected the action to end in ${expected}, it exited ${run.code}:\n${run.log}`)
   }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Helpers for the crash-safety, fault, concurrency and drift suites: what the cluster says, read
+// straight from the sandbox's store (no faults, no auth), and waiting on events with deadlines.
+
+/** The Lease holding the lock and the rollout record, as the action writes it. */
+export const LEASE = 'istio-bluegreen-reviews'
+export const RECORD_ANNOTATION = 'istio-bluegreen.io/record'
+
+export interface LeaseView {
+  holder?: string
+  renewTime?: string
+  durationSeconds?: number
+  record?: RolloutRecord
+}
+
+/** The lock and the record of service `reviews` in `demo`; undefined when there is no Lease. */
+export function readLease(sb: Sandbox): LeaseView | undefined {
+  const lease = sb.api.store.get('leases', 'demo', LEASE)
+  if (!lease) return undefined
+  const spec = (lease.spec ?? {}) as {
+    holderIdentity?: string | null
+    renewTime?: string | null
+    leaseDurationSeconds?: number
+  }
+  const raw = lease.metadata.annotations?.[RECORD_ANNOTATION]
+  return {
+    holder: spec.holderIdentity ?? undefined,
+    renewTime: spec.renewTime ?? undefined,
+    durationSeconds: spec.leaseDurationSeconds,
+    record: raw ? (JSON.parse(raw) as RolloutRecord) : undefined
+  }
+}
+
+/** When the lock stops counting as held (its holder's last renewal + the lease duration), ms. */
+export function lockExpiresAt(lease: LeaseView | undefined): number {
+  if (!lease?.holder || !lease.renewTime) return 0
+  return Date.parse(lease.renewTime) + (lease.durationSeconds ?? 0) * 1000
+}
+
+/** Poll `probe` every `intervalMs` until it returns something other than undefined or false. */
+export async function waitFor<T>(
+  what: string,
+  probe: () => T | undefined | false | Promise<T | undefined | false>,
+  timeoutMs = 30_000,
+  intervalMs = 50
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    const value = await probe()
+    if (value !== undefined && value !== false) return value
+    if (Date.now() > deadline)
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)
+    await new Promise((r) => setTimeout(r, intervalMs))
+  }
+}
+
+/** Wait until the lock is free or its holder stopped renewing it for longer than its duration. */
+export async function waitForLockExpiry(sb: Sandbox, timeoutMs = 30_000): Promise<void> {
+  await waitFor(
+    'the rollout lock to expire',
+    () => Date.now() > lockExpiresAt(readLease(sb)) + 250,
+    timeoutMs
+  )
+}
+
+export interface RouteWeights {
+  route: string
+  blue: number
+  green: number
+  /** Weight of destinations that are not a color (other services, no subset). */
+  other: number
+}
+
+interface RouteDest {
+  destination: { host?: string; subset?: string }
+  weight?: number
+}
+
+/** Color weights of every HTTP route of a VirtualService object that sends to `reviews`. */
+export function weightsOf(vs: KubeObject | undefined): RouteWeights[] {
+  const http = (vs?.spec?.http ?? []) as Array<{ name?: string; route?: RouteDest[] }>
+  return http
+    .filter((r) => (r.route ?? []).some((d) => d.destination.host?.split('.')[0] === 'reviews'))
+    .map((r, i) => {
+      const route = r.route ?? []
+      const single = route.length === 1
+      const w = (subset: string): number =>
+        route
+          .filter((d) => d.destination.subset === subset)
+          .reduce((sum, d) => sum + (d.weight ?? (single ? 100 : 0)), 0)
+      const other = route
+        .filter((d) => d.destination.subset !== 'blue' && d.destination.subset !== 'green')
+        .reduce((sum, d) => sum + (d.weight ?? (single ? 100 : 0)), 0)
+      return { route: r.name ?? `#${i}`, blue: w('blue'), green: w('green'), other }
+    })
+}
+
+/** The VirtualService `reviews` in `demo`, from the store. */
+export function virtualService(sb: Sandbox): KubeObject | undefined {
+  return sb.api.store.get('virtualservices', 'demo', 'reviews')
+}
+
+/** `blue=90,green=10`, as the action formats weights. */
+export function formatWeights(w: { blue: number; green: number }): string {
+  return `blue=${w.blue},green=${w.green}`
+}
+
+/** The VirtualService without what a weight write may change: weights of colors, server fields. */
+export function withoutColorWeights(vs: KubeObject): unknown {
+  const copy = JSON.parse(JSON.stringify(vs)) as KubeObject
+  delete copy.metadata.resourceVersion
+  delete copy.metadata.generation
+  delete copy.metadata.managedFields
+  for (const r of (copy.spec?.http ?? []) as Array<{ route?: RouteDest[] }>) {
+    for (const d of r.route ?? []) {
+      if (d.destination.subset === 'blue' || d.destination.subset === 'green') delete d.weight
+    }
+  }
+  return copy
+}
+
+export interface VirtualServiceWrite {
+  before: KubeObject
+  after: KubeObject
+  /** Weights of the first route after the write, `blue=…,green=…`. */
+  weights: string
+  at: number
+}
+
+/** Record every change of VirtualService `reviews`, with the object before and after. */
+export function recordVirtualServiceWrites(sb: Sandbox): {
+  writes: VirtualServiceWrite[]
+  stop: () => void
+} {
+  const writes: VirtualServiceWrite[] = []
+  let previous = virtualService(sb)
+  const stop = sb.api.store.onChange((e) => {
+    if (e.resource !== 'virtualservices' || e.object.metadata.name !== 'reviews') return
+    const first = weightsOf(e.object)[0]
+    if (previous) {
+      writes.push({
+        before: previous,
+        after: e.object,
+        weights: first ? formatWeights(first) : '',
+        at: Date.now()
+      })
+    }
+    previous = e.object
+  })
+  return { writes, stop }
+}
+
+/**
+ * A request to the sandbox API server over HTTP with its bearer token, as a person's tool would
+ * send it (so injected faults apply to it, and `fieldManager` names the writer).
+ */
+export async function apiRequest(
+  sb: Sandbox,
+  method: string,
+  path: string,
+  body?: unknown,
+  contentType = 'application/json'
+): Promise<{ status: number; body: unknown }> {
+  const r = await fetch(`${sb.api.url}${path}`, {
+    method,
+    headers: {
+      authorization: `Bearer ${sb.api.token}`,
+      ...(body === undefined ? {} : { 'content-type': contentType })
+    },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) })
+  })
+  const text = await r.text()
+  let parsed: unknown = text
+  try {
+    parsed = JSON.parse(text)
+  } catch {
+    // not JSON: keep the text
+  }
+  return { status: r.status, body: parsed }
+}
+
+/** Deployment `name` in `demo`: replicas wanted and ready, and whether the status is current. */
+export function deploymentState(
+  sb: Sandbox,
+  name: string
+): { replicas: number; ready: number; current: boolean; image?: string } | undefined {
+  const d = sb.api.store.get('deployments', 'demo', name)
+  if (!d) return undefined
+  const spec = (d.spec ?? {}) as {
+    replicas?: number
+    template?: { spec?: { containers?: Array<{ image?: string }> } }
+  }
+  const status = (d.status ?? {}) as { readyReplicas?: number; observedGeneration?: number }
+  return {
+    replicas: spec.replicas ?? 1,
+    ready: status.readyReplicas ?? 0,
+    current: (status.observedGeneration ?? 0) >= (d.metadata.generation ?? 0),
+    image: spec.template?.spec?.containers?.[0]?.image
+  }
+}
+
+/** Requests the mesh could not route (no route NR, no healthy endpoint UH, no cluster NC), so far. */
+export function meshFailures(sb: Sandbox): Record<string, number> {
+  const total: Record<string, number> = {}
+  for (const flow of sb.mesh.state().flows) {
+    for (const [flag, n] of Object.entries(flow.failures)) {
+      if (n > 0) total[flag] = (total[flag] ?? 0) + n
+    }
+  }
+  return total
 }

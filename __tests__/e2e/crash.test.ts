@@ -1,0 +1,493 @@
+/**
+ * Crash safety: a 4-step rollout killed with SIGKILL at every phase boundary and in the middle of
+ * every step (a runner dying), then recovered in each of the ways the action offers: its post
+ * step (on-interrupt rollback, or pause then a rollback), a later deploy that finds the rollout
+ * (on-interrupt rollback or pause), or resume / rollback once the dead run's lock expired. After
+ * each recovery the cluster must be safe and the record must agree with it. The table of kill
+ * point → recovery → outcome is written to __tests__/e2e/fault-report.md.
+ *
+ * The cases run two at a time (each with its own sandbox) to keep the suite within a few minutes;
+ * KILL_SUITE_LANES changes that.
+ */
+import { jest } from '@jest/globals'
+import { writeFile } from 'node:fs/promises'
+import path from 'node:path'
+import * as prettier from 'prettier'
+import type { Sandbox } from '../../sandbox/index.js'
+import type { RolloutRecord } from '../../src/core/record.js'
+import {
+  type ActionRun,
+  deploymentState,
+  expectExit,
+  fastInputs,
+  formatWeights,
+  kubeEnv,
+  type LeaseView,
+  lockExpiresAt,
+  meshFailures,
+  readLease,
+  runAction,
+  sandbox,
+  virtualService,
+  waitFor,
+  waitForLockExpiry,
+  weightsOf
+} from './harness.js'
+
+jest.setTimeout(15 * 60_000)
+
+const IMAGE = 'example.com/reviews:2.0.0'
+const NEXT_IMAGE = 'example.com/reviews:3.0.0'
+const STEPS = [10, 25, 50, 100]
+const LANES = Number(process.env.KILL_SUITE_LANES ?? 2)
+const REPORT = path.join(import.meta.dirname, 'fault-report.md')
+
+/** A line matcher that may keep state (e.g. "the first endgroup after the Preflight group"). */
+type KillPoint = { name: string; make: () => (line: string) => boolean }
+
+function startsWith(name: string, prefix: string): KillPoint {
+  return { name, make: () => (line) => line.startsWith(prefix) }
+}
+
+const KILL_POINTS: Record<string, KillPoint> = {
+  'preflight done': {
+    name: 'preflight done (its ::endgroup::)',
+    make: () => {
+      let inPreflight = false
+      return (line) => {
+        if (line.startsWith('::group::Preflight')) inPreflight = true
+        return inPreflight && line === '::endgroup::'
+      }
+    }
+  },
+  deploy: startsWith('::group::Deploy reviews-green', '::group::Deploy reviews-green'),
+  created: startsWith('created Deployment', 'created Deployment reviews-green'),
+  routing: startsWith('::group::Prepare routing', '::group::Prepare routing'),
+  ...Object.fromEntries(
+    STEPS.flatMap((w, i) => [
+      [`step ${i + 1}`, startsWith(`::group::Step ${i + 1}/4`, `::group::Step ${i + 1}/4`)],
+      [
+        `step ${i + 1} mid`,
+        startsWith(`check 2 · green ${w}% (step ${i + 1})`, `check 2 · green ${w}% ·`)
+      ]
+    ])
+  ),
+  promote: startsWith('::group::Promote', '::group::Promote')
+}
+
+/**
+ * a: post step, on-interrupt rollback. b: post step, on-interrupt pause, then rollback.
+ * c: after expiry, deploy with on-interrupt rollback. d: after expiry, deploy with on-interrupt
+ * pause, then resume (d-resume) or rollback (d-rollback). e: after expiry, resume.
+ * f: after expiry, rollback.
+ */
+type Recovery = 'a' | 'b' | 'c' | 'd-resume' | 'd-rollback' | 'e' | 'f'
+
+const RECOVERY_TEXT: Record<Recovery, string> = {
+  a: '(a) post, on-interrupt: rollback',
+  b: '(b) post, on-interrupt: pause → rollback',
+  c: '(c) expiry → deploy, on-interrupt: rollback',
+  'd-resume': '(d) expiry → deploy, on-interrupt: pause → resume',
+  'd-rollback': '(d) expiry → deploy, on-interrupt: pause → rollback',
+  e: '(e) expiry → resume',
+  f: '(f) expiry → rollback'
+}
+
+const CASES: Array<[string, Recovery]> = [
+  ['preflight done', 'a'],
+  ['deploy', 'e'],
+  ['deploy', 'd-resume'],
+  ['created', 'c'],
+  ['routing', 'd-resume'],
+  ['step 1', 'b'],
+  ['step 1 mid', 'f'],
+  ['step 2', 'a'],
+  ['step 2 mid', 'e'],
+  ['step 3', 'd-rollback'],
+  ['step 3 mid', 'c'],
+  ['step 4', 'f'],
+  ['step 4 mid', 'b'],
+  ['promote', 'a'],
+  ['promote', 'e']
+]
+
+/** Recoveries of the run killed after its weight write landed but before its record said so. */
+const WINDOW_CASES: Recovery[] = ['a', 'b', 'e']
+
+interface Row {
+  n: number
+  kill: string
+  recovery: Recovery
+  atKill: string
+  steps: string[]
+  phase: string
+  weights: string
+  /** Requests the mesh could not route during the case (no subset, no ready endpoint). */
+  failed: string
+  seconds: number
+  verdict: string
+}
+
+const rows: Row[] = []
+
+/** At most LANES cases run at once; each waits its turn here, and a finished one hands its slot on. */
+let running = 0
+const queue: Array<() => void> = []
+async function lane<T>(fn: () => Promise<T>): Promise<T> {
+  if (running >= LANES) await new Promise<void>((resolve) => queue.push(resolve))
+  else running++
+  try {
+    return await fn()
+  } finally {
+    const next = queue.shift()
+    if (next) next()
+    else running--
+  }
+}
+
+function describeLease(lease: LeaseView | undefined): string {
+  const r = lease?.record
+  if (!r) return 'no record'
+  const step = r.step < 0 ? 'no step yet' : `step ${r.step + 1}/${r.steps.length}`
+  return `${r.phase}, ${step}, ${formatWeights(r.weights)}${lease?.holder ? ', locked' : ''}`
+}
+
+function inFlight(record: RolloutRecord | undefined): boolean {
+  return record?.phase === 'deploying' || record?.phase === 'shifting'
+}
+
+/** What one recovery command did, for the table. */
+function summarize(label: string, run: ActionRun): string {
+  const refused = /::error::(\w+ refused)/.exec(run.log)?.[1]
+  return `${label}: exit ${run.code}${run.outputs.result ? `, ${run.outputs.result}` : ''}${refused ? ` (${refused})` : ''}`
+}
+
+/**
+ * The cluster is safe and the record says so: every selected route's colors share 100%; what
+ * takes traffic is ready; every Deployment ever created is still there; the record's weights
+ * are the VirtualService's, its phase final or paused and consistent with them; the lock free.
+ */
+async function expectSafe(
+  sb: Sandbox,
+  created: Set<string>,
+  options: { lockFree: boolean }
+): Promise<void> {
+  const routes = weightsOf(virtualService(sb))
+  expect(routes.length).toBeGreaterThan(0)
+  for (const r of routes) expect(r.blue + r.green + r.other).toBe(100)
+  expect(routes.every((r) => r.other === 0)).toBe(true)
+  const first = routes[0] as { blue: number; green: number }
+  // Every route carries the same color split (one write per step covers them all).
+  for (const r of routes) expect(formatWeights(r)).toBe(formatWeights(first))
+  for (const color of ['blue', 'green'] as const) {
+    if (first[color] === 0) continue
+    // Traffic on a color: its pods are ready (the status may lag a write by a controller tick).
+    const ready = await waitFor(
+      `reviews-${color} to be ready`,
+      () => {
+        const d = deploymentState(sb, `reviews-${color}`)
+        return d && d.current && d.replicas > 0 && d.ready === d.replicas ? d : undefined
+      },
+      10_000
+    ).catch(() => deploymentState(sb, `reviews-${color}`))
+    expect({ color, ...ready }).toMatchObject({ color, current: true, ready: ready?.replicas })
+    expect(ready?.replicas).toBeGreaterThan(0)
+  }
+  expect(deploymentState(sb, 'reviews-blue')).toBeDefined()
+  for (const name of created)
+    expect({ name, present: !!deploymentState(sb, name) }).toEqual({
+      name,
+      present: true
+    })
+
+  const lease = readLease(sb)
+  const record = lease?.record
+  // No request ever went to a subset without a definition or without ready pods.
+  expect(meshFailures(sb)).toEqual({})
+
+  if (!record) {
+    // Nothing was ever recorded: the cluster must be as seeded.
+    expect(formatWeights(first)).toBe('blue=100,green=0')
+    expect(lease?.holder).toBeUndefined()
+    return
+  }
+  expect({ phase: record.phase, weights: formatWeights(record.weights) }).toEqual({
+    phase: record.phase,
+    weights: formatWeights(first)
+  })
+  expect(['promoted', 'rolled-back', 'paused']).toContain(record.phase)
+  const candidate = record.weights[record.candidate.color]
+  if (record.phase === 'rolled-back') expect(candidate).toBe(0)
+  if (record.phase === 'promoted') expect(candidate).toBe(100)
+  if (record.phase === 'paused') {
+    expect([0, ...record.steps.slice(0, Math.max(0, record.step) + 1)]).toContain(candidate)
+  }
+  if (options.lockFree) expect(lease?.holder).toBeUndefined()
+  // Whatever happened, the lock is not held by a live run once the commands are done.
+  else expect(Date.now()).toBeGreaterThan(lockExpiresAt(lease))
+}
+
+afterAll(async () => {
+  rows.sort((a, b) => a.n - b.n)
+  const lines = [
+    '# Crash-safety report',
+    '',
+    `Generated by \`__tests__/e2e/crash.test.ts\` on ${new Date().toISOString()}: a rollout with`,
+    '`steps: 10,25,50,100`, `step-duration: 4s`, `check-interval: 1s`, `lease-duration: 6s`,',
+    'killed with SIGKILL when the action printed the line of the kill point, then recovered.',
+    '"At kill" is the record (Lease `istio-bluegreen-reviews`) right after the kill; "final" is the',
+    'VirtualService\'s weights and the record\'s phase after the recovery. "Unroutable requests" counts',
+    'requests the mesh could not route (to a subset without definition or ready pods) during the case;',
+    '"invariants" is `hold` when every assertion of the case passed, `FAILED` otherwise (see the test output).',
+    '',
+    '| # | kill point | recovery | at kill | recovery commands | final phase | final weights | unroutable requests | s | invariants |',
+    '|---:|---|---|---|---|---|---|---|---:|---|',
+    ...rows.map(
+      (r) =>
+        `| ${r.n} | ${r.kill} | ${RECOVERY_TEXT[r.recovery]} | ${r.atKill} | ${r.steps.join('; ')} | ${r.phase} | ${r.weights} | ${r.failed} | ${r.seconds} | ${r.verdict} |`
+    ),
+    ''
+  ]
+  // Formatted as `npm run lint` (prettier --check) expects of a file in the repository.
+  const text = await prettier.format(lines.join('\n'), {
+    ...(await prettier.resolveConfig(REPORT)),
+    filepath: REPORT
+  })
+  // A run filtered with -t would overwrite the whole table with a few rows: print those only.
+  if (rows.length === CASES.length + WINDOW_CASES.length) await writeFile(REPORT, text)
+  console.log(text)
+})
+
+interface Case {
+  n: number
+  kill: string
+  recovery: Recovery
+  /** Staging before the run, e.g. faults that open a window; returns the kill matcher. */
+  killWhen: (sb: Sandbox) => (line: string) => boolean
+}
+
+/** One case: a fresh sandbox, the killed run, the recovery, the invariants, a row in the table. */
+async function killAndRecover(c: Case): Promise<void> {
+  const row: Row = {
+    n: c.n,
+    kill: c.kill,
+    recovery: c.recovery,
+    atKill: '',
+    steps: [],
+    phase: '',
+    weights: '',
+    failed: '',
+    seconds: 0,
+    verdict: 'FAILED'
+  }
+  rows.push(row)
+  const started = Date.now()
+  const sb = await sandbox()
+  try {
+    // Deployments created at any time, to check none disappears.
+    const created = new Set<string>()
+    sb.api.store.onChange((e) => {
+      if (e.resource === 'deployments' && e.type === 'ADDED') created.add(e.object.metadata.name)
+    })
+    const inputs = fastInputs(sb, {
+      image: IMAGE,
+      steps: STEPS.join(','),
+      'step-duration': '4s',
+      'check-interval': '1s',
+      'lease-duration': '6s'
+    })
+    const env = (runId: string): Record<string, string> => ({
+      ...kubeEnv(sb),
+      GITHUB_REPOSITORY: 'acme/shop',
+      GITHUB_RUN_ID: runId,
+      GITHUB_ACTOR: 'octocat'
+    })
+    const killed = await runAction(inputs, env('100'), { killWhen: c.killWhen(sb) })
+    sb.api.setFaults([])
+    expect({ killed: killed.killed, log: killed.killed ? '' : killed.log }).toEqual({
+      killed: true,
+      log: ''
+    })
+    const atKill = readLease(sb)
+    const vsAtKill = weightsOf(virtualService(sb))[0]
+    row.atKill =
+      describeLease(atKill) +
+      (vsAtKill &&
+      atKill?.record &&
+      formatWeights(vsAtKill) !== formatWeights(atKill.record.weights)
+        ? ` (VirtualService: ${formatWeights(vsAtKill)})`
+        : '') +
+      (created.has('reviews-green') ? '' : ', reviews-green not created')
+    const wasInFlight = inFlight(atKill?.record)
+    const wasPromoted = atKill?.record?.phase === 'promoted'
+    const step = async (
+      label: string,
+      run: Promise<ActionRun>,
+      expected?: 'success' | 'failure'
+    ): Promise<ActionRun> => {
+      const done = await run
+      row.steps.push(summarize(label, done))
+      if (expected) expectExit(done, expected)
+      return done
+    }
+    const command = (name: string, runId: string, extra: Record<string, string> = {}) =>
+      runAction({ ...inputs, command: name, ...extra }, env(runId))
+    let lockFree = true
+
+    switch (c.recovery) {
+      case 'a':
+      case 'b': {
+        // GitHub runs the post step right after the main step died, with the same inputs.
+        const post = await step(
+          'post',
+          runAction(
+            { ...inputs, 'on-interrupt': c.recovery === 'a' ? 'rollback' : 'pause' },
+            env('100'),
+            { entry: 'post', state: killed.state }
+          ),
+          'success'
+        )
+        if (wasInFlight) {
+          expect(post.log).toContain('the main step did not finish while the rollout was')
+          expect(readLease(sb)?.record?.phase).toBe(c.recovery === 'a' ? 'rolled-back' : 'paused')
+        }
+        if (c.recovery === 'b') {
+          await expectSafe(sb, created, { lockFree: true })
+          const rb = await step(
+            'rollback',
+            command('rollback', '101'),
+            wasInFlight || wasPromoted ? 'success' : 'failure'
+          )
+          if (wasInFlight || wasPromoted) expect(rb.outputs.result).toBe('rolled-back')
+        }
+        break
+      }
+      case 'c': {
+        await waitForLockExpiry(sb)
+        const next = await step(
+          'deploy',
+          command('deploy', '101', { image: NEXT_IMAGE, 'on-interrupt': 'rollback' }),
+          'success'
+        )
+        expect(next.outputs.result).toBe('promoted')
+        if (wasInFlight) {
+          expect(next.log).toContain('found a rollout whose run stopped renewing its lock')
+          expect(next.log).toContain('interrupted rollout rolled back before a new release')
+        }
+        const stable = next.outputs['stable-color'] as string
+        expect(deploymentState(sb, `reviews-${stable}`)?.image).toBe(NEXT_IMAGE)
+        break
+      }
+      case 'd-resume':
+      case 'd-rollback': {
+        await waitForLockExpiry(sb)
+        const next = await step(
+          'deploy',
+          command('deploy', '101', { image: NEXT_IMAGE, 'on-interrupt': 'pause' }),
+          wasInFlight ? 'failure' : 'success'
+        )
+        if (!wasInFlight) break
+        expect(next.log).toContain('(on-interrupt: pause); promote or roll it back')
+        expect(readLease(sb)?.record).toMatchObject({
+          phase: 'paused',
+          candidate: { image: IMAGE }
+        })
+        await expectSafe(sb, created, { lockFree: true })
+        if (c.recovery === 'd-resume') {
+          const resumed = await step('resume', command('resume', '102'), 'success')
+          expect(resumed.outputs.result).toBe('promoted')
+        } else {
+          const rb = await step('rollback', command('rollback', '102'), 'success')
+          expect(rb.outputs.result).toBe('rolled-back')
+        }
+        break
+      }
+      case 'e':
+      case 'f': {
+        const name = c.recovery === 'e' ? 'resume' : 'rollback'
+        // While the dead run's lock still counts, the command refuses, naming it (tried only
+        // when the lock has clearly not expired yet: the command needs about a second to start).
+        if (wasInFlight && Date.now() < lockExpiresAt(readLease(sb)) - 3000) {
+          const early = await step(`${name} before expiry`, command(name, '101'), 'failure')
+          expect(early.log).toContain(
+            `::error::${name} refused: acme/shop#100.1 (https://github.com/acme/shop/actions/runs/100) is running a rollout of this service right now`
+          )
+        }
+        await waitForLockExpiry(sb)
+        const ok = wasInFlight || (c.recovery === 'f' && wasPromoted)
+        const done = await step(name, command(name, '102'), ok ? 'success' : 'failure')
+        if (ok) {
+          expect(done.outputs.result).toBe(c.recovery === 'e' ? 'promoted' : 'rolled-back')
+          if (c.recovery === 'e') expect(done.log).toContain('resuming a rollout interrupted')
+        } else lockFree = false
+        break
+      }
+    }
+
+    await expectSafe(sb, created, { lockFree })
+    row.verdict = 'hold'
+  } finally {
+    const final = weightsOf(virtualService(sb))[0]
+    row.phase = readLease(sb)?.record?.phase ?? 'no record'
+    row.weights = final ? formatWeights(final) : '?'
+    row.failed =
+      Object.entries(meshFailures(sb))
+        .map(([flag, n]) => `${n} ${flag}`)
+        .join(', ') || '0'
+    row.seconds = Math.round((Date.now() - started) / 1000)
+    await sb.stop()
+  }
+}
+
+describe('crash safety: SIGKILL at every phase boundary and mid-step, then recovery', () => {
+  it.concurrent.each(CASES.map(([kill, recovery], i) => [i + 1, kill, recovery] as const))(
+    '#%i killed at %s, recovered by %s',
+    (n, kill, recovery) => {
+      const point = KILL_POINTS[kill] as KillPoint
+      return lane(() =>
+        killAndRecover({ n, kill: point.name, recovery, killWhen: () => point.make() })
+      )
+    }
+  )
+})
+
+/**
+ * The narrowest window: the weight write of step 2 reached the API server, then the runner died
+ * before the record said so. To stage it, every later write of the run is dropped from the moment
+ * 75% / 25% lands; the run is killed when it notices (its record update failed), before its own
+ * rollback could write anything. The record then says 90/10 at step 2, the VirtualService 75/25.
+ */
+describe('crash safety: killed after a weight write landed, before the record was saved', () => {
+  const WINDOW = 'step 2 weights written, record not'
+  it.concurrent.each(WINDOW_CASES.map((recovery, i) => [CASES.length + i + 1, recovery] as const))(
+    '#%i recovered by %s',
+    (n, recovery) =>
+      lane(() =>
+        killAndRecover({
+          n,
+          kill: WINDOW,
+          recovery,
+          killWhen: (sb) => {
+            let armed = true
+            sb.api.store.onChange((e) => {
+              if (!armed || e.resource !== 'virtualservices') return
+              if (
+                formatWeights(weightsOf(e.object)[0] ?? { blue: 0, green: 0 }) !==
+                'blue=75,green=25'
+              )
+                return
+              armed = false
+              sb.api.setFaults([
+                {
+                  dropRate: 1,
+                  verbs: ['update', 'patch'],
+                  resources: ['leases', 'virtualservices']
+                }
+              ])
+            })
+            return (line) => line.includes('::warning::the rollout stopped on an error')
+          }
+        })
+      )
+  )
+})
