@@ -58,12 +58,8 @@ export async function cleanup(): Promise<void> {
     )
     const rollout = new Rollout({ kube, leases, traffic, log, clock: systemClock }, record)
     if (settings.onInterrupt === 'pause') {
-      await rollout.save({
-        phase: 'paused',
-        reason: 'the job stopped mid-rollout; paused by on-interrupt: pause'
-      })
-      await leases.save(rollout.record, { release: true })
-      core.warning(`paused with ${formatWeights(record.weights)}: run promote or rollback`)
+      await rollout.pauseAsFound('the job stopped mid-rollout; paused by on-interrupt: pause')
+      core.warning(`paused with ${formatWeights(rollout.record.weights)}: run promote or rollback`)
       return
     }
     const outcome = await rollout.guard(() =>

@@ -10,7 +10,7 @@ import { imageOf, type DeploymentObject, readiness } from './core/workload.js'
 import { DEPLOYMENTS, type Kube } from './adapters/kube.js'
 import { IstioTraffic } from './adapters/istio.js'
 import { Prometheus } from './adapters/prometheus.js'
-import { type LeaseState, type LeaseStore, LockHeldError } from './adapters/lease.js'
+import { holderRunUrl, type LeaseState, type LeaseStore, LockHeldError } from './adapters/lease.js'
 import {
   checkPermissions,
   istioVersion,
@@ -75,7 +75,7 @@ function lockView(state: LeaseState, identity: string): LockView {
   return {
     heldByOther: state.holder !== undefined && !state.expired && state.holder !== identity,
     holder: state.holder,
-    runUrl: state.record?.owner.runUrl
+    runUrl: holderRunUrl(state)
   }
 }
 
@@ -155,6 +155,7 @@ async function takeOver(d: CommandDeps, record: RolloutRecord): Promise<RolloutR
   const mine: RolloutRecord = {
     ...record,
     id: d.runId,
+    heldBy: { id: d.runId, runUrl: d.owner.runUrl },
     heartbeatAt: new Date(d.clock.now()).toISOString()
   }
   const { tookOverFrom } = await d.leases.acquire(mine)
@@ -192,6 +193,7 @@ export async function deploy(d: CommandDeps): Promise<CommandResult> {
     startedAt: now,
     heartbeatAt: now,
     owner: d.owner,
+    heldBy: { id: d.runId, runUrl: d.owner.runUrl },
     checks: []
   }
   log.info(describeAnalysis(record))
@@ -251,14 +253,10 @@ async function recover(d: CommandDeps, found: RolloutRecord): Promise<void> {
     )
     return
   }
-  await rollout.save({
-    phase: 'paused',
-    reason: `interrupted (${where}); paused by on-interrupt: pause`
-  })
-  await d.leases.save(rollout.record, { release: true })
+  await rollout.pauseAsFound(`interrupted (${where}); paused by on-interrupt: pause`)
   throw new RefusedError(
     'deploy',
-    `the interrupted rollout is now paused with ${formatWeights(found.weights)} (on-interrupt: pause); promote or roll it back, then deploy`
+    `the interrupted rollout is now paused with ${formatWeights(rollout.record.weights)} (on-interrupt: pause); promote or roll it back, then deploy`
   )
 }
 

@@ -372,12 +372,30 @@ export class Rollout {
     if ((config.onDrift ?? 'pause') === 'rollback') {
       return { ...(await this.rollback(`${alert} (on-drift: rollback)`)), alert }
     }
-    await this.save({ phase: 'paused', reason: `${alert} (on-drift: pause)` })
-    await this.d.leases.save(this.current, { release: true })
+    await this.pauseAsFound(`${alert} (on-drift: pause)`)
     log.info(
-      'stopped shifting and left the weights as found (on-drift: pause): promote or roll back once they are as intended'
+      'stopped shifting and left the weights as found (on-drift: pause): promote continues from them, rollback ends the rollout'
     )
     return { result: 'paused', record: this.current, reason: this.current.reason, alert }
+  }
+
+  /**
+   * Record the rollout as paused with the weights the VirtualService has now (which may not be
+   * the ones last written: a drift, or a run that died mid-write), so the record agrees with
+   * the cluster and a later promote continues from there; then release the lock.
+   */
+  async pauseAsFound(reason: string): Promise<void> {
+    const { traffic } = this.d
+    const vs = await traffic.readVirtualService()
+    const found = vs ? traffic.weightsOf(vs, this.current.stable.color) : undefined
+    const weights = Array.isArray(found) && found[0] ? { weights: found[0] } : {}
+    await this.save({
+      phase: 'paused',
+      reason,
+      ...weights,
+      ...(vs ? { virtualServiceVersion: vs.metadata.resourceVersion } : {})
+    })
+    await this.d.leases.save(this.current, { release: true })
   }
 
   private measure(color: Color): Promise<Measurement> {

@@ -43,6 +43,14 @@ export interface LeaseState {
   record?: RolloutRecord
 }
 
+/** The run URL of the lock's holder, when the record knows it (not the URL of a run it replaced). */
+export function holderRunUrl(state: LeaseState): string | undefined {
+  const r = state.record
+  if (!r || !state.holder) return undefined
+  if (r.heldBy?.id === state.holder) return r.heldBy.runUrl
+  return r.id === state.holder ? r.owner.runUrl : undefined
+}
+
 /** Read the lock and record from a Lease object. */
 export function leaseState(lease: KubeObject | undefined, now: number): LeaseState {
   if (!lease) return { expired: true }
@@ -88,7 +96,7 @@ export class LeaseStore {
       const current = await this.kube.get(LEASES, this.namespace, name)
       const state = leaseState(current, this.now())
       if (state.holder && !state.expired && state.holder !== this.identity) {
-        throw new LockHeldError(state.holder, state.record?.owner.runUrl)
+        throw new LockHeldError(state.holder, holderRunUrl(state))
       }
       const now = microTime(this.now())
       const spec: LeaseSpec = {

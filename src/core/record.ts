@@ -81,7 +81,10 @@ export interface RolloutRecord {
   startedAt: string
   heartbeatAt: string
   finishedAt?: string
+  /** Who started the rollout. */
   owner: Owner
+  /** The run that holds (or last held) its lock: the owner's, or one that took it over. */
+  heldBy?: { id: string; runUrl?: string }
   /** Why the rollout ended as it did (rolled back, failed). */
   reason?: string
   /** Who stopped it by hand, when a person's command ended it. */
