@@ -60,6 +60,7 @@ function record(id: string): RolloutRecord {
     startedAt: '2026-11-25T10:00:00.000Z',
     heartbeatAt: '2026-11-25T10:00:00.000Z',
     owner: { runUrl: `https://github.com/acme/shop/actions/runs/${id}` },
+    heldBy: { id: `run-${id}`, runUrl: `https://github.com/acme/shop/actions/runs/${id}` },
     checks: []
   }
 }
