@@ -106,10 +106,11 @@ describe('drift: weights changed behind the rollout', () => {
     })
     await drifted
     expectExit(run, 'failure')
+    // The outputs (like the record) report the weights the cluster has now, the ones found.
     expect(run.outputs).toMatchObject({
       result: 'paused',
       phase: 'paused',
-      weights: 'blue=75,green=25'
+      weights: 'blue=60,green=40'
     })
     const message =
       'drift: the weights of VirtualService reviews are blue=60,green=40, not blue=75,green=25 as this rollout last wrote them; last changed by kubectl-edit (Update at '
