@@ -5,7 +5,16 @@
  */
 import { jest } from '@jest/globals'
 import type { Sandbox } from '../../sandbox/index.js'
-import { control, expectExit, fastInputs, kubeEnv, runAction, sandbox } from './harness.js'
+import {
+  control,
+  deploymentState,
+  expectExit,
+  fastInputs,
+  kubeEnv,
+  readLease,
+  runAction,
+  sandbox
+} from './harness.js'
 
 jest.setTimeout(240_000)
 
@@ -20,11 +29,6 @@ function weights(sb: Sandbox): string {
   const vs = sb.api.store.get('virtualservices', 'demo', 'reviews')
   const route = ((vs?.spec?.http ?? []) as Array<{ route?: Dest[] }>)[0]?.route ?? []
   return route.map((d) => `${d.destination.subset}=${d.weight}`).join(',')
-}
-
-function replicas(sb: Sandbox, name: string): number | undefined {
-  return (sb.api.store.get('deployments', 'demo', name)?.spec as { replicas?: number } | undefined)
-    ?.replicas
 }
 
 function command(sb: Sandbox, name: string, extra: Record<string, string> = {}) {
@@ -111,7 +115,7 @@ describe('commands', () => {
       reason: 'rolled back by octocat'
     })
     expect(weights(sb)).toBe('blue=100,green=0')
-    expect(replicas(sb, 'reviews-green')).toBe(0)
+    expect(deploymentState(sb, 'reviews-green')?.replicas).toBe(0)
     const again = await command(sb, 'rollback')
     expectExit(again, 'failure')
     expect(again.log).toContain(
@@ -133,11 +137,8 @@ describe('commands', () => {
     expectExit(aborted, 'success')
     expect(aborted.outputs).toMatchObject({ result: 'rolled-back', reason: 'aborted by octocat' })
     expect(weights(sb)).toBe('blue=100,green=0')
-    const lease = sb.api.store.get('leases', 'demo', 'istio-bluegreen-reviews')
-    const record = JSON.parse(
-      lease?.metadata.annotations?.['istio-bluegreen.io/record'] ?? '{}'
-    ) as { stoppedBy?: { command: string; actor: string } }
-    expect(record.stoppedBy).toMatchObject({ command: 'abort', actor: 'octocat' })
+    const record = readLease(sb)?.record
+    expect(record?.stoppedBy).toMatchObject({ command: 'abort', actor: 'octocat' })
     const abortAgain = await command(sb, 'abort')
     expect(abortAgain.log).toContain(
       '::error::abort refused: nothing to abort: no rollout is in flight (rolled-back)'
@@ -147,7 +148,7 @@ describe('commands', () => {
   it('promote then instant rollback to the previous color, which still runs', async () => {
     const done = await runAction(fastInputs(sb, { image: IMAGE, steps: '50,100' }), kubeEnv(sb))
     expect(done.outputs.result).toBe('promoted')
-    expect(replicas(sb, 'reviews-blue')).toBe(3)
+    expect(deploymentState(sb, 'reviews-blue')?.replicas).toBe(3)
     const abort = await command(sb, 'abort')
     expect(abort.log).toContain(
       '::error::abort refused: nothing to abort: the last rollout was promoted; rollback switches back to the previous color'
@@ -160,7 +161,7 @@ describe('commands', () => {
       reason: 'instant switch back to blue, rolled back by octocat'
     })
     expect(weights(sb)).toBe('blue=100,green=0')
-    expect(replicas(sb, 'reviews-green')).toBe(0)
+    expect(deploymentState(sb, 'reviews-green')?.replicas).toBe(0)
     const st = await command(sb, 'status')
     expect(st.outputs).toMatchObject({ phase: 'rolled-back', 'stable-color': 'blue' })
   })

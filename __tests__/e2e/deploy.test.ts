@@ -5,7 +5,16 @@
 import { jest } from '@jest/globals'
 import type { Sandbox } from '../../sandbox/index.js'
 import type { KubeObject } from '../../sandbox/types.js'
-import { control, expectExit, fastInputs, kubeEnv, runAction, sandbox } from './harness.js'
+import {
+  control,
+  deploymentState,
+  expectExit,
+  fastInputs,
+  kubeEnv,
+  readLease,
+  runAction,
+  sandbox
+} from './harness.js'
 
 jest.setTimeout(180_000)
 
@@ -37,11 +46,6 @@ function vs(sb: Sandbox): KubeObject {
 function primaryRoute(sb: Sandbox): Dest[] {
   const http = (vs(sb).spec?.http ?? []) as Array<{ name?: string; route?: Dest[] }>
   return http.find((r) => r.name === 'primary')?.route ?? []
-}
-
-function replicas(sb: Sandbox, name: string): number | undefined {
-  return (sb.api.store.get('deployments', 'demo', name)?.spec as { replicas?: number } | undefined)
-    ?.replicas
 }
 
 describe('deploy', () => {
@@ -80,7 +84,7 @@ describe('deploy', () => {
       (green?.spec as { template: { spec: { containers: Array<{ image: string }> } } }).template
         .spec.containers[0]?.image
     ).toBe('example.com/reviews:2.0.0')
-    expect(replicas(sb, 'reviews-blue')).toBe(3)
+    expect(deploymentState(sb, 'reviews-blue')?.replicas).toBe(3)
     expect(run.summary).toContain('green promoted')
     expect(run.summary.match(/^\| [1-4] \| /gm)).toHaveLength(4)
     const dr = sb.api.store.get('destinationrules', 'demo', 'reviews')
@@ -108,7 +112,7 @@ describe('deploy', () => {
     )
     expect(Number(run.outputs['error-rate'])).toBeGreaterThan(0.1)
     expect(history).toEqual(['blue=90,green=10', 'blue=100,green=0'])
-    expect(replicas(sb, 'reviews-green')).toBe(0)
+    expect(deploymentState(sb, 'reviews-green')?.replicas).toBe(0)
     expect(run.log).toContain('::error::rolled back: 2 consecutive failed checks')
     expect(run.summary).toContain('rolled back to blue')
     expect(run.summary).toMatch(/\*\*Reason:\*\* 2 consecutive failed checks: error rate/)
@@ -144,7 +148,7 @@ describe('deploy', () => {
     expect(run.outputs.reason).toContain('did not become ready within 3s: 3 pods: ImagePullBackOff')
     expect(history).toEqual([])
     expect(vs(sb).metadata.resourceVersion).toBe(before.metadata.resourceVersion)
-    expect(replicas(sb, 'reviews-green')).toBe(0)
+    expect(deploymentState(sb, 'reviews-green')?.replicas).toBe(0)
   })
 
   it('never promotes without traffic', async () => {
@@ -233,11 +237,8 @@ describe('deploy', () => {
       /::error::the rollout stopped on an error: .*forbidden.*; rolling back failed too \(.*\): set the weights of VirtualService reviews to blue=100,green=0 by hand, then scale reviews-green to 0/
     )
     expect(vs(sb).metadata.resourceVersion).toBe(before)
-    const lease = sb.api.store.get('leases', 'demo', 'istio-bluegreen-reviews')
-    const record = JSON.parse(
-      lease?.metadata.annotations?.['istio-bluegreen.io/record'] ?? '{}'
-    ) as { phase?: string; reason?: string }
-    expect(record.phase).toBe('failed')
-    expect(record.reason).toContain('by hand')
+    const record = readLease(sb)?.record
+    expect(record?.phase).toBe('failed')
+    expect(record?.reason).toContain('by hand')
   })
 })
