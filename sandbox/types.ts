@@ -123,6 +123,16 @@ export interface FaultRule {
   resources?: string[]
 }
 
+/**
+ * A rule of an RBAC Role, as in rbac.authorization.k8s.io/v1: `resources` may name a subresource
+ * (`deployments/scale`); `*` matches anything.
+ */
+export interface RoleRule {
+  apiGroups: string[]
+  resources: string[]
+  verbs: string[]
+}
+
 /** RBAC denial: requests (and SelfSubjectAccessReviews) matching it get 403 Forbidden. */
 export interface DenyRule {
   verb: string

@@ -843,6 +843,52 @@ describe('RBAC denials', () => {
   })
 })
 
+describe('RBAC Role', () => {
+  afterEach(() => h.server.setRole(undefined))
+  const review = (verb: string, group: string, resource: string) =>
+    h.call('POST', '/apis/authorization.k8s.io/v1/selfsubjectaccessreviews', {
+      body: {
+        apiVersion: 'authorization.k8s.io/v1',
+        kind: 'SelfSubjectAccessReview',
+        spec: { resourceAttributes: { namespace: NS, verb, group, resource } }
+      }
+    })
+
+  it('grants exactly the rules, as RBAC: group, resource and verb must all match', async () => {
+    h.server.setRole([{ apiGroups: ['apps'], resources: ['deployments'], verbs: ['get'] }])
+    expect((await h.call('GET', `${DEPLOY_PATH}/reviews-blue`)).status).toBe(200)
+    expect((await h.call('GET', DEPLOY_PATH)).status).toBe(403)
+    expect((await h.call('GET', `${SVC_PATH}/reviews`)).status).toBe(403)
+    // A rule for deployments does not cover their scale subresource.
+    expect((await h.call('GET', `${DEPLOY_PATH}/reviews-blue/scale`)).status).toBe(403)
+    expect((await review('get', 'apps', 'deployments')).body.status.allowed).toBe(true)
+    expect((await review('patch', 'apps', 'deployments')).body.status.allowed).toBe(false)
+    // Same resource name, other group: not granted.
+    expect((await review('get', 'extensions', 'deployments')).body.status.allowed).toBe(false)
+  })
+
+  it('lets everyone create SelfSubjectAccessReviews (system:basic-user), unless denied', async () => {
+    h.server.setRole([])
+    expect((await review('get', '', 'pods')).status).toBe(201)
+    h.server.setDenials([{ verb: 'create', resource: 'selfsubjectaccessreviews' }])
+    try {
+      expect((await review('get', '', 'pods')).status).toBe(403)
+    } finally {
+      h.server.setDenials([])
+    }
+  })
+
+  it('audits every resource request in RBAC terms', async () => {
+    const from = h.server.audit().length
+    await h.call('GET', `${DEPLOY_PATH}/reviews-blue/scale`)
+    await h.call('GET', POD_PATH)
+    expect(h.server.audit().slice(from)).toEqual([
+      { verb: 'get', group: 'apps', resource: 'deployments/scale', namespace: NS },
+      { verb: 'list', group: '', resource: 'pods', namespace: NS }
+    ])
+  })
+})
+
 describe('faults', () => {
   afterEach(() => h.server.setFaults([]))
 

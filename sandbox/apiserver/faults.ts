@@ -2,11 +2,13 @@
  * Deciding, without I/O, what an injected fault or an RBAC denial does to one request. The
  * server applies the decision.
  */
-import type { DenyRule, FaultRule } from '../types.js'
+import type { DenyRule, FaultRule, RoleRule } from '../types.js'
 
 /** What the request is, in authorization terms (verb as RBAC names it). */
 export interface RequestFacts {
   verb: string
+  /** API group ('' for core); absent for non-resource paths. */
+  group?: string
   /** Plural resource; absent for discovery and other non-resource paths. */
   resource?: string
   subresource?: string
@@ -74,4 +76,34 @@ export function isDenied(rules: readonly DenyRule[], req: RequestFacts): boolean
       (r.resource === '*' || r.resource === full) &&
       (r.namespace === undefined || r.namespace === req.namespace)
   )
+}
+
+/** The authorization group and resource every authenticated user may create (system:basic-user). */
+const ACCESS_REVIEW = { group: 'authorization.k8s.io', resource: 'selfsubjectaccessreviews' }
+
+/**
+ * Whether a Role grants the request, as RBAC does: a rule for `deployments` does not cover
+ * `deployments/scale`. Without a Role (undefined) everything is granted. Creating a
+ * SelfSubjectAccessReview is always granted, as the built-in ClusterRole system:basic-user does
+ * for every authenticated user; non-resource paths (discovery) likewise.
+ */
+export function roleAllows(role: readonly RoleRule[] | undefined, req: RequestFacts): boolean {
+  if (role === undefined || !req.resource) return true
+  if (req.group === ACCESS_REVIEW.group && req.resource === ACCESS_REVIEW.resource) return true
+  const full = req.subresource ? `${req.resource}/${req.subresource}` : req.resource
+  return role.some(
+    (r) =>
+      (r.apiGroups.includes('*') || r.apiGroups.includes(req.group ?? '')) &&
+      (r.resources.includes('*') || r.resources.includes(full)) &&
+      (r.verbs.includes('*') || r.verbs.includes(req.verb))
+  )
+}
+
+/** Whether the request is forbidden: denied by a rule, or not granted by the Role. */
+export function isForbidden(
+  denials: readonly DenyRule[],
+  role: readonly RoleRule[] | undefined,
+  req: RequestFacts
+): boolean {
+  return isDenied(denials, req) || !roleAllows(role, req)
 }

@@ -6,7 +6,14 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import { createServer as createHttpsServer } from 'node:https'
 import { createServer as createNetServer, type AddressInfo, type Socket } from 'node:net'
-import type { BehaviourRegistry, DenyRule, FaultRule, KubeObject, ObjectStore } from '../types.js'
+import type {
+  BehaviourRegistry,
+  DenyRule,
+  FaultRule,
+  KubeObject,
+  ObjectStore,
+  RoleRule
+} from '../types.js'
 import { startDeploymentController } from './controller.js'
 import { loadCrds } from './crds.js'
 import {
@@ -17,7 +24,7 @@ import {
   apiVersions,
   versionInfo
 } from './discovery.js'
-import { decideFault, isDenied, type RequestFacts } from './faults.js'
+import { decideFault, isForbidden, type RequestFacts } from './faults.js'
 import { type Answer, ResourceHandlers, type ResourceRequest } from './handlers.js'
 import { isObject } from './json.js'
 import { managerFromUserAgent } from './managed-fields.js'
@@ -70,8 +77,24 @@ export interface ApiServer {
   store: ObjectStore & MemoryStore
   setFaults(rules: FaultRule[]): void
   setDenials(rules: DenyRule[]): void
+  /**
+   * Grant the token exactly this Role (RBAC semantics), or everything again with undefined.
+   * SelfSubjectAccessReviews answer by it too.
+   */
+  setRole(rules: RoleRule[] | undefined): void
+  /** Every authenticated request to a resource, in order: what a Role would have to grant. */
+  audit(): readonly AuditEntry[]
   /** Stop the HTTP server (open connections and watches included) and the controller. */
   close(): Promise<void>
+}
+
+/** One authenticated resource request, in RBAC terms. */
+export interface AuditEntry {
+  verb: string
+  group: string
+  /** Plural resource, with `/subresource` when there is one. */
+  resource: string
+  namespace?: string
 }
 
 export const DEFAULT_USER = 'system:serviceaccount:ci:deployer'
@@ -113,6 +136,7 @@ function resolve(method: string, url: URL): Resolved {
     info,
     facts: {
       verb,
+      group: route.group,
       resource: route.resource,
       subresource: route.subresource,
       namespace: route.namespace
@@ -144,18 +168,23 @@ function sendError(res: ServerResponse, e: unknown): void {
   send(res, { code: err.code, body: err.status })
 }
 
-function selfSubjectAccessReview(body: string, contentType: string, denials: DenyRule[]): Answer {
+function selfSubjectAccessReview(
+  body: string,
+  contentType: string,
+  forbidden: (facts: RequestFacts) => boolean
+): Answer {
   const review = decodeBody(body, contentType)
   const spec = isObject(review.spec) ? review.spec : {}
   const attrs = isObject(spec.resourceAttributes) ? spec.resourceAttributes : undefined
   const facts: RequestFacts = {
     verb: String(attrs?.verb ?? ''),
+    group: typeof attrs?.group === 'string' ? attrs.group : '',
     resource: typeof attrs?.resource === 'string' ? attrs.resource : undefined,
     subresource:
       typeof attrs?.subresource === 'string' && attrs.subresource ? attrs.subresource : undefined,
     namespace: typeof attrs?.namespace === 'string' && attrs.namespace ? attrs.namespace : undefined
   }
-  const denied = attrs !== undefined && isDenied(denials, facts)
+  const denied = attrs !== undefined && forbidden(facts)
   return {
     code: 201,
     body: {
@@ -180,6 +209,9 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
   const user = options.user ?? DEFAULT_USER
   let faults: FaultRule[] = []
   let denials: DenyRule[] = []
+  let role: RoleRule[] | undefined
+  const audit: AuditEntry[] = []
+  const forbiddenNow = (facts: RequestFacts): boolean => isForbidden(denials, role, facts)
   const watches = new Set<ActiveWatch>()
   const controller = startDeploymentController({
     store,
@@ -194,6 +226,14 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
     if (req.headers.authorization !== `Bearer ${options.token}`)
       return sendError(res, unauthorized())
     const { route, facts, info } = resolve(method, url)
+    if (route.type === 'resource') {
+      audit.push({
+        verb: facts.verb,
+        group: route.group,
+        resource: route.subresource ? `${route.resource}/${route.subresource}` : route.resource,
+        ...(route.namespace !== undefined ? { namespace: route.namespace } : {})
+      })
+    }
 
     const fault = decideFault(faults, facts)
     if (fault.latencyMs > 0) await new Promise((r) => setTimeout(r, fault.latencyMs))
@@ -209,7 +249,7 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
       return sendError(res, conflict(info, name))
     }
 
-    if (isDenied(denials, facts) && route.type === 'resource') {
+    if (forbiddenNow(facts) && route.type === 'resource') {
       return sendError(
         res,
         forbidden({
@@ -280,7 +320,7 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
     }
     if (route.group === AUTHORIZATION_GROUP && route.resource === 'selfsubjectaccessreviews') {
       if (method !== 'POST' || route.name !== undefined) throw methodNotAllowed()
-      return selfSubjectAccessReview(body, String(req.headers['content-type'] ?? ''), denials)
+      return selfSubjectAccessReview(body, String(req.headers['content-type'] ?? ''), forbiddenNow)
     }
     if (!info) throw pathNotFound()
     if (info.namespaced === false && route.namespace !== undefined) throw pathNotFound()
@@ -372,6 +412,10 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
     setDenials(rules) {
       denials = [...rules]
     },
+    setRole(rules) {
+      role = rules === undefined ? undefined : structuredClone(rules)
+    },
+    audit: () => audit,
     async close() {
       controller.stop()
       for (const w of [...watches]) w.stop()
