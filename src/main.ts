@@ -115,7 +115,14 @@ export async function run(): Promise<void> {
   try {
     const settings = readSettings((name) => core.getInput(name))
     maskSecrets(settings)
-    const kube = new Kube(loadKubeConfig(settings))
+    const kubeConfig = loadKubeConfig(settings)
+    const cluster = kubeConfig.getCurrentCluster()
+    if (cluster?.skipTLSVerify) {
+      core.warning(
+        `the kubeconfig turns off TLS verification for cluster ${cluster.name} (insecure-skip-tls-verify): anyone on the path to ${cluster.server} can impersonate the API server; give its CA in certificate-authority-data instead`
+      )
+    }
+    const kube = new Kube(kubeConfig)
     const namespace = settings.namespace ?? kube.contextNamespace() ?? 'default'
     const { owner, runId } = ownerFromEnv(settings.sha)
     // The post step needs this run's identity to recognise its own lock if this step dies.

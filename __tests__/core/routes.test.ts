@@ -129,6 +129,43 @@ describe('selectRoutes', () => {
       },
       [],
       'mixes a destination to reviews without a subset'
+    ],
+    [
+      'weights that do not sum to 100',
+      {
+        http: [
+          {
+            name: 'p',
+            route: [
+              { destination: { host: 'reviews', subset: 'blue' }, weight: 60 },
+              { destination: { host: 'reviews', subset: 'green' }, weight: 30 }
+            ]
+          }
+        ]
+      },
+      [],
+      'HTTP route "p" has weights that sum to 90, not 100 (blue=60, green=30); correct them so that they sum to 100'
+    ],
+    [
+      'several destinations without weights',
+      {
+        http: [
+          {
+            route: [
+              { destination: { host: 'reviews', subset: 'blue' } },
+              { destination: { host: 'ratings' } }
+            ]
+          }
+        ]
+      },
+      [],
+      'HTTP route #0 has weights that sum to 0, not 100 (blue=0, ratings=0)'
+    ],
+    [
+      'only TCP routes',
+      { hosts: ['reviews'], tcp: [{ route: [{ destination: { host: 'reviews' } }] }] },
+      [],
+      'the VirtualService has no HTTP routes (only TCP/TLS routes); istio-bluegreen shifts HTTP route weights only'
     ]
   ])('refuses %s', (_name, spec, names, message) => {
     const r = selectRoutes(spec, svc, names)

@@ -1,12 +1,90 @@
-/** End-to-end test helpers: a fresh sandbox per test, fast rollout inputs. */
-import { mkdtemp } from 'node:fs/promises'
+/**
+ * End-to-end test helpers: a fresh sandbox per test, fast rollout inputs, and runAction, which
+ * fails the test whenever a credential the action was given shows up in anything it wrote.
+ */
+import { mkdtemp, readFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { startSandbox, type Sandbox } from '../../sandbox/index.js'
 import type { KubeObject } from '../../sandbox/types.js'
 import type { RolloutRecord } from '../../src/core/record.js'
 
-export { control, runAction, type ActionRun } from '../../sandbox/action.js'
+import {
+  type ActionRun,
+  runAction as runBuiltAction,
+  type RunOptions
+} from '../../sandbox/action.js'
+
+export { control, type ActionRun } from '../../sandbox/action.js'
+
+/** Kubeconfig keys whose values are credentials. */
+const KUBECONFIG_SECRET =
+  /^\s*(?:token|client-key-data|client-certificate-data|password|id-token|refresh-token)\s*:\s*["']?([^"'\s]+)/
+
+/**
+ * Every credential a run is given: in the kubeconfig it reads (input or KUBECONFIG file), the
+ * GitHub token, and Prometheus's token, header values and URL password.
+ */
+export async function secretsOf(
+  inputs: Record<string, string>,
+  env: Record<string, string>
+): Promise<string[]> {
+  const kubeconfigs = [inputs.kubeconfig ?? '']
+  if (env.KUBECONFIG) kubeconfigs.push(await readFile(env.KUBECONFIG, 'utf8').catch(() => ''))
+  const secrets = kubeconfigs.flatMap((text) =>
+    text.split('\n').flatMap((line) => KUBECONFIG_SECRET.exec(line)?.[1] ?? [])
+  )
+  if (inputs['github-token']) secrets.push(inputs['github-token'])
+  if (inputs['prometheus-token']) secrets.push(inputs['prometheus-token'])
+  for (const line of (inputs['prometheus-headers'] ?? '').split('\n')) {
+    const value = line.slice(line.indexOf(':') + 1).trim()
+    if (line.includes(':') && value) secrets.push(value)
+  }
+  const password = URL.parse(inputs['prometheus-url'] ?? '')?.password
+  if (password) secrets.push(decodeURIComponent(password))
+  // Very short values ("a") would match by accident; credentials are never that short.
+  return [...new Set(secrets)].filter((s) => s.length >= 8)
+}
+
+/**
+ * Throw when a secret appears in the run's log (outside the `::add-mask::` commands that hand it
+ * to the runner), summary, outputs, saved state or report file.
+ */
+export async function expectNoSecrets(run: ActionRun, secrets: readonly string[]): Promise<void> {
+  const report = run.outputs.report
+    ? await readFile(run.outputs.report, 'utf8').catch(() => '')
+    : ''
+  const places: Record<string, string> = {
+    log: run.log
+      .split('\n')
+      .filter((line) => !line.startsWith('::add-mask::'))
+      .join('\n'),
+    summary: run.summary,
+    outputs: JSON.stringify(run.outputs),
+    state: JSON.stringify(run.state),
+    report
+  }
+  for (const secret of secrets) {
+    for (const [where, text] of Object.entries(places)) {
+      if (text.includes(secret)) {
+        throw new Error(
+          `a credential (${secret.slice(0, 4)}…) leaked into the run's ${where}:\n${text}`
+        )
+      }
+    }
+  }
+}
+
+/** Run the built action (see sandbox/action.ts), then check that no credential leaked. */
+export async function runAction(
+  inputs: Record<string, string>,
+  env: Record<string, string> = {},
+  options: RunOptions = {}
+): Promise<ActionRun> {
+  const run = await runBuiltAction(inputs, env, options)
+  await expectNoSecrets(run, await secretsOf(inputs, env))
+  return run
+}
 
 /** A fresh sandbox; its Prometheus already has samples of the stable workload. */
 export async function sandbox(options: { rps?: number } = {}): Promise<Sandbox> {

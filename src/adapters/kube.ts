@@ -90,9 +90,9 @@ export class KubeError extends Error {
     return this.code === 409 && this.reason !== 'AlreadyExists'
   }
 
-  /** Worth another try: throttled, server-side trouble, or no answer at all (code 0). */
+  /** Worth another try: throttled, server-side trouble, or no answer at all. */
   get transient(): boolean {
-    return this.code === 0 || this.code === 429 || this.code >= 500
+    return this.reason === 'Unreachable' || this.code === 429 || this.code >= 500
   }
 }
 
@@ -112,10 +112,35 @@ function parseStatus(body: unknown): StatusBody {
   return (body ?? {}) as StatusBody
 }
 
-/** Turn whatever client-node threw into a KubeError. */
-export function toKubeError(error: unknown, what: string): KubeError {
+/** Node's codes for a server certificate that cannot be verified: retrying cannot help. */
+const UNTRUSTED_CERTIFICATE = new Set([
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'CERT_UNTRUSTED',
+  'CERT_SIGNATURE_FAILURE',
+  'CERT_HAS_EXPIRED',
+  'CERT_NOT_YET_VALID',
+  'ERR_TLS_CERT_ALTNAME_INVALID'
+])
+
+/**
+ * Turn whatever client-node threw into a KubeError whose message says what went wrong and what
+ * to do, without request headers. `server` (the API server's URL) names where access failed.
+ */
+export function toKubeError(error: unknown, what: string, server = 'the API server'): KubeError {
   if (error instanceof KubeError) return error
+  const at = server === 'the API server' ? server : `the Kubernetes API server at ${server}`
   if (error instanceof ApiException) {
+    if (error.code === 401) {
+      return new KubeError(
+        401,
+        'Unauthorized',
+        `${at} rejected the kubeconfig's credentials (401 Unauthorized): its token or client certificate is invalid or expired; give a kubeconfig with current credentials`
+      )
+    }
     const status = parseStatus(error.body)
     return new KubeError(
       error.code,
@@ -124,11 +149,28 @@ export function toKubeError(error: unknown, what: string): KubeError {
     )
   }
   const cause = error instanceof Error ? error : new Error(String(error))
-  const detail =
-    cause.name === 'TimeoutError' || cause.name === 'AbortError'
-      ? 'the API server did not answer in time'
-      : `${cause.message}${cause.cause instanceof Error ? ` (${cause.cause.message})` : ''}`
-  return new KubeError(0, 'Unreachable', `${what}: ${detail}`, { cause })
+  if (cause.name === 'TimeoutError' || cause.name === 'AbortError') {
+    return new KubeError(0, 'Unreachable', `${what}: ${at} did not answer in time`, { cause })
+  }
+  const root = cause.cause instanceof Error ? cause.cause : undefined
+  const code = (root as { code?: unknown } | undefined)?.code
+  const detail = root?.message ?? cause.message
+  if (typeof code === 'string' && UNTRUSTED_CERTIFICATE.has(code)) {
+    // Node's own hint (run Node.js with --use-system-ca) is no help inside an action.
+    const reason = detail.split(';')[0]
+    return new KubeError(
+      0,
+      'UntrustedCertificate',
+      `${at} presented a certificate this runner does not trust (${reason}): put the cluster's CA certificate in the kubeconfig (certificate-authority-data of the cluster)`,
+      { cause }
+    )
+  }
+  return new KubeError(
+    0,
+    'Unreachable',
+    `${what}: cannot reach ${at} (${detail}); check the kubeconfig's server address and that this runner can reach it`,
+    { cause }
+  )
 }
 
 export interface RetryPolicy {
@@ -289,7 +331,15 @@ export class Kube {
   }
 
   private async call<T>(what: string, fn: () => Promise<T>, policy = this.retry): Promise<T> {
-    return withRetry(fn, what, policy)
+    const server = this.config.getCurrentCluster()?.server
+    return withRetry(
+      () =>
+        fn().catch((error: unknown) => {
+          throw toKubeError(error, what, server)
+        }),
+      what,
+      policy
+    )
   }
 
   async get(type: ResourceType, namespace: string, name: string): Promise<KubeObject | undefined> {
@@ -396,7 +446,17 @@ export class Kube {
         },
         this.options()
       )
-    )
+    ).catch((error: unknown) => {
+      if (error instanceof KubeError && error.code === 403) {
+        throw new KubeError(
+          403,
+          'Forbidden',
+          `this credential cannot create selfsubjectaccessreviews.authorization.k8s.io, which preflight needs to check its permissions; every authenticated user may by default (ClusterRole system:basic-user): bind that ClusterRole to it, or the ClusterRole in the README ("Permissions")`,
+          { cause: error }
+        )
+      }
+      throw error
+    })
     return { allowed: review.status?.allowed === true, reason: review.status?.reason }
   }
 

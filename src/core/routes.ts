@@ -100,6 +100,15 @@ export function shapeOf(
     otherWeight: 0
   }
   const destinations = route.route ?? []
+  const total = destinations.reduce((sum, _, i) => sum + effectiveWeight(route, i), 0)
+  if (total !== 100) {
+    const weights = destinations
+      .map((d, i) => `${d.destination.subset ?? d.destination.host}=${effectiveWeight(route, i)}`)
+      .join(', ')
+    return {
+      error: `HTTP route ${routeLabel(route, index)} has weights that sum to ${total}, not 100 (${weights}); correct them so that they sum to 100`
+    }
+  }
   for (const [i, d] of destinations.entries()) {
     if (!hostIsService(d.destination.host, service)) {
       shape.otherWeight += effectiveWeight(route, i)

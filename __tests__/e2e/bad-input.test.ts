@@ -1,0 +1,686 @@
+/**
+ * Bad inputs and bad cluster states, against the sandbox: each row must end in a failed step
+ * whose error names the input or object at fault and what to do, and leave the cluster exactly as
+ * it was (every object's resourceVersion unchanged, no object added or removed). The harness's
+ * runAction also fails a row whose output shows any credential the run was given.
+ */
+import { jest } from '@jest/globals'
+import { createServer, type Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { SANDBOX_CERT, SANDBOX_KEY } from '../../sandbox/apiserver/tls.js'
+import type { Sandbox } from '../../sandbox/index.js'
+import type { KubeObject, ResourceName } from '../../sandbox/types.js'
+import { expectExit, fastInputs, kubeEnv, runAction, sandbox } from './harness.js'
+
+jest.setTimeout(120_000)
+
+const RESOURCES: ResourceName[] = [
+  'namespaces',
+  'services',
+  'pods',
+  'deployments',
+  'leases',
+  'virtualservices',
+  'destinationrules'
+]
+
+/** Every object the sandbox holds, by resource/namespace/name, with its resourceVersion. */
+function versions(sb: Sandbox): Record<string, string | undefined> {
+  return Object.fromEntries(
+    RESOURCES.flatMap((r) =>
+      sb.api.store
+        .list(r)
+        .map((o) => [
+          `${r}/${o.metadata.namespace ?? ''}/${o.metadata.name}`,
+          o.metadata.resourceVersion
+        ])
+    )
+  )
+}
+
+function edit(
+  sb: Sandbox,
+  resource: ResourceName,
+  name: string,
+  change: (o: KubeObject) => KubeObject
+): void {
+  const o = sb.api.store.get(resource, 'demo', name)
+  if (!o) throw new Error(`${resource}/${name} missing`)
+  sb.api.store.replace(resource, change(structuredClone(o)))
+}
+
+function editVirtualService(sb: Sandbox, spec: Record<string, unknown>): void {
+  edit(sb, 'virtualservices', 'reviews', (o) => ({ ...o, spec: { hosts: ['reviews'], ...spec } }))
+}
+
+const route = (...destinations: Array<[string, number?, string?]>): Record<string, unknown> => ({
+  name: 'primary',
+  route: destinations.map(([subset, weight, host]) => ({
+    destination: { host: host ?? 'reviews', subset },
+    ...(weight === undefined ? {} : { weight })
+  }))
+})
+
+/** The sandbox's own kubeconfig, changed line by line. */
+function kubeconfig(sb: Sandbox, change: (yaml: string) => string): Record<string, string> {
+  return { kubeconfig: change(sb.api.kubeconfig('demo')) }
+}
+
+/** A GitHub token the action is given on every row: it must never be printed. */
+const GITHUB_TOKEN = 'ghs_badInputRowsNeverPrintThisToken0123'
+
+/**
+ * A stand-in for Prometheus that misbehaves in the way its base path names:
+ * `/html` a login page, `/error` an API error, `/parse` a PromQL syntax error, `/empty` no data,
+ * `/slow` no answer for 5 s.
+ */
+function startBadPrometheus(): Promise<{ url: string; server: Server }> {
+  const server = createServer((req, res) => {
+    const mode = (req.url ?? '').split('/')[1]
+    const json = (status: number, body: unknown): void => {
+      res.writeHead(status, { 'content-type': 'application/json' })
+      res.end(JSON.stringify(body))
+    }
+    switch (mode) {
+      case 'html':
+        res.writeHead(200, { 'content-type': 'text/html' })
+        res.end('<!DOCTYPE html><html><body><h1>Sign in</h1></body></html>')
+        return
+      case 'error':
+        return json(503, {
+          status: 'error',
+          errorType: 'unavailable',
+          error: 'too many queries in flight'
+        })
+      case 'parse':
+        return json(400, {
+          status: 'error',
+          errorType: 'bad_data',
+          error: 'invalid parameter "query": 1:27: parse error: unexpected "}"'
+        })
+      case 'empty':
+        return json(200, { status: 'success', data: { resultType: 'vector', result: [] } })
+      case 'slow':
+        setTimeout(
+          () => json(200, { status: 'success', data: { resultType: 'vector', result: [] } }),
+          5000
+        )
+        return
+      default:
+        res.writeHead(404)
+        res.end()
+    }
+  })
+  return new Promise((resolve) =>
+    server.listen(0, '127.0.0.1', () =>
+      resolve({ url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, server })
+    )
+  )
+}
+
+/** The `::error::` messages of a log, decoded as the runner decodes workflow commands. */
+function errorsOf(log: string): string[] {
+  return log
+    .split('\n')
+    .filter((l) => l.startsWith('::error::'))
+    .map((l) =>
+      l.slice('::error::'.length).replace(/%0D/g, '\r').replace(/%0A/g, '\n').replace(/%25/g, '%')
+    )
+}
+
+/** Wait until the sandbox's controller stopped reacting to a row's setup. */
+async function settle(sb: Sandbox): Promise<void> {
+  for (let before = JSON.stringify(versions(sb)); ;) {
+    await new Promise((r) => setTimeout(r, 700))
+    const now = JSON.stringify(versions(sb))
+    if (now === before) return
+    before = now
+  }
+}
+
+interface Row {
+  name: string
+  /** Inputs over fastInputs(); a function for inputs that depend on the sandbox. */
+  inputs?: Record<string, string> | ((sb: Sandbox, badPrometheus: string) => Record<string, string>)
+  /** Change the cluster before the run (undone after it). */
+  setup?: (sb: Sandbox) => void
+  /** What the error must say (a part of the `::error::` line). */
+  message: string
+}
+
+const rows: Row[] = [
+  // ---- inputs, one malformed value each --------------------------------------------------
+  {
+    name: 'steps not increasing',
+    inputs: { steps: '10,5,100' },
+    message:
+      'input "steps": "10,5,100" is not strictly increasing; use comma-separated whole percentages from 1 to 100, strictly increasing and ending at 100 (e.g. 10,25,50,100)'
+  },
+  {
+    name: 'a step of 0',
+    inputs: { steps: '0,100' },
+    message: 'input "steps": "0" in "0,100" is not a weight; use comma-separated whole percentages'
+  },
+  {
+    name: 'a step over 100',
+    inputs: { steps: '10,150' },
+    message: 'input "steps": "150" in "10,150" is not a weight'
+  },
+  {
+    name: 'steps that are not numbers',
+    inputs: { steps: 'abc' },
+    message: 'input "steps": "abc" in "abc" is not a weight'
+  },
+  {
+    name: 'steps that stop short of 100',
+    inputs: { steps: '10,50' },
+    message: 'input "steps": "10,50" does not end at 100'
+  },
+  {
+    name: 'a duration without a unit',
+    inputs: { 'step-duration': '5' },
+    message:
+      'input "step-duration": "5" is not a duration; use a number with a unit: ms, s, m or h (e.g. 30s, 5m, 1h, 1m30s)'
+  },
+  {
+    name: 'a negative duration',
+    inputs: { 'check-interval': '-1m' },
+    message: 'input "check-interval": "-1m" is not a duration'
+  },
+  {
+    name: 'a duration in years',
+    inputs: { 'ready-timeout': '1y' },
+    message: 'input "ready-timeout": "1y" is not a duration'
+  },
+  {
+    name: 'an analysis window under a second',
+    inputs: { 'analysis-window': '500ms' },
+    message: 'input "analysis-window": must be at least 1s: Prometheus ranges are whole seconds'
+  },
+  {
+    name: 'a latency limit that is not a duration',
+    inputs: { 'max-p99-latency': 'fast' },
+    message: 'input "max-p99-latency": "fast" is not a duration'
+  },
+  {
+    name: 'an error rate over 100%',
+    inputs: { 'max-error-rate': '200%' },
+    message:
+      'input "max-error-rate": "200%" is not a rate; use a percentage from 0% to 100% (e.g. 1%) or a fraction from 0 to 1 (e.g. 0.01)'
+  },
+  {
+    name: 'a negative error rate',
+    inputs: { 'max-error-rate': '-1' },
+    message: 'input "max-error-rate": "-1" is not a rate'
+  },
+  {
+    name: 'an error rate over 1',
+    inputs: { 'max-error-rate': '1.5' },
+    message: 'input "max-error-rate": "1.5" is not a rate'
+  },
+  {
+    name: 'min-requests of 0',
+    inputs: { 'min-requests': '0' },
+    message: 'input "min-requests": "0" is not a whole number of at least 1'
+  },
+  {
+    name: 'a failure limit that is not a number',
+    inputs: { 'failure-limit': 'two' },
+    message: 'input "failure-limit": "two" is not a whole number of at least 1'
+  },
+  {
+    name: 'a negative max-inconclusive',
+    inputs: { 'max-inconclusive': '-1' },
+    message: 'input "max-inconclusive": "-1" is not a whole number of at least 0'
+  },
+  {
+    name: 'an unknown command',
+    inputs: { command: 'ship' },
+    message:
+      'input "command": "ship" is not one of: deploy, promote, resume, rollback, abort, status, plan'
+  },
+  {
+    name: 'an unknown reporter',
+    inputs: { reporter: 'both' },
+    message: 'input "reporter": "both" is not one of: destination, source'
+  },
+  {
+    name: 'an unknown previous-color',
+    inputs: { 'previous-color': 'delete' },
+    message: 'input "previous-color": "delete" is not one of: keep, scale-down'
+  },
+  {
+    name: 'an unknown on-interrupt',
+    inputs: { 'on-interrupt': 'ignore' },
+    message: 'input "on-interrupt": "ignore" is not one of: rollback, pause'
+  },
+  {
+    name: 'an unknown on-drift',
+    inputs: { 'on-drift': 'ignore' },
+    message: 'input "on-drift": "ignore" is not one of: pause, rollback'
+  },
+  {
+    name: 'a boolean that is not one',
+    inputs: { 'fail-on-rollback': 'yes' },
+    message: 'input "fail-on-rollback": "yes" is not a boolean; use true or false'
+  },
+  {
+    name: 'skip-analysis with deploy',
+    inputs: { 'skip-analysis': 'true' },
+    message: 'input "skip-analysis": applies to promote only, not to deploy'
+  },
+  {
+    name: 'pause-at outside the steps',
+    inputs: { 'pause-at': '30' },
+    message:
+      'input "pause-at": "30" is not one of the steps (10, 25, 50, 100); pause at a weight the rollout reaches'
+  },
+  {
+    name: 'a lease shorter than 5s',
+    inputs: { 'lease-duration': '2s' },
+    message: 'input "lease-duration": must be at least 5s: the lock is renewed every third of it'
+  },
+  {
+    name: 'a wait-for-lock that is not a duration',
+    inputs: { 'wait-for-lock': 'forever' },
+    message: 'input "wait-for-lock": "forever" is not a duration'
+  },
+  {
+    name: 'a branch name as sha',
+    inputs: { sha: 'main' },
+    message: 'input "sha": "main" is not a full commit SHA (40 hexadecimal characters)'
+  },
+  {
+    name: 'an image reference with a space',
+    inputs: { image: 'example.com/reviews:2.0 --privileged' },
+    message:
+      'input "image": "example.com/reviews:2.0 --privileged" is not an image reference; use [registry/]repository[:tag][@sha256:digest], e.g. ghcr.io/acme/reviews:1.2.3'
+  },
+  {
+    name: 'an image reference with upper-case letters',
+    inputs: { image: 'example.com/Reviews:2.0' },
+    message: 'input "image": "example.com/Reviews:2.0" is not an image reference'
+  },
+  {
+    name: 'an image reference with an empty tag',
+    inputs: { image: 'example.com/reviews:' },
+    message: 'input "image": "example.com/reviews:" is not an image reference'
+  },
+  {
+    name: 'a service name that would inject PromQL',
+    inputs: { service: 'x"}or vector(1) or{a="' },
+    message:
+      'input "service": "x"}or vector(1) or{a="" is not a valid Service name (its Deployments are named <service>-blue and <service>-green): use lower-case letters, digits and \'-\''
+  },
+  {
+    name: 'a namespace that is not a DNS label',
+    inputs: { namespace: 'Demo_1' },
+    message: 'input "namespace": "Demo_1" is not a valid namespace name'
+  },
+  {
+    name: 'a color label that is not a label key',
+    inputs: { 'color-label': 'color!' },
+    message:
+      'input "color-label": "color!" is not a label key; use e.g. version or example.com/color'
+  },
+  {
+    name: 'a prometheus-url that is not a URL',
+    inputs: { 'prometheus-url': 'prometheus:9090' },
+    message: 'input "prometheus-url": "prometheus:9090" is not an http or https URL'
+  },
+  {
+    name: 'manifests that match no file',
+    inputs: { manifests: 'deploy/nothing-*.yaml' },
+    message: 'input "manifests": no file matches "deploy/nothing-*.yaml"'
+  },
+  {
+    name: 'a context the kubeconfig does not have',
+    inputs: (sb) => ({ ...kubeconfig(sb, (y) => y), context: 'prod' }),
+    message: 'input "context": the kubeconfig has no context "prod" (it has: sandbox)'
+  },
+
+  // ---- required inputs, per command ------------------------------------------------------
+  {
+    name: 'deploy without service',
+    inputs: { service: '' },
+    message: 'input "service": is required: the name of the Kubernetes Service to release'
+  },
+  {
+    name: 'deploy without image or manifests',
+    inputs: { image: '' },
+    message:
+      'input "image": is required for deploy unless "manifests" is given: the new image for the service'
+  },
+  {
+    name: 'plan without image or manifests',
+    inputs: { command: 'plan', image: '' },
+    message: 'input "image": is required for plan unless "manifests" is given'
+  },
+  {
+    name: 'deploy without prometheus-url',
+    inputs: { 'prometheus-url': '' },
+    message:
+      'input "prometheus-url": is required: the base URL of the Prometheus that scrapes Istio metrics for deploy'
+  },
+  {
+    name: 'promote without service',
+    inputs: { command: 'promote', service: '' },
+    message: 'input "service": is required'
+  },
+  {
+    name: 'promote with nothing to promote',
+    inputs: { command: 'promote' },
+    message:
+      'promote refused: nothing to promote: promote continues a paused rollout, and the rollout is not started'
+  },
+
+  // ---- the kubeconfig ------------------------------------------------------------------
+  {
+    name: 'a kubeconfig that is not YAML',
+    inputs: { kubeconfig: 'apiVersion: v1\nclusters: [unclosed\n\tusers: {' },
+    message: 'could not read the kubeconfig from input "kubeconfig":'
+  },
+  {
+    name: 'a kubeconfig without a current context',
+    inputs: (sb) => kubeconfig(sb, (y) => y.replace(/^current-context:.*$/m, '')),
+    message:
+      'the kubeconfig from input "kubeconfig" has no current context with a cluster: set current-context in it, or give input "context"'
+  },
+  {
+    name: 'a kubeconfig pointing at no server',
+    inputs: (sb) => kubeconfig(sb, (y) => y.replace(/server: .*/, 'server: https://127.0.0.1:2')),
+    message:
+      "cannot reach the Kubernetes API server at https://127.0.0.1:2 (connect ECONNREFUSED 127.0.0.1:2); check the kubeconfig's server address and that this runner can reach it"
+  },
+  {
+    name: 'an invalid token',
+    inputs: (sb) =>
+      kubeconfig(sb, (y) => y.replace(/token: .*/, 'token: "eyJhbGciOiJSUzI1NiJ9.expired.token"')),
+    message:
+      "rejected the kubeconfig's credentials (401 Unauthorized): its token or client certificate is invalid or expired; give a kubeconfig with current credentials"
+  },
+  {
+    name: 'a client certificate the server does not accept',
+    inputs: (sb) =>
+      kubeconfig(sb, (y) =>
+        y.replace(
+          /token: .*/,
+          `client-certificate-data: ${Buffer.from(SANDBOX_CERT).toString('base64')}\n    client-key-data: ${Buffer.from(SANDBOX_KEY).toString('base64')}`
+        )
+      ),
+    message: "rejected the kubeconfig's credentials (401 Unauthorized)"
+  },
+  {
+    name: 'a server certificate the kubeconfig does not trust',
+    inputs: (sb) => kubeconfig(sb, (y) => y.replace(/^\s*certificate-authority-data: .*\n/m, '')),
+    message:
+      "presented a certificate this runner does not trust (self-signed certificate): put the cluster's CA certificate in the kubeconfig (certificate-authority-data of the cluster)"
+  },
+
+  // ---- objects missing or shaped wrong ---------------------------------------------------
+  {
+    name: 'a namespace that does not exist',
+    inputs: { namespace: 'shop' },
+    message: 'Service reviews not found in namespace shop; check inputs "service" and "namespace"'
+  },
+  {
+    name: 'a missing Service',
+    inputs: { service: 'ratings' },
+    message: 'Service ratings not found in namespace demo; check inputs "service" and "namespace"'
+  },
+  {
+    name: 'a Service without a selector',
+    setup: (sb) =>
+      edit(sb, 'services', 'reviews', (o) => ({ ...o, spec: { ...o.spec, selector: {} } })),
+    message:
+      'Service reviews has no pod selector; istio-bluegreen needs a Service that selects its pods'
+  },
+  {
+    name: 'a missing stable Deployment',
+    setup: (sb) => {
+      sb.api.store.delete('deployments', 'demo', 'reviews-blue')
+      for (const pod of sb.api.store.list('pods', 'demo')) {
+        sb.api.store.delete('pods', 'demo', pod.metadata.name)
+      }
+    },
+    message:
+      'Deployment reviews-blue not found in namespace demo; deploy the service first (the stable color must be running)'
+  },
+  {
+    name: 'a missing VirtualService',
+    inputs: { 'virtual-service': 'nope' },
+    message:
+      'VirtualService nope not found in namespace demo; create it, or set input "virtual-service"'
+  },
+  {
+    name: 'a missing DestinationRule',
+    inputs: { 'destination-rule': 'nope' },
+    message:
+      'DestinationRule nope not found in namespace demo; create one for host reviews, or set input "destination-rule"'
+  },
+  {
+    name: 'a VirtualService with no route to the service',
+    setup: (sb) => editVirtualService(sb, { http: [route(['v1', undefined, 'ratings'])] }),
+    message:
+      'no HTTP route of the VirtualService has a destination to reviews (destinations: ratings); check inputs "service" and "virtual-service"'
+  },
+  {
+    name: 'an unknown route',
+    inputs: { routes: 'canary' },
+    message:
+      'VirtualService reviews: input "routes": no HTTP route named "canary"; the routes are: primary'
+  },
+  {
+    name: 'weights that do not sum to 100',
+    setup: (sb) => editVirtualService(sb, { http: [route(['blue', 60], ['green', 30])] }),
+    message:
+      'HTTP route "primary" has weights that sum to 90, not 100 (blue=60, green=30); correct them so that they sum to 100'
+  },
+  {
+    name: 'a VirtualService with TCP routes only',
+    setup: (sb) =>
+      editVirtualService(sb, {
+        tcp: [{ route: [{ destination: { host: 'reviews', subset: 'blue' } }] }]
+      }),
+    message:
+      'the VirtualService has no HTTP routes (only TCP/TLS routes); istio-bluegreen shifts HTTP route weights only'
+  },
+  {
+    name: 'a VirtualService with TLS routes only',
+    setup: (sb) =>
+      editVirtualService(sb, {
+        tls: [
+          {
+            match: [{ sniHosts: ['reviews'] }],
+            route: [{ destination: { host: 'reviews', subset: 'blue' } }]
+          }
+        ]
+      }),
+    message: 'the VirtualService has no HTTP routes (only TCP/TLS routes)'
+  },
+  {
+    name: 'a route to a subset other than the colors',
+    setup: (sb) => editVirtualService(sb, { http: [route(['v1'])] }),
+    message:
+      'HTTP route "primary" sends traffic to subset "v1" of reviews; istio-bluegreen manages only the subsets blue and green'
+  },
+  {
+    name: 'weights between colors (a rollout in flight)',
+    setup: (sb) => editVirtualService(sb, { http: [route(['blue', 70], ['green', 30])] }),
+    message:
+      'VirtualService reviews is between colors (primary: blue=70,green=30); a rollout is in flight or was interrupted: finish it or roll it back before deploying'
+  },
+  {
+    name: 'a color subset that selects other labels',
+    setup: (sb) =>
+      edit(sb, 'destinationrules', 'reviews', (o) => ({
+        ...o,
+        spec: { ...o.spec, subsets: [{ name: 'blue', labels: { version: 'v1' } }] }
+      })),
+    message: 'DestinationRule reviews: subset "blue" selects version=v1, expected version=blue'
+  },
+  {
+    name: 'a container the Deployment does not have',
+    inputs: { container: 'app' },
+    message: 'input "container": Deployment reviews-blue has no container "app" (it has: reviews)'
+  },
+  {
+    name: 'stable pods outside the mesh',
+    setup: (sb) => {
+      for (const pod of sb.api.store.list('pods', 'demo')) {
+        const spec = pod.spec as { containers: Array<{ name: string }> }
+        const annotations = { ...pod.metadata.annotations }
+        delete annotations['sidecar.istio.io/status']
+        sb.api.store.replace('pods', {
+          ...pod,
+          metadata: { ...pod.metadata, annotations },
+          spec: { ...spec, containers: spec.containers.filter((c) => c.name !== 'istio-proxy') }
+        })
+      }
+    },
+    message:
+      '3 of 3 pods of reviews-blue are not in the Istio mesh (no istio-proxy sidecar, no ambient redirection): route weights would not apply to them and they report no telemetry; enable injection for namespace demo'
+  },
+  {
+    name: 'the lock held by a live run',
+    setup: (sb) =>
+      sb.api.store.create('leases', {
+        apiVersion: 'coordination.k8s.io/v1',
+        kind: 'Lease',
+        metadata: { name: 'istio-bluegreen-reviews', namespace: 'demo' },
+        spec: {
+          holderIdentity: 'acme/shop#41.1',
+          leaseDurationSeconds: 600,
+          renewTime: new Date().toISOString().replace('Z', '000Z')
+        }
+      }),
+    message: 'deploy refused: acme/shop#41.1 is running a rollout of this service right now'
+  },
+
+  // ---- permissions -------------------------------------------------------------------------
+  {
+    name: 'no permission to patch VirtualServices',
+    setup: (sb) => sb.api.setDenials([{ verb: 'patch', resource: 'virtualservices' }]),
+    message:
+      'missing permission in namespace demo: patch virtualservices.networking.istio.io; grant them with the Role in the README ("Permissions")'
+  },
+  {
+    name: 'no permission to create Leases',
+    setup: (sb) => sb.api.setDenials([{ verb: 'create', resource: 'leases', namespace: 'demo' }]),
+    message: 'missing permission in namespace demo: create leases.coordination.k8s.io'
+  },
+  {
+    name: 'no permission to list pods',
+    setup: (sb) => sb.api.setDenials([{ verb: 'list', resource: 'pods' }]),
+    message: 'missing permission in namespace demo: list pods;'
+  },
+  {
+    name: 'no permission to review its own access',
+    setup: (sb) => sb.api.setDenials([{ verb: 'create', resource: 'selfsubjectaccessreviews' }]),
+    message:
+      'this credential cannot create selfsubjectaccessreviews.authorization.k8s.io, which preflight needs to check its permissions; every authenticated user may by default (ClusterRole system:basic-user)'
+  },
+
+  // ---- Prometheus ---------------------------------------------------------------------------
+  {
+    name: 'Prometheus unreachable',
+    inputs: { 'prometheus-url': 'http://127.0.0.1:2' },
+    message: 'Prometheus at http://127.0.0.1:2 is unreachable'
+  },
+  {
+    name: 'Prometheus answering with a web page',
+    inputs: (_sb, bad) => ({ 'prometheus-url': `${bad}/html` }),
+    message: 'answered HTTP 200 with something that is not its JSON API'
+  },
+  {
+    name: 'Prometheus answering with an error',
+    inputs: (_sb, bad) => ({ 'prometheus-url': `${bad}/error` }),
+    message: 'Prometheus rejected the query (unavailable: too many queries in flight)'
+  },
+  {
+    name: 'a query Prometheus cannot parse',
+    inputs: (_sb, bad) => ({ 'prometheus-url': `${bad}/parse` }),
+    message: 'Prometheus rejected the query (bad_data: invalid parameter "query": 1:27: parse error'
+  },
+  {
+    name: 'Prometheus without data for the stable workload',
+    inputs: (_sb, bad) => ({ 'prometheus-url': `${bad}/empty` }),
+    message:
+      'Prometheus has no istio_requests_total series for workload reviews-blue in namespace demo'
+  },
+  {
+    name: 'Prometheus slower than its timeout',
+    inputs: (_sb, bad) => ({ 'prometheus-url': `${bad}/slow`, 'prometheus-timeout': '1s' }),
+    message: 'no answer within'
+  }
+]
+
+describe('bad inputs and bad cluster states', () => {
+  let sb: Sandbox
+  let bad: { url: string; server: Server }
+  beforeAll(async () => {
+    ;[sb, bad] = await Promise.all([sandbox(), startBadPrometheus()])
+  })
+  afterAll(async () => {
+    bad.server.closeAllConnections()
+    await new Promise((r) => bad.server.close(r))
+    await sb.stop()
+  })
+
+  it('skips TLS verification of the API server only when the kubeconfig says so, with a warning', async () => {
+    const insecure = kubeconfig(sb, (y) =>
+      y.replace(/certificate-authority-data: .*/, 'insecure-skip-tls-verify: true')
+    )
+    const run = await runAction({
+      service: 'reviews',
+      namespace: 'demo',
+      command: 'status',
+      ...insecure
+    })
+    expectExit(run, 'success')
+    expect(run.log).toMatch(
+      /::warning::the kubeconfig turns off TLS verification for cluster sandbox \(insecure-skip-tls-verify\)/
+    )
+  })
+
+  it('has at least 40 rows', () => {
+    expect(rows.length).toBeGreaterThanOrEqual(40)
+  })
+
+  it.each(rows)('refuses $name and changes nothing', async ({ inputs, setup, message }) => {
+    const store = sb.api.store
+    const saved = RESOURCES.flatMap((r) => store.list(r).map((o) => ({ r, o })))
+    try {
+      if (setup) {
+        setup(sb)
+        await settle(sb)
+      }
+      const before = versions(sb)
+      const given = typeof inputs === 'function' ? inputs(sb, bad.url) : (inputs ?? {})
+      const run = await runAction(
+        fastInputs(sb, {
+          image: 'example.com/reviews:2.0.0',
+          'github-token': GITHUB_TOKEN,
+          ...given
+        }),
+        given.kubeconfig === undefined ? kubeEnv(sb) : {}
+      )
+      expectExit(run, 'failure')
+      expect(errorsOf(run.log)).toEqual([expect.stringContaining(message)])
+      expect(versions(sb)).toEqual(before)
+    } finally {
+      // Put back what the row's setup changed, so rows stay independent.
+      sb.api.setDenials([])
+      for (const { r, o } of saved) {
+        const now = store.get(r, o.metadata.namespace, o.metadata.name)
+        if (now?.metadata.resourceVersion !== o.metadata.resourceVersion) {
+          if (now) store.replace(r, o)
+          else store.create(r, o)
+        }
+      }
+      if (store.get('leases', 'demo', 'istio-bluegreen-reviews')) {
+        store.delete('leases', 'demo', 'istio-bluegreen-reviews')
+      }
+    }
+  })
+})
