@@ -1,6 +1,6 @@
 /**
- * The Kubernetes permissions the action needs in the service's namespace: the single source for
- * preflight's SelfSubjectAccessReviews and for the Role printed in the README.
+ * The Kubernetes permissions the action needs: the single source for preflight's
+ * SelfSubjectAccessReviews and for the Role and ClusterRole printed in the README.
  */
 export interface Permission {
   /** API group; '' is the core group. */
@@ -10,6 +10,7 @@ export interface Permission {
   why: string
 }
 
+/** Namespace-scoped permissions in the service's namespace; preflight checks each verb. */
 export const REQUIRED_PERMISSIONS: readonly Permission[] = [
   {
     group: 'apps',
@@ -39,16 +40,39 @@ export const REQUIRED_PERMISSIONS: readonly Permission[] = [
   }
 ]
 
-/** The Role that grants exactly REQUIRED_PERMISSIONS, as printed in the README. */
-export function roleManifest(namespace: string): object {
-  return {
-    apiVersion: 'rbac.authorization.k8s.io/v1',
-    kind: 'Role',
-    metadata: { name: 'istio-bluegreen', namespace },
-    rules: REQUIRED_PERMISSIONS.map((p) => ({
-      apiGroups: [p.group],
-      resources: [p.resource],
-      verbs: [...p.verbs]
-    }))
-  }
+/**
+ * The one cluster-scoped permission: asking the API server what this credential may do. Every
+ * authenticated user has it through the built-in ClusterRole system:basic-user; preflight checks
+ * it by using it.
+ */
+export const ACCESS_REVIEW_PERMISSION: Permission = {
+  group: 'authorization.k8s.io',
+  resource: 'selfsubjectaccessreviews',
+  verbs: ['create'],
+  why: 'check the permissions above before changing anything'
+}
+
+const rules = (permissions: readonly Permission[]): object[] =>
+  permissions.map((p) => ({ apiGroups: [p.group], resources: [p.resource], verbs: [...p.verbs] }))
+
+/**
+ * The Role that grants exactly REQUIRED_PERMISSIONS in `namespace`, and the ClusterRole for
+ * ACCESS_REVIEW_PERMISSION (needed only where system:basic-user was taken away), as printed in
+ * the README.
+ */
+export function rbacManifests(namespace: string): object[] {
+  return [
+    {
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'Role',
+      metadata: { name: 'istio-bluegreen', namespace },
+      rules: rules(REQUIRED_PERMISSIONS)
+    },
+    {
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'ClusterRole',
+      metadata: { name: 'istio-bluegreen-access-review' },
+      rules: rules([ACCESS_REVIEW_PERMISSION])
+    }
+  ]
 }

@@ -1,23 +1,31 @@
-/** The Role in the README is the one preflight checks: both come from REQUIRED_PERMISSIONS. */
+/** The Role in the README is the one preflight checks: both come from src/permissions.ts. */
 import { readFile } from 'node:fs/promises'
 import path from 'node:path'
 import yaml from 'js-yaml'
-import { REQUIRED_PERMISSIONS, roleManifest } from '../../src/permissions.js'
+import {
+  ACCESS_REVIEW_PERMISSION,
+  REQUIRED_PERMISSIONS,
+  rbacManifests
+} from '../../src/permissions.js'
 
 const README = path.resolve(import.meta.dirname, '../../README.md')
 
-it('the README Role is exactly roleManifest()', async () => {
+it('the README Role and ClusterRole are exactly rbacManifests()', async () => {
   const markdown = await readFile(README, 'utf8')
   const block = /### Permissions[\s\S]*?```yaml\n([\s\S]*?)```/.exec(markdown)?.[1]
   expect(block).toBeDefined()
-  const role = yaml.load(block as string) as { metadata: { namespace: string } }
-  expect(role).toEqual(roleManifest(role.metadata.namespace))
+  const docs = yaml.loadAll(block as string) as Array<{ metadata: { namespace?: string } }>
+  expect(docs).toEqual(rbacManifests(docs[0]?.metadata.namespace as string))
 })
 
-it('asks for no verb twice and only namespace-scoped resources', () => {
+it('asks for no verb twice, only namespace-scoped resources in the Role, and no delete', () => {
   const keys = REQUIRED_PERMISSIONS.flatMap((p) =>
     p.verbs.map((v) => `${p.group}/${p.resource}/${v}`)
   )
   expect(new Set(keys).size).toBe(keys.length)
   expect(REQUIRED_PERMISSIONS.map((p) => p.resource)).not.toContain('namespaces')
+  expect(REQUIRED_PERMISSIONS.map((p) => p.resource)).not.toContain(
+    ACCESS_REVIEW_PERMISSION.resource
+  )
+  expect(keys.filter((k) => /\/(delete|deletecollection|\*)$/.test(k))).toEqual([])
 })
