@@ -130,12 +130,27 @@ async function admitted(
   return { state, mode: admission.mode }
 }
 
+/**
+ * Prometheus at `url` with this run's own transport inputs. The recorded URL holds no
+ * credentials: a later run brings its own (token, headers, or a user and password in its
+ * prometheus-url).
+ */
+function prometheusAt(s: Readonly<Settings>, url: string): Prometheus {
+  return new Prometheus(url, {
+    timeoutMs: s.prometheusTimeoutMs,
+    ca: s.prometheusCa,
+    token: s.prometheusToken,
+    basicAuth: s.prometheusBasicAuth,
+    headers: s.prometheusHeaders
+  })
+}
+
 function engine(d: CommandDeps, record: RolloutRecord): Rollout {
   const url = d.settings.prometheusUrl ?? record.config.prometheusUrl
   return new Rollout(
     {
       kube: d.kube,
-      prometheus: url ? new Prometheus(url) : undefined,
+      prometheus: url ? prometheusAt(d.settings, url) : undefined,
       leases: d.leases,
       traffic: trafficFor(d, record.config),
       log: d.log,
@@ -170,7 +185,7 @@ export async function deploy(d: CommandDeps): Promise<CommandResult> {
   const { settings, log } = d
   const { state, mode } = await admitted(d, 'deploy')
   if (mode === 'recover') await recover(d, state.record as RolloutRecord)
-  const prometheus = new Prometheus(settings.prometheusUrl ?? '')
+  const prometheus = prometheusAt(settings, settings.prometheusUrl ?? '')
   const plan = await log.group('Preflight', async () => {
     const p = await preflight({ ...d, prometheus })
     log.info(
@@ -478,7 +493,7 @@ export async function plan(d: CommandDeps): Promise<CommandResult> {
       `a rollout is ${state.record.phase} now; this release will have to wait until it is promoted or rolled back`
     )
   }
-  const prometheus = new Prometheus(settings.prometheusUrl ?? '')
+  const prometheus = prometheusAt(settings, settings.prometheusUrl ?? '')
   const p: Plan = await log.group('Preflight', () =>
     preflight({ ...d, prometheus }, { lenient: true })
   )

@@ -2,6 +2,7 @@
  * Every input of the action, read once, validated, and frozen into one settings object. Errors
  * name the input and the accepted form. Nothing else in the action reads inputs.
  */
+import { X509Certificate } from 'node:crypto'
 import { parseDuration } from './core/duration.js'
 import type { Reporter } from './core/queries.js'
 
@@ -37,8 +38,21 @@ export interface Settings {
   stepDurationMs: number
   checkIntervalMs: number
   readyTimeoutMs: number
-  /** Required by deploy and plan; the other commands use the rollout record's unless given. */
+  /**
+   * Required by deploy and plan; the other commands use the rollout record's unless given. Never
+   * holds a user or password: those are taken out into prometheusBasicAuth.
+   */
   prometheusUrl?: string
+  /** PEM of the CA certificate(s) that signed Prometheus's certificate; https only. */
+  prometheusCa?: string
+  /** Sent as `Authorization: Bearer <token>`. */
+  prometheusToken?: string
+  /** Extra request headers for Prometheus (e.g. X-Scope-OrgID), in the order given. */
+  prometheusHeaders: Readonly<Record<string, string>>
+  /** The user and password that prometheus-url carried, sent as basic auth. */
+  prometheusBasicAuth?: BasicAuth
+  /** Limit for one Prometheus query. */
+  prometheusTimeoutMs: number
   maxErrorRate: number
   maxP99Ms?: number
   analysisWindowMs: number
@@ -63,6 +77,11 @@ export interface Settings {
   waitForLockMs?: number
   /** How long a lock outlives its holder's last renewal. */
   leaseDurationMs: number
+}
+
+export interface BasicAuth {
+  username: string
+  password: string
 }
 
 /** A bad input: the message names the input and the accepted form. */
@@ -160,17 +179,142 @@ function bool(input: string, value: string): boolean {
   throw new InputError(input, `"${value}" is not a boolean; use true or false`)
 }
 
-function url(input: string, value: string): string {
+/**
+ * A URL as it may be shown: everything up to its last `@` replaced by `***`, so that even a
+ * password holding `/` (which ends the host part early) stays hidden.
+ */
+function withoutUserinfo(value: string): string {
+  return value.replace(/^([a-z][a-z0-9+.-]*:\/\/)?[\s\S]*@/i, '$1***@')
+}
+
+/**
+ * prometheus-url without the user and password it may carry (`https://user:pass@host`), which
+ * come back apart, for basic auth: the URL is stored in the rollout record and shown in messages.
+ */
+function prometheusEndpoint(value: string): { url: string; basicAuth?: BasicAuth } {
+  const input = 'prometheus-url'
+  const shown = withoutUserinfo(value)
   let parsed: URL
   try {
     parsed = new URL(value)
   } catch {
-    throw new InputError(input, `"${value}" is not a URL; use http(s)://host:port`)
+    throw new InputError(input, `"${shown}" is not a URL; use http(s)://host:port`)
   }
   if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
-    throw new InputError(input, `"${value}" is not an http or https URL`)
+    throw new InputError(input, `"${shown}" is not an http or https URL`)
   }
-  return value.replace(/\/+$/, '')
+  if (parsed.username === '' && parsed.password === '') {
+    // An @ that is not the end of a user and password: most likely a password holding / ? or #,
+    // which ended the host part early and left the rest of it in the path.
+    if (value.includes('@')) {
+      throw new InputError(
+        input,
+        `"${shown}" has an @ outside a user:password@ part; percent-encode / ? # and % in the user and password (e.g. / as %2F)`
+      )
+    }
+    return { url: value.replace(/\/+$/, '') }
+  }
+  let basicAuth: BasicAuth
+  try {
+    basicAuth = {
+      username: decodeURIComponent(parsed.username),
+      password: decodeURIComponent(parsed.password)
+    }
+  } catch {
+    throw new InputError(
+      input,
+      `the user or password in "${shown}" is not valid percent-encoding; encode reserved characters, e.g. @ as %40`
+    )
+  }
+  parsed.username = ''
+  parsed.password = ''
+  return { url: parsed.href.replace(/\/+$/, ''), basicAuth }
+}
+
+const PEM_FORM =
+  'give the PEM content of the CA certificate(s), one or more -----BEGIN CERTIFICATE----- … -----END CERTIFICATE----- blocks (e.g. ${{ secrets.PROMETHEUS_CA }}), not a file path'
+
+/** One or more PEM certificates and nothing else; each must parse as X.509. */
+function pemCertificates(input: string, value: string): string {
+  const blocks = value.match(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g) ?? []
+  const rest = value.replace(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g, '')
+  // The value is never shown: a private key pasted by mistake must not reach the log.
+  const other = /-----BEGIN ([A-Z0-9 ]+)-----/.exec(rest)?.[1]
+  if (other !== undefined) {
+    throw new InputError(
+      input,
+      `holds a ${other} block, not only certificates${other.includes('PRIVATE KEY') ? ' (never give a private key)' : ''}; ${PEM_FORM}`
+    )
+  }
+  if (blocks.length === 0) throw new InputError(input, `holds no PEM certificate; ${PEM_FORM}`)
+  if (rest.trim() !== '') {
+    throw new InputError(input, `holds text outside the certificate blocks; ${PEM_FORM}`)
+  }
+  blocks.forEach((block, i) => {
+    try {
+      new X509Certificate(block)
+    } catch {
+      throw new InputError(
+        input,
+        `certificate ${i + 1} of ${blocks.length} is not a valid X.509 certificate; ${PEM_FORM}`
+      )
+    }
+  })
+  return blocks.join('\n') + '\n'
+}
+
+// RFC 7230 token characters: what a header name may hold.
+const HEADER_NAME = /^[-!#$%&'*+.^_`|~0-9A-Za-z]+$/
+// Visible ASCII, spaces and tabs: no CR, LF or other control characters.
+const HEADER_VALUE = /^[\t\x20-\x7e]+$/
+// Headers the action sets itself, for the query it sends.
+const OWN_HEADERS = ['host', 'content-type', 'content-length', 'transfer-encoding']
+
+/**
+ * prometheus-headers: one `Name: value` per line, blank lines ignored. Values are never shown in
+ * a message: they often carry keys.
+ */
+function headerLines(value: string, authorization: string | undefined): Record<string, string> {
+  const input = 'prometheus-headers'
+  const form = 'give one header per line as Name: value (e.g. X-Scope-OrgID: tenant-a)'
+  const headers: Record<string, string> = {}
+  const seen = new Set<string>()
+  value.split(/\r?\n/).forEach((raw, i) => {
+    const line = raw.trim()
+    if (line === '') return
+    const colon = line.indexOf(':')
+    const name = line.slice(0, Math.max(colon, 0)).trim()
+    if (!HEADER_NAME.test(name)) {
+      throw new InputError(
+        input,
+        `line ${i + 1} is not Name: value with a header name of letters, digits and !#$%&'*+-.^_\`|~; ${form}`
+      )
+    }
+    const lower = name.toLowerCase()
+    if (OWN_HEADERS.includes(lower)) {
+      throw new InputError(input, `header ${name} is set by the action itself; remove it`)
+    }
+    if (lower === 'authorization' && authorization !== undefined) {
+      throw new InputError(
+        input,
+        `header Authorization and ${authorization} both set Authorization; give only one`
+      )
+    }
+    if (seen.has(lower)) throw new InputError(input, `header ${name} is given twice; give it once`)
+    seen.add(lower)
+    const headerValue = line.slice(colon + 1).trim()
+    if (headerValue === '') {
+      throw new InputError(input, `header ${name} has no value (is the secret it comes from set?)`)
+    }
+    if (!HEADER_VALUE.test(headerValue)) {
+      throw new InputError(
+        input,
+        `the value of header ${name} holds a control character, a line break or a non-ASCII character; use printable ASCII`
+      )
+    }
+    headers[name] = headerValue
+  })
+  return headers
 }
 
 /** Read and validate every input. Throws InputError on the first bad one. */
@@ -228,7 +372,34 @@ export function readSettings(read: InputReader): Readonly<Settings> {
   }
 
   const maxP99 = optional('max-p99-latency')
-  const prometheus = optional('prometheus-url')
+  const prometheus = releases
+    ? required(
+        'prometheus-url',
+        `the base URL of the Prometheus that scrapes Istio metrics for ${command}, e.g. http://prometheus.istio-system:9090`
+      )
+    : optional('prometheus-url')
+  const endpoint = prometheus === undefined ? undefined : prometheusEndpoint(prometheus)
+  const ca = optional('prometheus-ca')
+  const prometheusCa = ca === undefined ? undefined : pemCertificates('prometheus-ca', ca)
+  if (prometheusCa !== undefined && endpoint?.url.startsWith('http:')) {
+    throw new InputError(
+      'prometheus-ca',
+      `applies to an https prometheus-url only, and "${endpoint.url}" is http; use https://, or leave prometheus-ca empty`
+    )
+  }
+  const prometheusToken = optional('prometheus-token')
+  if (prometheusToken !== undefined && !/^[\x21-\x7e]+$/.test(prometheusToken)) {
+    throw new InputError(
+      'prometheus-token',
+      'holds whitespace or a character that cannot go in an HTTP header; give the token alone, without "Bearer " (the action sends Authorization: Bearer <token>)'
+    )
+  }
+  if (prometheusToken !== undefined && endpoint?.basicAuth) {
+    throw new InputError(
+      'prometheus-token',
+      'and the user and password in "prometheus-url" both set Authorization; give only one'
+    )
+  }
   const waitForLock = optional('wait-for-lock')
   const sha = optional('sha')
   if (sha !== undefined && !/^[0-9a-f]{40}$/i.test(sha)) {
@@ -251,17 +422,19 @@ export function readSettings(read: InputReader): Readonly<Settings> {
     stepDurationMs: duration('step-duration', get('step-duration', '1m')),
     checkIntervalMs: duration('check-interval', get('check-interval', '10s')),
     readyTimeoutMs: duration('ready-timeout', get('ready-timeout', '5m')),
-    prometheusUrl: releases
-      ? url(
-          'prometheus-url',
-          required(
-            'prometheus-url',
-            `the base URL of the Prometheus that scrapes Istio metrics for ${command}, e.g. http://prometheus.istio-system:9090`
-          )
-        )
-      : prometheus === undefined
-        ? undefined
-        : url('prometheus-url', prometheus),
+    prometheusUrl: endpoint?.url,
+    prometheusCa,
+    prometheusToken,
+    prometheusHeaders: headerLines(
+      get('prometheus-headers'),
+      prometheusToken !== undefined
+        ? 'input "prometheus-token"'
+        : endpoint?.basicAuth
+          ? 'the user and password in "prometheus-url"'
+          : undefined
+    ),
+    prometheusBasicAuth: endpoint?.basicAuth,
+    prometheusTimeoutMs: duration('prometheus-timeout', get('prometheus-timeout', '10s')),
     maxErrorRate: parseRate('max-error-rate', get('max-error-rate', '1%')),
     maxP99Ms: maxP99 === undefined ? undefined : duration('max-p99-latency', maxP99),
     analysisWindowMs: duration('analysis-window', get('analysis-window', '1m')),

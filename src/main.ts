@@ -23,9 +23,22 @@ const actionsLog: Log = {
   group: (name, fn) => core.group(name, fn)
 }
 
-/** Mask the kubeconfig, every credential in it and the GitHub token before anything can print them. */
+/**
+ * Mask the kubeconfig, every credential in it, the GitHub token and Prometheus's credentials (its
+ * token, every extra header's value, the password of its URL) before anything can print them. The
+ * CA certificate is public and stays readable.
+ */
 function maskSecrets(settings: Readonly<Settings>): void {
   if (settings.githubToken) core.setSecret(settings.githubToken)
+  if (settings.prometheusToken) core.setSecret(settings.prometheusToken)
+  for (const value of Object.values(settings.prometheusHeaders)) core.setSecret(value)
+  const password = settings.prometheusBasicAuth?.password
+  if (password) {
+    core.setSecret(password)
+    // As it may be written in the URL, percent-encoded.
+    const encoded = encodeURIComponent(password)
+    if (encoded !== password) core.setSecret(encoded)
+  }
   if (!settings.kubeconfig) return
   core.setSecret(settings.kubeconfig)
   for (const line of settings.kubeconfig.split('\n')) {

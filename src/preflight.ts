@@ -273,7 +273,8 @@ export async function preflight(
     { workload: stableWorkload, namespace, reporter: settings.reporter },
     settings.analysisWindowMs
   )
-  if (m.failure !== undefined) fail(`${m.failure}; check input "prometheus-url"`)
+  // The adapter's messages name the input to check (prometheus-url, -ca, -token, -headers).
+  if (m.failure !== undefined) fail(m.failure)
   if (m.requests === undefined) {
     fail(
       `Prometheus has no istio_requests_total series for workload ${stableWorkload} in namespace ${namespace} (reporter="${settings.reporter}") over the last ${formatDuration(settings.analysisWindowMs)}: check that its pods have the Istio sidecar, that Prometheus scrapes them, and inputs "prometheus-url" and "reporter"`

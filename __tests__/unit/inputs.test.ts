@@ -1,4 +1,6 @@
 import { InputError, parseRate, parseSteps, readSettings } from '../../src/inputs.js'
+import { SANDBOX_CERT } from '../../sandbox/apiserver/tls.js'
+import { OTHER_CA_CERT } from '../fakes/tls.js'
 
 const base: Record<string, string> = {
   service: 'reviews',
@@ -41,6 +43,11 @@ describe('readSettings', () => {
       checkIntervalMs: 10_000,
       readyTimeoutMs: 300_000,
       prometheusUrl: 'http://127.0.0.1:9090',
+      prometheusCa: undefined,
+      prometheusToken: undefined,
+      prometheusHeaders: {},
+      prometheusBasicAuth: undefined,
+      prometheusTimeoutMs: 10_000,
       maxErrorRate: 0.01,
       maxP99Ms: undefined,
       analysisWindowMs: 60_000,
@@ -130,6 +137,193 @@ describe('readSettings', () => {
       failOnRollback: false
     })
     expect(Object.isFrozen(s)).toBe(true)
+  })
+
+  it.each([
+    [
+      'a CA, a token, headers and a timeout',
+      {
+        'prometheus-url': 'https://prometheus.example.com/prom/',
+        'prometheus-ca': SANDBOX_CERT,
+        'prometheus-token': 'glc_eyJvIjoiMSJ9==',
+        'prometheus-headers': 'X-Scope-OrgID: tenant-a\n\n  X-Api-Key:  k3y:with:colons  \r\n',
+        'prometheus-timeout': '30s'
+      },
+      {
+        prometheusUrl: 'https://prometheus.example.com/prom',
+        prometheusCa: SANDBOX_CERT,
+        prometheusToken: 'glc_eyJvIjoiMSJ9==',
+        prometheusHeaders: { 'X-Scope-OrgID': 'tenant-a', 'X-Api-Key': 'k3y:with:colons' },
+        prometheusBasicAuth: undefined,
+        prometheusTimeoutMs: 30_000
+      }
+    ],
+    [
+      'a bundle of two CA certificates, blank lines around them',
+      {
+        'prometheus-url': 'https://127.0.0.1:9443',
+        'prometheus-ca': `\n${SANDBOX_CERT}\n\n${OTHER_CA_CERT}\n`
+      },
+      { prometheusCa: `${SANDBOX_CERT.trim()}\n${OTHER_CA_CERT.trim()}\n` }
+    ],
+    [
+      'basic auth in the URL, taken out of it (percent-encoding undone)',
+      { 'prometheus-url': 'https://123456:glc%40secret%3Ax@prom.grafana.net/api/prom/' },
+      {
+        prometheusUrl: 'https://prom.grafana.net/api/prom',
+        prometheusBasicAuth: { username: '123456', password: 'glc@secret:x' }
+      }
+    ],
+    [
+      'a password holding / and %, percent-encoded',
+      { 'prometheus-url': 'https://user:a%2Fb%25c@prom.example.com:9090' },
+      {
+        prometheusUrl: 'https://prom.example.com:9090',
+        prometheusBasicAuth: { username: 'user', password: 'a/b%c' }
+      }
+    ],
+    [
+      'a user without a password',
+      { 'prometheus-url': 'https://reader@prom.example.com' },
+      {
+        prometheusUrl: 'https://prom.example.com',
+        prometheusBasicAuth: { username: 'reader', password: '' }
+      }
+    ],
+    [
+      'Authorization as a header, with no token or user',
+      { 'prometheus-headers': 'Authorization: ApiKey abc' },
+      { prometheusHeaders: { Authorization: 'ApiKey abc' } }
+    ],
+    [
+      'a CA with promote, which takes its URL from the record',
+      { command: 'promote', 'prometheus-url': '', 'prometheus-ca': SANDBOX_CERT },
+      { prometheusUrl: undefined, prometheusCa: SANDBOX_CERT }
+    ]
+  ])('reads Prometheus transport: %s', (_name, inputs, expected) => {
+    expect(settings(inputs)).toMatchObject(expected)
+  })
+
+  it.each([
+    [
+      { 'prometheus-ca': 'ca.pem' },
+      'input "prometheus-ca": holds no PEM certificate; give the PEM content of the CA certificate(s)'
+    ],
+    [
+      { 'prometheus-ca': SANDBOX_CERT + 'subject=CN = x' },
+      'input "prometheus-ca": holds text outside the certificate blocks; give the PEM content'
+    ],
+    [
+      { 'prometheus-ca': '-----BEGIN PRIVATE KEY-----\nMIGHAgEA\n-----END PRIVATE KEY-----' },
+      'input "prometheus-ca": holds a PRIVATE KEY block, not only certificates (never give a private key)'
+    ],
+    [
+      {
+        'prometheus-ca': `${SANDBOX_CERT}-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydA==\n-----END CERTIFICATE-----`
+      },
+      'input "prometheus-ca": certificate 2 of 2 is not a valid X.509 certificate'
+    ],
+    [
+      { 'prometheus-ca': SANDBOX_CERT },
+      'input "prometheus-ca": applies to an https prometheus-url only, and "http://127.0.0.1:9090" is http'
+    ],
+    [
+      { 'prometheus-token': 'Bearer abc' },
+      'input "prometheus-token": holds whitespace or a character that cannot go in an HTTP header; give the token alone, without "Bearer "'
+    ],
+    [{ 'prometheus-token': 'abc\ndef' }, 'input "prometheus-token": holds whitespace'],
+    [{ 'prometheus-token': 'tökén' }, 'input "prometheus-token": holds whitespace or a character'],
+    [
+      { 'prometheus-url': 'https://u:p@prom.example.com', 'prometheus-token': 'abc' },
+      'input "prometheus-token": and the user and password in "prometheus-url" both set Authorization'
+    ],
+    [
+      { 'prometheus-headers': 'X-Scope-OrgID s3cr3t-tenant' },
+      'input "prometheus-headers": line 1 is not Name: value'
+    ],
+    [
+      { 'prometheus-headers': 'Ok: 1\n: no-name' },
+      'input "prometheus-headers": line 2 is not Name: value'
+    ],
+    [
+      { 'prometheus-headers': 'X Scope: a' },
+      'input "prometheus-headers": line 1 is not Name: value'
+    ],
+    [
+      { 'prometheus-headers': 'X-Ok: a\rX-Injected: b' },
+      'input "prometheus-headers": the value of header X-Ok holds a control character'
+    ],
+    [
+      { 'prometheus-headers': 'X-Tab: a\u0000b' },
+      'the value of header X-Tab holds a control character'
+    ],
+    [
+      { 'prometheus-headers': 'X-Key: s3cr3t-clé' },
+      'the value of header X-Key holds a control character, a line break or a non-ASCII character'
+    ],
+    [
+      { 'prometheus-headers': 'X-Scope-OrgID:' },
+      'input "prometheus-headers": header X-Scope-OrgID has no value'
+    ],
+    [
+      { 'prometheus-headers': 'host: evil.example.com' },
+      'input "prometheus-headers": header host is set by the action itself'
+    ],
+    [
+      { 'prometheus-headers': 'Content-Type: text/plain' },
+      'header Content-Type is set by the action itself'
+    ],
+    [
+      { 'prometheus-headers': 'Content-Length: 0' },
+      'header Content-Length is set by the action itself'
+    ],
+    [
+      { 'prometheus-headers': 'X-A: s3cr3t-1\nx-a: s3cr3t-2' },
+      'input "prometheus-headers": header x-a is given twice'
+    ],
+    [
+      { 'prometheus-headers': 'authorization: Basic eA==', 'prometheus-token': 'abc' },
+      'input "prometheus-headers": header Authorization and input "prometheus-token" both set Authorization'
+    ],
+    [
+      {
+        'prometheus-url': 'https://u:p@prom.example.com',
+        'prometheus-headers': 'Authorization: x'
+      },
+      'header Authorization and the user and password in "prometheus-url" both set Authorization'
+    ],
+    [{ 'prometheus-timeout': '0s' }, 'input "prometheus-timeout": "0s" is not a duration'],
+    [{ 'prometheus-timeout': '10' }, 'input "prometheus-timeout": "10" is not a duration'],
+    [
+      { 'prometheus-url': 'ftp://user:hunter2@host' },
+      'input "prometheus-url": "ftp://***@host" is not an http or https URL'
+    ],
+    [
+      { 'prometheus-url': 'https://user:hunter2@exa mple.com' },
+      'input "prometheus-url": "https://***@exa mple.com" is not a URL'
+    ],
+    [
+      { 'prometheus-url': 'https://user:12/hunter2@example.com' },
+      'input "prometheus-url": "https://***@example.com" has an @ outside a user:password@ part; percent-encode / ? # and %'
+    ],
+    [
+      { 'prometheus-url': 'https://user:ab/hunter2@example.com' },
+      'input "prometheus-url": "https://***@example.com" is not a URL'
+    ],
+    [
+      { 'prometheus-url': 'user:hunter2@example.com' },
+      'input "prometheus-url": "***@example.com" is not an http or https URL'
+    ],
+    [
+      { 'prometheus-url': 'https://user:hunter2%zz@example.com' },
+      'input "prometheus-url": the user or password in "https://***@example.com" is not valid percent-encoding'
+    ]
+  ])('refuses Prometheus transport %j, showing no secret', (inputs, message) => {
+    const error = errorOf(inputs)
+    expect(error).toContain(message)
+    for (const secret of ['hunter2', 's3cr3t', 'Basic eA==', 'MIGHAgEA', 'abc\ndef', 'evil']) {
+      expect(error).not.toContain(secret)
+    }
   })
 
   it.each([

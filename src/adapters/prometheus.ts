@@ -1,7 +1,12 @@
 /**
- * Prometheus over its HTTP API (`/api/v1/query`). A query that fails in any way throws
- * PrometheusError; an empty result is "no data" (undefined), never 0.
+ * Prometheus over its HTTP API (`/api/v1/query`), over http or https, with what managed services
+ * and proxies in front of Prometheus ask for: a private CA, a bearer token or basic auth, extra
+ * headers. TLS verification is always on. A query that fails in any way throws PrometheusError,
+ * whose message says what to do and never holds a credential; an empty result is "no data"
+ * (undefined), never 0.
  */
+import { request as httpRequest } from 'node:http'
+import { request as httpsRequest, type RequestOptions } from 'node:https'
 import type { Measurement } from '../core/analysis.js'
 import { analysisQueries, type WorkloadSelector } from '../core/queries.js'
 import { promRange } from '../core/duration.js'
@@ -24,15 +29,97 @@ interface QueryResponse {
 }
 
 export interface PrometheusOptions {
+  /** Limit for one query, from connecting to the last byte of the answer (default 10 s). */
   timeoutMs?: number
+  /**
+   * PEM of the CA certificate(s) that signed Prometheus's certificate, trusted instead of Node's
+   * default roots. Ignored over http.
+   */
+  ca?: string
+  /** Sent as `Authorization: Bearer <token>`. */
+  token?: string
+  /** Sent as `Authorization: Basic …`. The base URL itself never holds credentials. */
+  basicAuth?: { username: string; password: string }
+  /** Extra request headers (e.g. `X-Scope-OrgID`); names and values already validated. */
+  headers?: Readonly<Record<string, string>>
 }
 
+/** What came back for one request. */
+interface Answer {
+  status: number
+  location?: string
+  text: string
+}
+
+/** The request ran out of time (connect, send or answer). */
+class Timeout extends Error {}
+
+// Node's TLS verification codes meaning "no trusted CA signed this certificate".
+const UNTRUSTED = new Set([
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'CERT_UNTRUSTED',
+  'CERT_SIGNATURE_FAILURE'
+])
+
+function stringField(error: unknown, field: 'code' | 'reason' | 'message'): string | undefined {
+  if (typeof error !== 'object' || error === null || !(field in error)) return undefined
+  const value = (error as Record<typeof field, unknown>)[field]
+  return typeof value === 'string' ? value : undefined
+}
+
+/**
+ * Why a request to Prometheus at `baseUrl` failed before any answer, and what to do, from the
+ * error Node's http/https gave. Never holds a credential: Node's errors carry none.
+ */
+export function describeTransportError(
+  error: unknown,
+  baseUrl: string,
+  context: { caGiven: boolean }
+): string {
+  const code = stringField(error, 'code')
+  const message = stringField(error, 'message') ?? String(error)
+  const at = `Prometheus at ${baseUrl}`
+  if (code !== undefined && UNTRUSTED.has(code)) {
+    return context.caGiven
+      ? `${at}: its TLS certificate is not signed by the CA in input "prometheus-ca" (${code}); give the CA that signed it (its root, and any intermediate the server does not send)`
+      : `${at}: its TLS certificate is not signed by a trusted CA (${code}); set input "prometheus-ca" to the PEM of the CA that signed it`
+  }
+  if (code === 'ERR_TLS_CERT_ALTNAME_INVALID') {
+    const host = new URL(baseUrl).hostname
+    return `${at}: its TLS certificate is not for ${host} (${stringField(error, 'reason') ?? message}); use a host name in input "prometheus-url" that the certificate names`
+  }
+  if (code === 'CERT_HAS_EXPIRED' || code === 'CERT_NOT_YET_VALID') {
+    return `${at}: its TLS certificate ${code === 'CERT_HAS_EXPIRED' ? 'has expired' : 'is not valid yet'} (${code}); renew it, or check the clocks`
+  }
+  if (/wrong version number|packet length too long/i.test(message)) {
+    return `${at} does not answer TLS on this port (${code ?? 'EPROTO'}); use http:// in input "prometheus-url" if it serves plain HTTP, or its TLS port`
+  }
+  if (code !== undefined && /^(ERR_TLS_|ERR_SSL_|CERT_|EPROTO$)/.test(code)) {
+    return `${at}: the TLS handshake failed (${code}: ${message}); check inputs "prometheus-url" and "prometheus-ca"`
+  }
+  return `${at} is unreachable: ${message}; check input "prometheus-url"`
+}
+
+function basicAuthValue({ username, password }: { username: string; password: string }): string {
+  return Buffer.from(`${username}:${password}`).toString('base64')
+}
+
+/** Prometheus's query API at one base URL, with the transport options it needs. */
 export class Prometheus {
   private readonly timeoutMs: number
 
+  /**
+   * @param baseUrl Prometheus's base URL, without a user or password (give those as
+   *   `basicAuth`): it appears in messages.
+   * @param options TLS CA, credentials, extra headers and the per-query timeout.
+   */
   constructor(
     readonly baseUrl: string,
-    options: PrometheusOptions = {}
+    private readonly options: PrometheusOptions = {}
   ) {
     this.timeoutMs = options.timeoutMs ?? 10_000
   }
@@ -42,40 +129,37 @@ export class Prometheus {
    * the result is empty or NaN (histogram_quantile over no samples).
    */
   async query(promql: string): Promise<number | undefined> {
-    const url = `${this.baseUrl}/api/v1/query`
-    let response: Response
+    const at = `Prometheus at ${this.baseUrl}`
+    let answer: Answer
     try {
-      response = await fetch(url, {
-        method: 'POST',
-        headers: {
-          'Content-Type': 'application/x-www-form-urlencoded',
-          Accept: 'application/json'
-        },
-        body: new URLSearchParams({ query: promql }),
-        signal: AbortSignal.timeout(this.timeoutMs)
-      })
+      answer = await this.post(new URLSearchParams({ query: promql }).toString())
     } catch (error) {
-      const e = error as Error
-      const why =
-        e.name === 'TimeoutError'
-          ? `no answer within ${this.timeoutMs}ms`
-          : `${e.message}${e.cause instanceof Error ? ` (${e.cause.message})` : ''}`
-      throw new PrometheusError(`Prometheus at ${this.baseUrl} is unreachable: ${why}`, {
-        cause: error
-      })
+      throw this.error(
+        error instanceof Timeout
+          ? `${at} is unreachable: no answer within ${this.timeoutMs}ms; check input "prometheus-url", or raise "prometheus-timeout" if it is only slow`
+          : describeTransportError(error, this.baseUrl, { caGiven: this.options.ca !== undefined }),
+        error
+      )
     }
-    const text = await response.text()
+    const { status, text } = answer
+    const excerpt = `${text.slice(0, 80).replace(/\s+/g, ' ')}${text.length > 80 ? '…' : ''}`
+    if (status >= 300 && status < 400) throw this.error(this.redirected(answer))
+    if (status === 401 || status === 403) {
+      throw this.error(
+        `${at} refused the request (HTTP ${status}${excerpt ? `: ${excerpt}` : ''}), which carried ${this.credentialsSent()}; check inputs "prometheus-token" and "prometheus-headers"${this.options.basicAuth ? ', and the user and password in "prometheus-url"' : ''}`
+      )
+    }
     let body: QueryResponse
     try {
       body = JSON.parse(text) as QueryResponse
     } catch {
-      throw new PrometheusError(
-        `Prometheus at ${this.baseUrl} answered HTTP ${response.status} with something that is not its JSON API (${text.slice(0, 80).replace(/\s+/g, ' ')}…); check prometheus-url`
+      throw this.error(
+        `${at} answered HTTP ${status} with something that is not its JSON API (${excerpt}); check input "prometheus-url"`
       )
     }
     if (body.status !== 'success' || !body.data) {
-      throw new PrometheusError(
-        `Prometheus rejected the query (${body.errorType ?? `HTTP ${response.status}`}: ${body.error ?? 'no reason given'}): ${promql}`
+      throw this.error(
+        `Prometheus rejected the query (${body.errorType ?? `HTTP ${status}`}: ${body.error ?? 'no reason given'}): ${promql}`
       )
     }
     const { resultType, result } = body.data
@@ -84,10 +168,10 @@ export class Prometheus {
     else if (resultType === 'vector') {
       const vector = result as Array<{ value: [number, string] }>
       if (vector.length > 1) {
-        throw new PrometheusError(`query returned ${vector.length} series, expected one: ${promql}`)
+        throw this.error(`query returned ${vector.length} series, expected one: ${promql}`)
       }
       raw = vector[0]?.value[1]
-    } else throw new PrometheusError(`query returned a ${resultType}, expected a vector: ${promql}`)
+    } else throw this.error(`query returned a ${resultType}, expected a vector: ${promql}`)
     if (raw === undefined) return undefined
     const value = Number(raw)
     return Number.isNaN(value) ? undefined : value
@@ -114,5 +198,114 @@ export class Prometheus {
       if (error instanceof PrometheusError) return { failure: error.message }
       throw error
     }
+  }
+
+  /** The request headers: the caller's extra headers, then the query's own and Authorization. */
+  private headers(body: string): Record<string, string> {
+    const { token, basicAuth, headers } = this.options
+    const all: Record<string, string> = {
+      ...headers,
+      'Content-Type': 'application/x-www-form-urlencoded',
+      'Content-Length': String(Buffer.byteLength(body)),
+      Accept: 'application/json'
+    }
+    if (token !== undefined) all.Authorization = `Bearer ${token}`
+    else if (basicAuth !== undefined) {
+      all.Authorization = `Basic ${basicAuthValue(basicAuth)}`
+    }
+    return all
+  }
+
+  /** POST the form body to /api/v1/query; redirects are answers, never followed. */
+  private post(body: string): Promise<Answer> {
+    const target = new URL(`${this.baseUrl}/api/v1/query`)
+    const tls = target.protocol === 'https:'
+    const options: RequestOptions = {
+      method: 'POST',
+      headers: this.headers(body),
+      // Verification stays on whatever the environment says (NODE_TLS_REJECT_UNAUTHORIZED).
+      ...(tls
+        ? { rejectUnauthorized: true, ...(this.options.ca ? { ca: this.options.ca } : {}) }
+        : {})
+    }
+    return new Promise((resolve, reject) => {
+      let timedOut = false
+      const fail = (error: unknown): void => {
+        clearTimeout(timer)
+        reject(timedOut ? new Timeout() : error)
+      }
+      const request = (tls ? httpsRequest : httpRequest)(target, options, (response) => {
+        const chunks: Buffer[] = []
+        response.on('data', (chunk: Buffer) => chunks.push(chunk))
+        response.on('error', fail)
+        response.on('end', () => {
+          clearTimeout(timer)
+          resolve({
+            status: response.statusCode ?? 0,
+            location: response.headers.location,
+            text: Buffer.concat(chunks).toString('utf8')
+          })
+        })
+      })
+      const timer = setTimeout(() => {
+        timedOut = true
+        request.destroy()
+      }, this.timeoutMs)
+      request.on('error', fail)
+      request.end(body)
+    })
+  }
+
+  /** A 3xx: where it points, and the base URL to use instead when that can be told. */
+  private redirected({ status, location }: Answer): string {
+    const at = `Prometheus at ${this.baseUrl}`
+    const never =
+      'the action does not follow redirects, so that credentials never go to another address'
+    let to: URL | undefined
+    try {
+      to = location === undefined ? undefined : new URL(location, `${this.baseUrl}/api/v1/query`)
+    } catch {
+      to = undefined
+    }
+    if (!to) {
+      return `${at} answered HTTP ${status} (a redirect) without a usable Location; set input "prometheus-url" to the final URL: ${never}`
+    }
+    // Origin and path only: no user, password or query string from the server's answer.
+    const shown = `${to.origin}${to.pathname}`
+    const base = shown.endsWith('/api/v1/query')
+      ? shown.slice(0, -'/api/v1/query'.length)
+      : undefined
+    return `${at} redirects (HTTP ${status}) to ${shown}; set input "prometheus-url" to the final URL${base ? ` (${base})` : ''}: ${never}`
+  }
+
+  /** What this client sent to authenticate, without the secrets themselves. */
+  private credentialsSent(): string {
+    const { token, basicAuth, headers = {} } = this.options
+    const names = Object.keys(headers)
+    const sent = [
+      ...(token !== undefined ? ['a bearer token'] : []),
+      ...(basicAuth !== undefined ? ['basic auth'] : []),
+      ...(names.length > 0 ? [`header${names.length > 1 ? 's' : ''} ${names.join(', ')}`] : [])
+    ]
+    return sent.length > 0 ? sent.join(' and ') : 'no credentials'
+  }
+
+  /**
+   * A PrometheusError whose message holds none of the credentials, even if a server echoed one
+   * back: messages end up in the rollout record, outside the runner's masking.
+   */
+  private error(message: string, cause?: unknown): PrometheusError {
+    const { token, basicAuth, headers = {} } = this.options
+    const secrets = [
+      token,
+      basicAuth?.password,
+      basicAuth && basicAuthValue(basicAuth),
+      ...Object.values(headers)
+    ]
+      .filter((s): s is string => s !== undefined && s !== '')
+      .sort((a, b) => b.length - a.length)
+    let text = message
+    for (const secret of secrets) text = text.split(secret).join('***')
+    return new PrometheusError(text, cause === undefined ? undefined : { cause })
   }
 }
