@@ -5,6 +5,7 @@
  */
 import * as core from '@actions/core'
 import { readSettings } from './inputs.js'
+import { maskInputSecrets, maskKubeconfigSecrets } from './secrets.js'
 import { Kube, loadKubeConfig } from './adapters/kube.js'
 import { LeaseStore } from './adapters/lease.js'
 import { IstioTraffic } from './adapters/istio.js'
@@ -27,9 +28,12 @@ export async function cleanup(): Promise<void> {
     const runId = core.getState(STATE.runId)
     // The main step stopped before it could say who it was: it never took the lock.
     if (!runId) return
-    const settings = readSettings((name) => core.getInput(name))
-    if (settings.kubeconfig) core.setSecret(settings.kubeconfig)
-    const kube = new Kube(loadKubeConfig(settings))
+    const read = (name: string): string => core.getInput(name)
+    maskInputSecrets(read)
+    const settings = readSettings(read)
+    const kubeConfig = loadKubeConfig(settings)
+    maskKubeconfigSecrets(kubeConfig)
+    const kube = new Kube(kubeConfig)
     const namespace = settings.namespace ?? kube.contextNamespace() ?? 'default'
     const leases = new LeaseStore(
       kube,

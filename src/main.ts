@@ -7,6 +7,7 @@ import { writeFile } from 'node:fs/promises'
 import { hostname, tmpdir } from 'node:os'
 import path from 'node:path'
 import { readSettings, type Settings } from './inputs.js'
+import { maskInputSecrets, maskKubeconfigSecrets } from './secrets.js'
 import { Kube, loadKubeConfig } from './adapters/kube.js'
 import { LeaseStore } from './adapters/lease.js'
 import { type CommandResult, type Notifier, runCommand, silentNotifier } from './commands.js'
@@ -21,33 +22,6 @@ const actionsLog: Log = {
   info: (m) => core.info(m),
   warning: (m) => core.warning(m),
   group: (name, fn) => core.group(name, fn)
-}
-
-/**
- * Mask the kubeconfig, every credential in it, the GitHub token and Prometheus's credentials (its
- * token, every extra header's value, the password of its URL) before anything can print them. The
- * CA certificate is public and stays readable.
- */
-function maskSecrets(settings: Readonly<Settings>): void {
-  if (settings.githubToken) core.setSecret(settings.githubToken)
-  if (settings.prometheusToken) core.setSecret(settings.prometheusToken)
-  for (const value of Object.values(settings.prometheusHeaders)) core.setSecret(value)
-  const password = settings.prometheusBasicAuth?.password
-  if (password) {
-    core.setSecret(password)
-    // As it may be written in the URL, percent-encoded.
-    const encoded = encodeURIComponent(password)
-    if (encoded !== password) core.setSecret(encoded)
-  }
-  if (!settings.kubeconfig) return
-  core.setSecret(settings.kubeconfig)
-  for (const line of settings.kubeconfig.split('\n')) {
-    const m =
-      /^\s*(token|client-key-data|client-certificate-data|password|id-token|refresh-token)\s*:\s*["']?([^"'\s]+)/.exec(
-        line
-      )
-    if (m?.[2]) core.setSecret(m[2])
-  }
 }
 
 function ownerFromEnv(sha: string | undefined): { owner: Owner; runId: string } {
@@ -126,9 +100,12 @@ async function report(
 export async function run(): Promise<void> {
   let notifier: Notifier = silentNotifier
   try {
-    const settings = readSettings((name) => core.getInput(name))
-    maskSecrets(settings)
+    const read = (name: string): string => core.getInput(name)
+    // Before validation: an error message may quote an input.
+    maskInputSecrets(read)
+    const settings = readSettings(read)
     const kubeConfig = loadKubeConfig(settings)
+    maskKubeconfigSecrets(kubeConfig)
     const cluster = kubeConfig.getCurrentCluster()
     if (cluster?.skipTLSVerify) {
       core.warning(

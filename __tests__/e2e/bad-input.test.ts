@@ -329,6 +329,50 @@ const rows: Row[] = [
     message: 'input "prometheus-url": "prometheus:9090" is not an http or https URL'
   },
   {
+    name: 'a prometheus-url with a password holding a slash',
+    inputs: { 'prometheus-url': 'https://grafana:pa/ss-word-123@prom.example.com' },
+    message:
+      'input "prometheus-url": "https://***@prom.example.com" is not a URL; use http(s)://host:port'
+  },
+  {
+    name: 'a file path as prometheus-ca',
+    inputs: { 'prometheus-ca': 'certs/prometheus-ca.pem' },
+    message:
+      'input "prometheus-ca": holds no PEM certificate; give the PEM content of the CA certificate(s)'
+  },
+  {
+    name: 'a private key in prometheus-ca',
+    inputs: { 'prometheus-ca': SANDBOX_CERT + SANDBOX_KEY },
+    message:
+      'input "prometheus-ca": holds a PRIVATE KEY block, not only certificates (never give a private key)'
+  },
+  {
+    name: 'prometheus-ca with an http prometheus-url',
+    inputs: { 'prometheus-ca': SANDBOX_CERT },
+    message: 'input "prometheus-ca": applies to an https prometheus-url only'
+  },
+  {
+    name: 'a prometheus-token with its Bearer prefix',
+    inputs: { 'prometheus-token': 'Bearer glc_eyJvIjoiMTIzNCJ9' },
+    message:
+      'input "prometheus-token": holds whitespace or a character that cannot go in an HTTP header; give the token alone, without "Bearer "'
+  },
+  {
+    name: 'a prometheus-headers line without a colon',
+    inputs: { 'prometheus-headers': 'X-Scope-OrgID tenant-a' },
+    message: 'input "prometheus-headers": line 1 is not Name: value'
+  },
+  {
+    name: 'a prometheus-headers line overriding Host',
+    inputs: { 'prometheus-headers': 'X-Scope-OrgID: tenant-a\nHost: attacker.example.com' },
+    message: 'input "prometheus-headers": header Host is set by the action itself; remove it'
+  },
+  {
+    name: 'a prometheus-timeout of zero',
+    inputs: { 'prometheus-timeout': '0s' },
+    message: 'input "prometheus-timeout": "0s" is not a duration'
+  },
+  {
     name: 'manifests that match no file',
     inputs: { manifests: 'deploy/nothing-*.yaml' },
     message: 'input "manifests": no file matches "deploy/nothing-*.yaml"'
@@ -666,6 +710,13 @@ describe('bad inputs and bad cluster states', () => {
         given.kubeconfig === undefined ? kubeEnv(sb) : {}
       )
       expectExit(run, 'failure')
+      // Handed to the runner's masking first, even when the inputs are refused.
+      const lines = run.log.split('\n')
+      const masks = lines.slice(
+        0,
+        lines.findIndex((l) => !l.startsWith('::add-mask::'))
+      )
+      expect(masks).toContain(`::add-mask::${GITHUB_TOKEN}`)
       expect(errorsOf(run.log)).toEqual([expect.stringContaining(message)])
       expect(versions(sb)).toEqual(before)
     } finally {
