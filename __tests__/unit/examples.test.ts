@@ -597,3 +597,30 @@ jobs:
     ])
   })
 })
+
+describe('README tables', () => {
+  const action = yaml.load(read('action.yml')) as {
+    inputs: Record<string, { default?: string }>
+    outputs: Record<string, unknown>
+  }
+  /** The first column of the markdown table under `heading`: `name` cells, split on " / ". */
+  const tableNames = (heading: string): string[] => {
+    const section = read('README.md').split(`### ${heading}\n`)[1] ?? ''
+    const table = section.slice(0, section.search(/\n\n(?!\|)/) + 1)
+    return table
+      .split('\n')
+      .slice(2)
+      .flatMap((row) => [...(/^\|\s*([^|]+?)\s*\|/.exec(row)?.[1] ?? '').matchAll(/`([^`]+)`/g)])
+      .map((m) => m[1] as string)
+  }
+
+  it('list every input of action.yml, once, and nothing else', () => {
+    const names = tableNames('Inputs')
+    expect([...names].sort()).toEqual(Object.keys(action.inputs).sort())
+  })
+
+  it('list every output of action.yml, once, and nothing else', () => {
+    const names = tableNames('Outputs')
+    expect([...names].sort()).toEqual(Object.keys(action.outputs).sort())
+  })
+})
