@@ -280,6 +280,7 @@ export async function promote(d: CommandDeps): Promise<CommandResult> {
   const { state } = await admitted(d, 'promote')
   const paused = state.record as RolloutRecord
   await checkAccess(d, paused)
+  if (!d.settings.skipAnalysis) await checkPrometheus(d, paused)
   let record = await takeOver(d, { ...paused, config: { ...paused.config, pauseAt: undefined } })
   record = await d.notifier.started(record)
   const rollout = engine(d, record)
@@ -298,6 +299,7 @@ export async function resume(d: CommandDeps): Promise<CommandResult> {
   const { state, mode } = await admitted(d, 'resume')
   const found = state.record as RolloutRecord
   await checkAccess(d, found)
+  await checkPrometheus(d, found)
   const pauseAt = d.settings.pauseAt
   let record = await takeOver(d, { ...found, config: { ...found.config, pauseAt } })
   record = await d.notifier.started(record)
@@ -407,6 +409,25 @@ export async function rollBack(
   const rollout = engine(d, record)
   const outcome = await rollout.guard(() => rollout.rollback(who, { stoppedBy }))
   return finish(d, outcome)
+}
+
+/**
+ * Before a command continues the analysis of a record (promote, resume): Prometheus answers with
+ * this run's transport inputs. Otherwise every check would be inconclusive and the rollout would
+ * end in a rollback that has nothing to do with the candidate.
+ */
+async function checkPrometheus(d: CommandDeps, record: RolloutRecord): Promise<void> {
+  const url = d.settings.prometheusUrl ?? record.config.prometheusUrl
+  const stable = deploymentName(record.service, record.stable.color)
+  const m = await prometheusAt(d.settings, url).measure(
+    { workload: stable, namespace: d.namespace, reporter: record.config.reporter },
+    record.config.analysisWindowMs
+  )
+  if (m.failure !== undefined) {
+    throw new PreflightError(
+      `${m.failure}; nothing was changed: give this run the same prometheus-* inputs as the release`
+    )
+  }
 }
 
 /** The permissions a command that continues a record needs, and its VirtualService. */

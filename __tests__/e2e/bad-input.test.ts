@@ -10,33 +10,17 @@ import type { AddressInfo } from 'node:net'
 import { SANDBOX_CERT, SANDBOX_KEY } from '../../sandbox/apiserver/tls.js'
 import type { Sandbox } from '../../sandbox/index.js'
 import type { KubeObject, ResourceName } from '../../sandbox/types.js'
-import { expectExit, fastInputs, kubeEnv, runAction, sandbox } from './harness.js'
+import {
+  expectExit,
+  fastInputs,
+  kubeEnv,
+  RESOURCES,
+  runAction,
+  sandbox,
+  versions
+} from './harness.js'
 
 jest.setTimeout(120_000)
-
-const RESOURCES: ResourceName[] = [
-  'namespaces',
-  'services',
-  'pods',
-  'deployments',
-  'leases',
-  'virtualservices',
-  'destinationrules'
-]
-
-/** Every object the sandbox holds, by resource/namespace/name, with its resourceVersion. */
-function versions(sb: Sandbox): Record<string, string | undefined> {
-  return Object.fromEntries(
-    RESOURCES.flatMap((r) =>
-      sb.api.store
-        .list(r)
-        .map((o) => [
-          `${r}/${o.metadata.namespace ?? ''}/${o.metadata.name}`,
-          o.metadata.resourceVersion
-        ])
-    )
-  )
-}
 
 function edit(
   sb: Sandbox,

@@ -6,7 +6,7 @@ import { mkdtemp, readFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { startSandbox, type Sandbox } from '../../sandbox/index.js'
-import type { KubeObject } from '../../sandbox/types.js'
+import type { KubeObject, ResourceName } from '../../sandbox/types.js'
 import type { RolloutRecord } from '../../src/core/record.js'
 
 import {
@@ -96,6 +96,34 @@ export async function sandbox(options: { rps?: number } = {}): Promise<Sandbox> 
 export async function waitForSeries(sb: Sandbox, query: string): Promise<void> {
   if (!sb.prometheus) throw new Error('the sandbox runs without Prometheus')
   await sb.prometheus.waitForQuery(query)
+}
+
+/** Every kind of object the action reads or writes, and the namespaces. */
+export const RESOURCES: ResourceName[] = [
+  'namespaces',
+  'services',
+  'pods',
+  'deployments',
+  'leases',
+  'virtualservices',
+  'destinationrules'
+]
+
+/**
+ * Every object the sandbox holds, by resource/namespace/name, with its resourceVersion: equal
+ * before and after a run means the run changed, added and removed nothing.
+ */
+export function versions(sb: Sandbox): Record<string, string | undefined> {
+  return Object.fromEntries(
+    RESOURCES.flatMap((r) =>
+      sb.api.store
+        .list(r)
+        .map((o) => [
+          `${r}/${o.metadata.namespace ?? ''}/${o.metadata.name}`,
+          o.metadata.resourceVersion
+        ])
+    )
+  )
 }
 
 /** Inputs for a fast rollout on the sandbox (seconds instead of minutes). */

@@ -6,22 +6,22 @@
  */
 import { jest } from '@jest/globals'
 import { randomBytes } from 'node:crypto'
-import { existsSync, readFileSync } from 'node:fs'
+import { existsSync } from 'node:fs'
 import { SANDBOX_CERT } from '../../sandbox/apiserver/tls.js'
 import type { Sandbox } from '../../sandbox/index.js'
 import { type PrometheusProxy, startPrometheusProxy } from '../../sandbox/prometheus-proxy.js'
-import type { ResourceName } from '../../sandbox/types.js'
 import {
-  type ActionRun,
   control,
   expectExit,
+  expectNoSecrets,
   fastInputs,
   kubeEnv,
   LEASE,
   RECORD_ANNOTATION,
   readLease,
   runAction,
-  sandbox
+  sandbox,
+  versions
 } from './harness.js'
 
 jest.setTimeout(180_000)
@@ -31,33 +31,6 @@ const WRONG_TOKEN = `tok-${randomBytes(12).toString('hex')}`
 const TENANT = `tenant-${randomBytes(6).toString('hex')}`
 const PASSWORD = `pw-${randomBytes(12).toString('hex')}`
 const SECRETS = [TOKEN, WRONG_TOKEN, TENANT, PASSWORD]
-
-const RESOURCES: ResourceName[] = ['services', 'deployments', 'leases', 'virtualservices']
-
-function versions(sb: Sandbox): Record<string, string | undefined> {
-  return Object.fromEntries(
-    RESOURCES.flatMap((r) =>
-      sb.api.store.list(r).map((o) => [`${r}/${o.metadata.name}`, o.metadata.resourceVersion])
-    )
-  )
-}
-
-/** Everything a run left for people to read: log, summary, outputs and its report file. */
-function everythingPrinted(run: ActionRun): string {
-  // The runner swallows ::add-mask:: commands; they are how the secrets get masked.
-  const log = run.log
-    .split('\n')
-    .filter((l) => !l.startsWith('::add-mask::'))
-    .join('\n')
-  const report = run.outputs.report
-  const file = report && existsSync(report) ? readFileSync(report, 'utf8') : ''
-  return [log, run.summary, JSON.stringify(run.outputs), file].join('\n')
-}
-
-function expectNoSecrets(run: ActionRun): void {
-  const printed = everythingPrinted(run)
-  for (const secret of SECRETS) expect(printed).not.toContain(secret)
-}
 
 describe('Prometheus behind an authenticating HTTPS proxy', () => {
   let sb: Sandbox
@@ -117,7 +90,7 @@ describe('Prometheus behind an authenticating HTTPS proxy', () => {
       expect(run.log).toMatch(message)
       expect(versions(sb)).toEqual(before)
       expect(sb.api.store.get('leases', 'demo', LEASE)).toBeUndefined()
-      expectNoSecrets(run)
+      await expectNoSecrets(run, SECRETS)
     }
   )
 
@@ -138,7 +111,7 @@ describe('Prometheus behind an authenticating HTTPS proxy', () => {
     expect(existsSync(run.outputs.report ?? '')).toBe(true)
     expect(run.log).toContain(`::add-mask::${TOKEN}`)
     expect(run.log).toContain(`::add-mask::${TENANT}`)
-    expectNoSecrets(run)
+    await expectNoSecrets(run, SECRETS)
   })
 
   it('takes basic auth from the URL and records the URL without it', async () => {
@@ -172,6 +145,43 @@ describe('Prometheus behind an authenticating HTTPS proxy', () => {
     expect(annotation).toContain(proxy.url)
     for (const secret of [PASSWORD, 'reader@', basic]) expect(annotation).not.toContain(secret)
     expect(run.log).toContain(`::add-mask::${PASSWORD}`)
-    expectNoSecrets(run)
+    await expectNoSecrets(run, SECRETS)
+  })
+
+  it('refuses to promote a paused rollout without the credentials, changing nothing', async () => {
+    const paused = await runAction(throughProxy({ 'pause-at': '25' }), kubeEnv(sb))
+    expectExit(paused, 'success')
+    expect(paused.outputs.result).toBe('paused')
+
+    const before = versions(sb)
+    const promote = { service: 'reviews', namespace: 'demo', command: 'promote' }
+    const refused = await runAction(
+      {
+        ...promote,
+        'prometheus-ca': SANDBOX_CERT,
+        'prometheus-headers': `X-Scope-OrgID: ${TENANT}`
+      },
+      kubeEnv(sb)
+    )
+    expectExit(refused, 'failure')
+    expect(refused.log).toMatch(
+      /::error::Prometheus at https:\/\/127\.0\.0\.1:\d+ refused the request \(HTTP 401: no credentials\), which carried header X-Scope-OrgID; check inputs "prometheus-token" and "prometheus-headers"; nothing was changed: give this run the same prometheus-\* inputs as the release/
+    )
+    expect(versions(sb)).toEqual(before)
+    expect(readLease(sb)?.record?.phase).toBe('paused')
+
+    const promoted = await runAction(
+      {
+        ...promote,
+        'prometheus-ca': SANDBOX_CERT,
+        'prometheus-token': TOKEN,
+        'prometheus-headers': `X-Scope-OrgID: ${TENANT}`
+      },
+      kubeEnv(sb)
+    )
+    expectExit(promoted, 'success')
+    expect(promoted.outputs.result).toBe('promoted')
+    await expectNoSecrets(refused, SECRETS)
+    await expectNoSecrets(promoted, SECRETS)
   })
 })
