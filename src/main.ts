@@ -106,6 +106,15 @@ export async function run(): Promise<void> {
     const settings = readSettings(read)
     const kubeConfig = loadKubeConfig(settings)
     maskKubeconfigSecrets(kubeConfig)
+    const sendsCredentials =
+      settings.prometheusToken !== undefined ||
+      settings.prometheusBasicAuth !== undefined ||
+      Object.keys(settings.prometheusHeaders).length > 0
+    if (sendsCredentials && settings.prometheusUrl?.startsWith('http://')) {
+      core.warning(
+        `Prometheus credentials (prometheus-token, a user and password, or prometheus-headers) go to ${settings.prometheusUrl} in clear text: use https`
+      )
+    }
     const cluster = kubeConfig.getCurrentCluster()
     if (cluster?.skipTLSVerify) {
       core.warning(

@@ -671,6 +671,23 @@ describe('bad inputs and bad cluster states', () => {
     )
   })
 
+  it('warns when Prometheus credentials would travel over plain http', async () => {
+    const run = await runAction(
+      {
+        service: 'reviews',
+        namespace: 'demo',
+        command: 'status',
+        'prometheus-url': 'http://prometheus.monitoring:9090',
+        'prometheus-token': 'glc_cleartextWarningToken'
+      },
+      kubeEnv(sb)
+    )
+    expectExit(run, 'success')
+    expect(run.log).toContain(
+      '::warning::Prometheus credentials (prometheus-token, a user and password, or prometheus-headers) go to http://prometheus.monitoring:9090 in clear text: use https'
+    )
+  })
+
   it('has at least 40 rows', () => {
     expect(rows.length).toBeGreaterThanOrEqual(40)
   })
