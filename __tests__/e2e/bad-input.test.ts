@@ -623,12 +623,14 @@ const rows: Row[] = [
   {
     name: 'Prometheus answering with an error',
     inputs: (_sb, bad) => ({ 'prometheus-url': `${bad}/error` }),
-    message: 'Prometheus rejected the query (unavailable: too many queries in flight)'
+    message:
+      '/error rejected the query (unavailable: too many queries in flight); retry when it is less busy, or raise "prometheus-timeout" if it timed out'
   },
   {
     name: 'a query Prometheus cannot parse',
     inputs: (_sb, bad) => ({ 'prometheus-url': `${bad}/parse` }),
-    message: 'Prometheus rejected the query (bad_data: invalid parameter "query": 1:27: parse error'
+    message:
+      '/parse rejected the query (bad_data: invalid parameter "query": 1:27: parse error: unexpected "}"); check that input "prometheus-url" points at Prometheus or a PromQL-compatible service'
   },
   {
     name: 'Prometheus without data for the stable workload',

@@ -122,7 +122,7 @@ describe('Prometheus.measure', () => {
       400,
       JSON.stringify({ status: 'error', errorType: 'bad_data', error: 'parse error at char 5' }),
       0,
-      /Prometheus rejected the query \(bad_data: parse error at char 5\)/
+      /Prometheus at http:\/\/127\.0\.0\.1:\d+ rejected the query \(bad_data: parse error at char 5\); check that input "prometheus-url" points at Prometheus or a PromQL-compatible service/
     ],
     ['a slow answer', 200, vector('1'), 400, /is unreachable: no answer within 100ms/]
   ])('%s makes a failure, never a value', async (_name, status, body, delayMs, message) => {

@@ -158,9 +158,13 @@ export class Prometheus {
       )
     }
     if (body.status !== 'success' || !body.data) {
-      throw this.error(
-        `Prometheus rejected the query (${body.errorType ?? `HTTP ${status}`}: ${body.error ?? 'no reason given'}): ${promql}`
-      )
+      const why = `${body.errorType ?? `HTTP ${status}`}: ${body.error ?? 'no reason given'}`
+      // bad_data: the server does not take this PromQL; anything else: it could not run it now.
+      const todo =
+        body.errorType === 'bad_data'
+          ? 'check that input "prometheus-url" points at Prometheus or a PromQL-compatible service (Thanos, Mimir, Cortex, VictoriaMetrics), not another API'
+          : `retry when it is less busy, or raise "prometheus-timeout" if it timed out`
+      throw this.error(`${at} rejected the query (${why}); ${todo}. The query: ${promql}`)
     }
     const { resultType, result } = body.data
     let raw: string | undefined
