@@ -80,7 +80,17 @@ it.each([
     code: 0,
     reason: 'UntrustedCertificate',
     transient: false,
-    message: "does not trust (Hostname/IP does not match certificate's altnames)"
+    message:
+      "does not trust (Hostname/IP does not match certificate's altnames): use a server address the certificate names, or set the cluster's tls-server-name in the kubeconfig"
+  },
+  {
+    name: 'an expired certificate',
+    error: fetchFailure('CERT_HAS_EXPIRED', 'certificate has expired'),
+    code: 0,
+    reason: 'UntrustedCertificate',
+    transient: false,
+    message:
+      "does not trust (certificate has expired): the API server's certificate is outside its validity period: renew it, or check the runner's clock"
   },
   {
     name: 'a timeout',

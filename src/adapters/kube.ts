@@ -5,6 +5,7 @@
  * exponential backoff and jitter.
  */
 import { FIELD_MANAGER } from '../core/drift.js'
+import { INVALID_CERTIFICATE, UNTRUSTED_CA } from './tls.js'
 import {
   ApiException,
   ApisApi,
@@ -112,20 +113,6 @@ function parseStatus(body: unknown): StatusBody {
   return (body ?? {}) as StatusBody
 }
 
-/** Node's codes for a server certificate that cannot be verified: retrying cannot help. */
-const UNTRUSTED_CERTIFICATE = new Set([
-  'SELF_SIGNED_CERT_IN_CHAIN',
-  'DEPTH_ZERO_SELF_SIGNED_CERT',
-  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
-  'UNABLE_TO_GET_ISSUER_CERT',
-  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
-  'CERT_UNTRUSTED',
-  'CERT_SIGNATURE_FAILURE',
-  'CERT_HAS_EXPIRED',
-  'CERT_NOT_YET_VALID',
-  'ERR_TLS_CERT_ALTNAME_INVALID'
-])
-
 /**
  * Turn whatever client-node threw into a KubeError whose message says what went wrong and what
  * to do, without request headers. `server` (the API server's URL) names where access failed.
@@ -155,13 +142,18 @@ export function toKubeError(error: unknown, what: string, server = 'the API serv
   const root = cause.cause instanceof Error ? cause.cause : undefined
   const code = (root as { code?: unknown } | undefined)?.code
   const detail = root?.message ?? cause.message
-  if (typeof code === 'string' && UNTRUSTED_CERTIFICATE.has(code)) {
+  if (typeof code === 'string' && (UNTRUSTED_CA.has(code) || INVALID_CERTIFICATE.has(code))) {
     // Node's own hint (run Node.js with --use-system-ca) is no help inside an action.
     const reason = detail.split(';')[0]
+    const todo = UNTRUSTED_CA.has(code)
+      ? "put the cluster's CA certificate in the kubeconfig (certificate-authority-data of the cluster)"
+      : code === 'ERR_TLS_CERT_ALTNAME_INVALID'
+        ? "use a server address the certificate names, or set the cluster's tls-server-name in the kubeconfig"
+        : "the API server's certificate is outside its validity period: renew it, or check the runner's clock"
     return new KubeError(
       0,
       'UntrustedCertificate',
-      `${at} presented a certificate this runner does not trust (${reason}): put the cluster's CA certificate in the kubeconfig (certificate-authority-data of the cluster)`,
+      `${at} presented a certificate this runner does not trust (${reason}): ${todo}`,
       { cause }
     )
   }

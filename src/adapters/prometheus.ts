@@ -10,6 +10,7 @@ import { request as httpsRequest, type RequestOptions } from 'node:https'
 import type { Measurement } from '../core/analysis.js'
 import { analysisQueries, type WorkloadSelector } from '../core/queries.js'
 import { promRange } from '../core/duration.js'
+import { UNTRUSTED_CA } from './tls.js'
 
 export class PrometheusError extends Error {
   constructor(message: string, options?: { cause?: unknown }) {
@@ -54,17 +55,6 @@ interface Answer {
 /** The request ran out of time (connect, send or answer). */
 class Timeout extends Error {}
 
-// Node's TLS verification codes meaning "no trusted CA signed this certificate".
-const UNTRUSTED = new Set([
-  'DEPTH_ZERO_SELF_SIGNED_CERT',
-  'SELF_SIGNED_CERT_IN_CHAIN',
-  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
-  'UNABLE_TO_GET_ISSUER_CERT',
-  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
-  'CERT_UNTRUSTED',
-  'CERT_SIGNATURE_FAILURE'
-])
-
 function stringField(error: unknown, field: 'code' | 'reason' | 'message'): string | undefined {
   if (typeof error !== 'object' || error === null || !(field in error)) return undefined
   const value = (error as Record<typeof field, unknown>)[field]
@@ -83,7 +73,7 @@ export function describeTransportError(
   const code = stringField(error, 'code')
   const message = stringField(error, 'message') ?? String(error)
   const at = `Prometheus at ${baseUrl}`
-  if (code !== undefined && UNTRUSTED.has(code)) {
+  if (code !== undefined && UNTRUSTED_CA.has(code)) {
     return context.caGiven
       ? `${at}: its TLS certificate is not signed by the CA in input "prometheus-ca" (${code}); give the CA that signed it (its root, and any intermediate the server does not send)`
       : `${at}: its TLS certificate is not signed by a trusted CA (${code}); set input "prometheus-ca" to the PEM of the CA that signed it`
