@@ -18,30 +18,12 @@ export interface Thresholds {
 }
 
 /** Who stopped a rollout by hand, and how. */
-export interface StoppedBy {
-  actor?: string
-  at: string
-  command: 'rollback' | 'abort'
-}
-
-/**
- * The record as the report reads it. The fields of the operating commands (pause, rollback,
- * abort) are declared here as optional so the report handles them whether or not the record
- * type carries them yet; any RolloutRecord is a ReportRecord.
- */
-export type ReportRecord = Omit<RolloutRecord, 'phase' | 'pausedAt' | 'stoppedBy' | 'instant'> & {
-  phase: RolloutRecord['phase'] | 'paused'
-  /** Candidate weight at which the rollout paused. */
-  pausedAt?: number
-  stoppedBy?: StoppedBy
-  /** A rollback right after a promotion, to the previous color that was kept running. */
-  instant?: boolean
-}
+export type StoppedBy = NonNullable<RolloutRecord['stoppedBy']>
 
 /** Where a rollout stands, as a person (and a commit status) sees it. */
 export type Outcome = 'in-progress' | 'promoted' | 'rolled-back' | 'paused' | 'failed'
 
-export function outcomeOf(record: ReportRecord): Outcome {
+export function outcomeOf(record: RolloutRecord): Outcome {
   switch (record.phase) {
     case 'promoted':
     case 'rolled-back':
@@ -57,7 +39,7 @@ export function outcomeOf(record: ReportRecord): Outcome {
  * Outputs from the final record: the candidate's last measured error rate and p99. Values never
  * measured are empty strings, never a made-up 0.
  */
-export function outputsOf(record: ReportRecord): Outputs {
+export function outputsOf(record: RolloutRecord): Outputs {
   const newestFirst = [...record.checks].reverse()
   const errorRate = newestFirst.find((c) => c.errorRate !== undefined)?.errorRate
   const p99Ms = newestFirst.find((c) => c.p99Ms !== undefined)?.p99Ms
@@ -86,18 +68,18 @@ export interface Decision {
 }
 
 /** The color that carries the service's traffic now: after a rollback, the one rolled back to. */
-function leadingColor(record: ReportRecord): Color {
+function leadingColor(record: RolloutRecord): Color {
   const stable = record.stable.color
   const candidate = record.candidate.color
   return record.weights[candidate] > record.weights[stable] ? candidate : stable
 }
 
-/** The candidate weight a paused rollout stopped at: recorded, else what the weights say. */
-function pausedWeight(record: ReportRecord): number {
-  return record.pausedAt ?? record.weights[record.candidate.color]
+/** The candidate weight a paused rollout stopped at: the weights it left in place. */
+function pausedWeight(record: RolloutRecord): number {
+  return record.weights[record.candidate.color]
 }
 
-function inferredReason(record: ReportRecord): string | undefined {
+function inferredReason(record: RolloutRecord): string | undefined {
   if (record.reason) return record.reason
   const stop = record.stoppedBy
   if (stop)
@@ -112,11 +94,11 @@ function inferredReason(record: ReportRecord): string | undefined {
   return undefined
 }
 
-function lastCheckOfStep(record: ReportRecord, step: number): CheckEntry | undefined {
+function lastCheckOfStep(record: RolloutRecord, step: number): CheckEntry | undefined {
   return record.checks.findLast((c) => c.step === step)
 }
 
-export function decisionOf(record: ReportRecord): Decision {
+export function decisionOf(record: RolloutRecord): Decision {
   const outcome = outcomeOf(record)
   const candidate = record.candidate.color
   let headline: string
@@ -142,7 +124,7 @@ export function decisionOf(record: ReportRecord): Decision {
   const decision: Decision = { outcome, headline }
   const reason = inferredReason(record)
   if (reason !== undefined) decision.reason = reason
-  if (record.pausedAt !== undefined) decision.pausedAt = record.pausedAt
+  if (record.phase === 'paused') decision.pausedAt = pausedWeight(record)
   if (record.stoppedBy !== undefined) decision.stoppedBy = record.stoppedBy
   if (record.instant !== undefined) decision.instant = record.instant
   return decision
@@ -180,7 +162,7 @@ function clockText(iso: string): string {
 }
 
 /** The last check of each step, which decided it. */
-function decidingChecks(record: ReportRecord): Map<number, { last: CheckEntry; count: number }> {
+function decidingChecks(record: RolloutRecord): Map<number, { last: CheckEntry; count: number }> {
   const byStep = new Map<number, { last: CheckEntry; count: number }>()
   for (const c of record.checks)
     byStep.set(c.step, { last: c, count: (byStep.get(c.step)?.count ?? 0) + 1 })
@@ -188,7 +170,7 @@ function decidingChecks(record: ReportRecord): Map<number, { last: CheckEntry; c
 }
 
 /** Who started the run, the run link, how long it took and who stopped it, as one line. */
-function provenanceLine(record: ReportRecord): string {
+function provenanceLine(record: RolloutRecord): string {
   const parts: string[] = []
   if (record.owner.actor) parts.push(`started by @${record.owner.actor}`)
   if (record.owner.runUrl) parts.push(`[workflow run](${record.owner.runUrl})`)
@@ -211,7 +193,7 @@ function provenanceLine(record: ReportRecord): string {
  * charts of the candidate's weight and error rate over the checks.
  */
 export function summaryMarkdown(
-  record: ReportRecord,
+  record: RolloutRecord,
   thresholds: Thresholds,
   options: { maxChartPoints?: number } = {}
 ): string {
@@ -324,7 +306,7 @@ function elapsedLabel(check: CheckEntry, startMs: number, unit: 's' | 'min'): st
  * last weight but its worst error rate, so a short spike never disappears from the chart.
  */
 export function chartsOf(
-  record: ReportRecord,
+  record: RolloutRecord,
   thresholds: Thresholds,
   maxPoints: number
 ): XyChart[] {
@@ -376,7 +358,11 @@ function lastOf<T>(group: readonly T[]): T {
   return last
 }
 
-function chartsMarkdown(record: ReportRecord, thresholds: Thresholds, maxPoints: number): string[] {
+function chartsMarkdown(
+  record: RolloutRecord,
+  thresholds: Thresholds,
+  maxPoints: number
+): string[] {
   const charts = chartsOf(record, thresholds, maxPoints)
   if (charts.length === 0) return []
   const [weight, rate] = charts
@@ -413,7 +399,7 @@ export interface RolloutReport {
   decision: Decision
   outputs: Record<string, string>
   thresholds: Thresholds
-  record: ReportRecord
+  record: RolloutRecord
   [extra: string]: unknown
 }
 
@@ -422,12 +408,12 @@ export interface RolloutReport {
  * (the command, say), copied as given, so never secrets; `outputs` defaults to outputsOf(record).
  */
 export function reportJson(
-  record: ReportRecord,
+  record: RolloutRecord,
   extra: { thresholds: Thresholds; outputs?: Record<string, string>; [key: string]: unknown }
 ): RolloutReport {
   const { thresholds, outputs, ...rest } = extra
   // A deep copy through JSON: what the file will hold, with no shared references to the record.
-  const copy = JSON.parse(JSON.stringify(record)) as ReportRecord
+  const copy = JSON.parse(JSON.stringify(record)) as RolloutRecord
   return {
     ...rest,
     schema: 'istio-bluegreen/report@1',

@@ -5,8 +5,7 @@ import {
   niceCeiling,
   outputsOf,
   reportJson,
-  summaryMarkdown,
-  type ReportRecord
+  summaryMarkdown
 } from '../../src/report.js'
 import type { CheckEntry, RolloutConfig, RolloutRecord } from '../../src/core/record.js'
 
@@ -245,14 +244,14 @@ describe('summaryMarkdown', () => {
   })
 
   it('draws no chart before the first check', () => {
-    const early: ReportRecord = { ...record, phase: 'failed', step: -1, checks: [] }
+    const early: RolloutRecord = { ...record, phase: 'failed', step: -1, checks: [] }
     const text = summaryMarkdown(early, thresholds)
     expect(text).not.toContain('```mermaid')
     expect(text.split('\n')[0]).toBe('## ⚠ reviews (demo): failed')
   })
 
   it('says so when nothing was measured', () => {
-    const blind: ReportRecord = {
+    const blind: RolloutRecord = {
       ...record,
       checks: [
         {
@@ -303,8 +302,8 @@ describe('summaryMarkdown', () => {
 })
 
 describe('the decision at the top', () => {
-  const base: ReportRecord = { ...record, reason: undefined }
-  it.each<[string, ReportRecord, string, string | undefined]>([
+  const base: RolloutRecord = { ...record, reason: undefined }
+  it.each<[string, RolloutRecord, string, string | undefined]>([
     [
       'promoted',
       {
@@ -325,7 +324,7 @@ describe('the decision at the top', () => {
     ],
     [
       'paused at the recorded weight',
-      { ...base, phase: 'paused', pausedAt: 25, weights: { blue: 75, green: 25 } },
+      { ...base, phase: 'paused', weights: { blue: 75, green: 25 } },
       '## ⏸ reviews (demo): paused at 25%',
       '**Reason:** paused at 25% after its analysis passed; run the action with `command: promote` to continue or `command: rollback` to go back'
     ],
@@ -374,7 +373,7 @@ describe('the decision at the top', () => {
   })
 
   it('names who started the run, links it, and says who stopped it', () => {
-    const stopped: ReportRecord = {
+    const stopped: RolloutRecord = {
       ...record,
       owner: { actor: 'alice', runUrl: 'https://github.com/acme/shop/actions/runs/42' },
       finishedAt: '2026-11-25T10:04:10.000Z',
