@@ -52,7 +52,21 @@ export const ACCESS_REVIEW_PERMISSION: Permission = {
   why: 'check the permissions above before changing anything'
 }
 
-const rules = (permissions: readonly Permission[]): object[] =>
+/** An RBAC rule, as rbac.authorization.k8s.io/v1 writes it. */
+export interface PolicyRule {
+  apiGroups: string[]
+  resources: string[]
+  verbs: string[]
+}
+
+interface RbacRole {
+  apiVersion: 'rbac.authorization.k8s.io/v1'
+  kind: 'Role' | 'ClusterRole'
+  metadata: { name: string; namespace?: string }
+  rules: PolicyRule[]
+}
+
+const rules = (permissions: readonly Permission[]): PolicyRule[] =>
   permissions.map((p) => ({ apiGroups: [p.group], resources: [p.resource], verbs: [...p.verbs] }))
 
 /**
@@ -60,7 +74,7 @@ const rules = (permissions: readonly Permission[]): object[] =>
  * ACCESS_REVIEW_PERMISSION (needed only where system:basic-user was taken away), as printed in
  * the README.
  */
-export function rbacManifests(namespace: string): object[] {
+export function rbacManifests(namespace: string): [role: RbacRole, clusterRole: RbacRole] {
   return [
     {
       apiVersion: 'rbac.authorization.k8s.io/v1',

@@ -14,10 +14,7 @@ jest.setTimeout(240_000)
 const IMAGE = 'example.com/reviews:2.0.0'
 
 /** The rules of the README's Role. */
-function readmeRole(): RoleRule[] {
-  const [role] = rbacManifests('demo') as Array<{ rules: RoleRule[] }>
-  return (role as { rules: RoleRule[] }).rules
-}
+const readmeRole = (): RoleRule[] => rbacManifests('demo')[0].rules
 
 describe('least privilege', () => {
   let sb: Sandbox

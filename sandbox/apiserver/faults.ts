@@ -22,14 +22,19 @@ export interface FaultDecision {
   action: FaultAction
 }
 
+/** The resource as RBAC names it: `deployments`, or `deployments/scale` for a subresource. */
+export function rbacResource(req: { resource?: string; subresource?: string }): string {
+  return req.subresource ? `${req.resource ?? ''}/${req.subresource}` : (req.resource ?? '')
+}
+
 const WRITE_VERBS = new Set(['create', 'update', 'patch', 'delete', 'deletecollection'])
 
 function ruleMatches(rule: FaultRule, req: RequestFacts): boolean {
   if (rule.verbs && !rule.verbs.includes(req.verb)) return false
   if (rule.resources) {
-    const full = req.subresource ? `${req.resource}/${req.subresource}` : req.resource
     if (!req.resource) return false
-    if (!rule.resources.includes(req.resource) && !rule.resources.includes(full ?? '')) return false
+    if (!rule.resources.includes(req.resource) && !rule.resources.includes(rbacResource(req)))
+      return false
   }
   return true
 }
@@ -69,7 +74,7 @@ export function decideFault(
  */
 export function isDenied(rules: readonly DenyRule[], req: RequestFacts): boolean {
   if (!req.resource) return false
-  const full = req.subresource ? `${req.resource}/${req.subresource}` : req.resource
+  const full = rbacResource(req)
   return rules.some(
     (r) =>
       (r.verb === '*' || r.verb === req.verb) &&
@@ -90,7 +95,7 @@ const ACCESS_REVIEW = { group: 'authorization.k8s.io', resource: 'selfsubjectacc
 export function roleAllows(role: readonly RoleRule[] | undefined, req: RequestFacts): boolean {
   if (role === undefined || !req.resource) return true
   if (req.group === ACCESS_REVIEW.group && req.resource === ACCESS_REVIEW.resource) return true
-  const full = req.subresource ? `${req.resource}/${req.subresource}` : req.resource
+  const full = rbacResource(req)
   return role.some(
     (r) =>
       (r.apiGroups.includes('*') || r.apiGroups.includes(req.group ?? '')) &&

@@ -24,7 +24,7 @@ import {
   apiVersions,
   versionInfo
 } from './discovery.js'
-import { decideFault, isForbidden, type RequestFacts } from './faults.js'
+import { decideFault, isForbidden, rbacResource, type RequestFacts } from './faults.js'
 import { type Answer, ResourceHandlers, type ResourceRequest } from './handlers.js'
 import { isObject } from './json.js'
 import { managerFromUserAgent } from './managed-fields.js'
@@ -195,7 +195,7 @@ function selfSubjectAccessReview(
       status: denied
         ? {
             allowed: false,
-            reason: `denied by the sandbox: no permission to ${facts.verb} ${facts.subresource ? `${facts.resource}/${facts.subresource}` : facts.resource}${facts.namespace ? ` in namespace ${facts.namespace}` : ''}`
+            reason: `denied by the sandbox: no permission to ${facts.verb} ${rbacResource(facts)}${facts.namespace ? ` in namespace ${facts.namespace}` : ''}`
           }
         : { allowed: true, reason: 'allowed by the sandbox' }
     }
@@ -230,7 +230,7 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
       audit.push({
         verb: facts.verb,
         group: route.group,
-        resource: route.subresource ? `${route.resource}/${route.subresource}` : route.resource,
+        resource: rbacResource(route),
         ...(route.namespace !== undefined ? { namespace: route.namespace } : {})
       })
     }
