@@ -7,7 +7,7 @@ import { writeFile } from 'node:fs/promises'
 import { hostname, tmpdir } from 'node:os'
 import path from 'node:path'
 import { readSettings, type Settings } from './inputs.js'
-import { maskInputSecrets, maskKubeconfigSecrets } from './secrets.js'
+import { maskInputSecrets, maskKubeconfigSecrets, transportWarnings } from './secrets.js'
 import { Kube, loadKubeConfig } from './adapters/kube.js'
 import { LeaseStore } from './adapters/lease.js'
 import { type CommandResult, type Notifier, runCommand, silentNotifier } from './commands.js'
@@ -106,21 +106,8 @@ export async function run(): Promise<void> {
     const settings = readSettings(read)
     const kubeConfig = loadKubeConfig(settings)
     maskKubeconfigSecrets(kubeConfig)
-    const sendsCredentials =
-      settings.prometheusToken !== undefined ||
-      settings.prometheusBasicAuth !== undefined ||
-      Object.keys(settings.prometheusHeaders).length > 0
-    if (sendsCredentials && settings.prometheusUrl?.startsWith('http://')) {
-      core.warning(
-        `Prometheus credentials (prometheus-token, a user and password, or prometheus-headers) go to ${settings.prometheusUrl} in clear text: use https`
-      )
-    }
-    const cluster = kubeConfig.getCurrentCluster()
-    if (cluster?.skipTLSVerify) {
-      core.warning(
-        `the kubeconfig turns off TLS verification for cluster ${cluster.name} (insecure-skip-tls-verify): anyone on the path to ${cluster.server} can impersonate the API server; give its CA in certificate-authority-data instead`
-      )
-    }
+    for (const warning of transportWarnings(settings, kubeConfig.getCurrentCluster()))
+      core.warning(warning)
     const kube = new Kube(kubeConfig)
     const namespace = settings.namespace ?? kube.contextNamespace() ?? 'default'
     const { owner, runId } = ownerFromEnv(settings.sha)

@@ -4,8 +4,8 @@
  * input), then from the kubeconfig as client-node read it (a KUBECONFIG file is not an input).
  */
 import * as core from '@actions/core'
-import type { KubeConfig } from '@kubernetes/client-node'
-import type { InputReader } from './inputs.js'
+import type { Cluster, KubeConfig } from '@kubernetes/client-node'
+import type { InputReader, Settings } from './inputs.js'
 
 /** Kubeconfig keys whose values are credentials, as written in the file. */
 const KUBECONFIG_CREDENTIAL =
@@ -74,4 +74,33 @@ export function maskInputSecrets(read: InputReader): void {
 /** Hand the credentials of a loaded kubeconfig (input or KUBECONFIG file) to the runner's masking. */
 export function maskKubeconfigSecrets(config: Pick<KubeConfig, 'getUsers'>): void {
   for (const secret of kubeconfigSecrets(config)) core.setSecret(secret)
+}
+
+/**
+ * Where credentials would travel unprotected: Prometheus credentials over plain http, or an API
+ * server whose certificate the kubeconfig says not to verify.
+ */
+export function transportWarnings(
+  settings: Pick<
+    Settings,
+    'prometheusUrl' | 'prometheusToken' | 'prometheusBasicAuth' | 'prometheusHeaders'
+  >,
+  cluster: Pick<Cluster, 'name' | 'server' | 'skipTLSVerify'> | null
+): string[] {
+  const warnings: string[] = []
+  const sendsCredentials =
+    settings.prometheusToken !== undefined ||
+    settings.prometheusBasicAuth !== undefined ||
+    Object.keys(settings.prometheusHeaders).length > 0
+  if (sendsCredentials && settings.prometheusUrl?.startsWith('http://')) {
+    warnings.push(
+      `Prometheus credentials (prometheus-token, a user and password, or prometheus-headers) go to ${settings.prometheusUrl} in clear text: use https`
+    )
+  }
+  if (cluster?.skipTLSVerify) {
+    warnings.push(
+      `the kubeconfig turns off TLS verification for cluster ${cluster.name} (insecure-skip-tls-verify): anyone on the path to ${cluster.server} can impersonate the API server; give its CA in certificate-authority-data instead`
+    )
+  }
+  return warnings
 }

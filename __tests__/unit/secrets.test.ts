@@ -1,5 +1,5 @@
 import { KubeConfig } from '@kubernetes/client-node'
-import { inputSecrets, kubeconfigSecrets } from '../../src/secrets.js'
+import { inputSecrets, kubeconfigSecrets, transportWarnings } from '../../src/secrets.js'
 
 const KUBECONFIG = `apiVersion: v1
 kind: Config
@@ -96,5 +96,59 @@ describe('kubeconfigSecrets', () => {
         'exec-env-api-key-value'
       ].sort()
     )
+  })
+})
+
+describe('transportWarnings', () => {
+  const verified = { name: 'prod', server: 'https://10.0.0.1:6443', skipTLSVerify: false }
+  const none = { prometheusHeaders: {} }
+  it.each([
+    {
+      name: 'https with a token',
+      settings: { ...none, prometheusUrl: 'https://p', prometheusToken: 't' },
+      cluster: verified,
+      warnings: []
+    },
+    {
+      name: 'http without credentials',
+      settings: { ...none, prometheusUrl: 'http://p:9090' },
+      cluster: verified,
+      warnings: []
+    },
+    { name: 'no kubeconfig cluster', settings: none, cluster: null, warnings: [] },
+    {
+      name: 'http with a token',
+      settings: { ...none, prometheusUrl: 'http://p:9090', prometheusToken: 't' },
+      cluster: verified,
+      warnings: [
+        'Prometheus credentials (prometheus-token, a user and password, or prometheus-headers) go to http://p:9090 in clear text: use https'
+      ]
+    },
+    {
+      name: 'http with basic auth',
+      settings: {
+        ...none,
+        prometheusUrl: 'http://p',
+        prometheusBasicAuth: { username: 'u', password: 'p' }
+      },
+      cluster: verified,
+      warnings: [expect.stringContaining('go to http://p in clear text')]
+    },
+    {
+      name: 'http with a header',
+      settings: { prometheusUrl: 'http://p', prometheusHeaders: { 'X-Scope-OrgID': 'a' } },
+      cluster: verified,
+      warnings: [expect.stringContaining('go to http://p in clear text')]
+    },
+    {
+      name: 'a cluster without TLS verification',
+      settings: none,
+      cluster: { ...verified, skipTLSVerify: true },
+      warnings: [
+        'the kubeconfig turns off TLS verification for cluster prod (insecure-skip-tls-verify): anyone on the path to https://10.0.0.1:6443 can impersonate the API server; give its CA in certificate-authority-data instead'
+      ]
+    }
+  ])('$name', ({ settings, cluster, warnings }) => {
+    expect(transportWarnings(settings, cluster)).toEqual(warnings)
   })
 })

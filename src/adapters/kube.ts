@@ -117,9 +117,9 @@ function parseStatus(body: unknown): StatusBody {
  * Turn whatever client-node threw into a KubeError whose message says what went wrong and what
  * to do, without request headers. `server` (the API server's URL) names where access failed.
  */
-export function toKubeError(error: unknown, what: string, server = 'the API server'): KubeError {
+export function toKubeError(error: unknown, what: string, server?: string): KubeError {
   if (error instanceof KubeError) return error
-  const at = server === 'the API server' ? server : `the Kubernetes API server at ${server}`
+  const at = server ? `the Kubernetes API server at ${server}` : 'the API server'
   if (error instanceof ApiException) {
     if (error.code === 401) {
       return new KubeError(
