@@ -1,8 +1,8 @@
 /**
  * The mesh traffic simulator: plays the client and server Envoys for every flow
  * that `planFlows` derives from the cluster objects, and counts what they would
- * report. Counting is deterministic (accumulators instead of random draws) so
- * tests can assert exact numbers:
+ * report. Counting is deterministic (accumulators instead of random draws,
+ * `ExactDraws`) so tests can assert exact numbers:
  * - each flow accumulates rps × elapsed time and sends the whole requests it owes;
  * - requests are split over destinations and then over workloads by smooth
  *   weighted round robin with persistent integer accumulators, so every
@@ -12,6 +12,7 @@
  *   of requests exceed p99), sampled at the points of a golden-ratio sequence.
  */
 import type { BehaviourRegistry, ObjectStore, ResourceName } from '../types.js'
+import { ExactDraws, type Draws } from './draws.js'
 import { IstioMetrics, type IstioLabels } from './metrics.js'
 import {
   planFlows,
@@ -85,12 +86,9 @@ const WATCHED: ReadonlySet<ResourceName> = new Set<ResourceName>([
 ])
 
 const LN_100 = Math.log(100)
-const GOLDEN = (Math.sqrt(5) - 1) / 2
 const PRUNE_EVERY_MS = 10_000
 
 interface FlowCounters {
-  /** Owed requests in request·milliseconds (rps × ms), so integer rates stay exact. */
-  owed: number
   requests: number
   failures: Record<FailureFlag, number>
 }
@@ -109,9 +107,7 @@ export class MeshSimulator {
   private lastTick: number
   private lastPrune: number
   private readonly flowCounters = new Map<string, FlowCounters>()
-  private readonly splitAcc = new Map<string, number>()
-  private readonly errorAcc = new Map<string, number>()
-  private readonly latencySeq = new Map<string, number>()
+  private readonly draws: Draws = new ExactDraws()
   private readonly workloadCounts = new Map<string, { requests: number; errors: number }>()
 
   constructor(o: MeshSimulatorOptions) {
@@ -220,7 +216,7 @@ export class MeshSimulator {
   private counters(id: string): FlowCounters {
     let c = this.flowCounters.get(id)
     if (!c) {
-      c = { owed: 0, requests: 0, failures: { NR: 0, UH: 0, NC: 0 } }
+      c = { requests: 0, failures: { NR: 0, UH: 0, NC: 0 } }
       this.flowCounters.set(id, c)
     }
     return c
@@ -228,20 +224,20 @@ export class MeshSimulator {
 
   private sendFlow(flow: FlowPlan, dt: number, now: number): void {
     const c = this.counters(flow.id)
-    c.owed += this.rpsValue * dt
-    const n = Math.floor(c.owed / 1000)
-    c.owed -= n * 1000
+    const n = this.draws.arrivals(flow.id, this.rpsValue, dt)
     if (n === 0) return
     c.requests += n
-    const perDest = this.apportion(
-      n,
-      flow.destinations.map((d, i) => ({
-        key: `${flow.id}|${i}|${d.host}|${d.subset}`,
-        weight: d.weight
-      })),
-      // Every weight zero means no route at all; count them against the first destination.
-      flow.destinations.every((d) => d.weight === 0)
-    )
+    // Every weight zero means no route at all; count them against the first destination.
+    const perDest =
+      flow.destinations.length > 0 && flow.destinations.every((d) => d.weight === 0)
+        ? flow.destinations.map((_, i) => (i === 0 ? n : 0))
+        : this.draws.split(
+            n,
+            flow.destinations.map((d, i) => ({
+              key: `${flow.id}|${i}|${d.host}|${d.subset}`,
+              weight: d.weight
+            }))
+          )
     flow.destinations.forEach((dest, i) => {
       const count = perDest[i] ?? 0
       if (count === 0) return
@@ -254,10 +250,9 @@ export class MeshSimulator {
         )
         return
       }
-      const perGroup = this.apportion(
+      const perGroup = this.draws.split(
         count,
-        dest.endpoints.map((e) => ({ key: `${flow.id}|${i}|${e.key}`, weight: e.pods })),
-        false
+        dest.endpoints.map((e) => ({ key: `${flow.id}|${i}|${e.key}`, weight: e.pods }))
       )
       dest.endpoints.forEach((group, j) => {
         const k = perGroup[j] ?? 0
@@ -276,17 +271,14 @@ export class MeshSimulator {
   ): void {
     const b = this.behaviours.get(group.image)
     const rate = Math.min(1, Math.max(0, b.errorRate))
-    const acc = (this.errorAcc.get(group.key) ?? 0) + count * rate
-    // The epsilon absorbs float error such as 0.2 × 5 = 1.0000000000000002 or 0.999….
-    const errors = Math.min(count, Math.floor(acc + 1e-9))
-    this.errorAcc.set(group.key, acc - errors)
+    const errors = this.draws.errors(group.key, count, rate)
     const mean = Math.max(0, b.p99Ms) / LN_100
     for (const [code, k] of [
       [200, count - errors],
       [503, errors]
     ] as const) {
       if (k === 0) continue
-      const latencies = this.latencies(`${group.key}|${code}`, k, mean)
+      const latencies = this.draws.latencies(`${group.key}|${code}`, k, mean)
       if (group.sidecar) {
         this.metrics.observe(
           this.labels('destination', flow.source, dest, group, code, '-'),
@@ -305,50 +297,6 @@ export class MeshSimulator {
     w.requests += count
     w.errors += errors
     this.workloadCounts.set(wk, w)
-  }
-
-  private latencies(key: string, k: number, mean: number): number[] {
-    let i = this.latencySeq.get(key) ?? 0
-    const out: number[] = []
-    for (let r = 0; r < k; r++) {
-      i += 1
-      const u = (i * GOLDEN) % 1
-      out.push(-mean * Math.log(1 - u))
-    }
-    this.latencySeq.set(key, i)
-    return out
-  }
-
-  /**
-   * Splits n requests by integer weights (smooth weighted round robin): each item
-   * earns n × weight, each request goes to the item with the most credit and
-   * costs it the total weight. Credits persist between ticks under their keys.
-   */
-  private apportion(
-    n: number,
-    items: Array<{ key: string; weight: number }>,
-    allToFirst: boolean
-  ): number[] {
-    const out = items.map(() => 0)
-    if (items.length === 0) return out
-    if (allToFirst) {
-      out[0] = n
-      return out
-    }
-    const total = items.reduce((a, it) => a + it.weight, 0)
-    if (total <= 0) return out
-    const credit = items.map((it) => (this.splitAcc.get(it.key) ?? 0) + n * it.weight)
-    for (let r = 0; r < n; r++) {
-      let best = -1
-      for (let i = 0; i < items.length; i++) {
-        if ((items[i]?.weight ?? 0) <= 0) continue
-        if (best < 0 || (credit[i] ?? 0) > (credit[best] ?? 0)) best = i
-      }
-      out[best] = (out[best] ?? 0) + 1
-      credit[best] = (credit[best] ?? 0) - total
-    }
-    items.forEach((it, i) => this.splitAcc.set(it.key, credit[i] ?? 0))
-    return out
   }
 
   private labels(
