@@ -134,7 +134,17 @@ describe('control API', () => {
   it('reports state with mesh flows, behaviours, faults and denials, and resets', async () => {
     const state = (await (await fetch(`${control.url}/state`)).json()) as ControlState
     expect(Object.keys(state).sort()).toEqual(
-      ['behaviours', 'defaultBehaviour', 'denials', 'faults', 'flows', 'rps', 'workloads'].sort()
+      [
+        'behaviours',
+        'defaultBehaviour',
+        'denials',
+        'faults',
+        'flows',
+        'noise',
+        'rps',
+        'seed',
+        'workloads'
+      ].sort()
     )
     expect(state.rps).toBe(50)
     expect(state.flows).toHaveLength(1)

@@ -1,8 +1,11 @@
 /**
  * How the mesh simulator turns rates into counts: the four decisions behind
  * every tick (how many requests a flow sends, where they go, how many fail,
- * how long they take), behind one interface so they can be made another way.
+ * how long they take), made either exactly (accumulators, for exact test
+ * assertions) or as noisy draws from a seeded random source (for statistics).
  */
+import { Random } from './random.js'
+
 /** Where requests can go: a persistent key per item, and its integer weight. */
 export interface WeightedItem {
   key: string
@@ -84,6 +87,56 @@ export class ExactDraws implements Draws {
       out.push(-meanMs * Math.log(1 - u))
     }
     this.latencySeq.set(key, i)
+    return out
+  }
+}
+
+/**
+ * Noisy counting from one seeded random source, as independent requests behave: arrivals per
+ * tick are Poisson(rps × dt), each request picks its item by weight, fails with probability
+ * `rate` and takes an exponential latency. Keys are ignored; the same seed and the same calls
+ * give the same draws.
+ */
+export class RandomDraws implements Draws {
+  private readonly random: Random
+
+  constructor(seed: number) {
+    this.random = new Random(seed)
+  }
+
+  arrivals(_flowKey: string, rps: number, dtMs: number): number {
+    return this.random.poisson((rps * dtMs) / 1000)
+  }
+
+  split(n: number, items: readonly WeightedItem[]): number[] {
+    const out = items.map(() => 0)
+    const weights = items.map((it) => Math.max(0, it.weight))
+    const total = weights.reduce((a, w) => a + w, 0)
+    if (total <= 0) return out
+    const candidates = weights.filter((w) => w > 0).length
+    if (candidates === 1) {
+      // One possible item: no draw needed.
+      out[weights.findIndex((w) => w > 0)] = n
+      return out
+    }
+    for (let r = 0; r < n; r++) {
+      const i = this.random.pick(weights, total)
+      out[i] = (out[i] ?? 0) + 1
+    }
+    return out
+  }
+
+  errors(_key: string, count: number, rate: number): number {
+    if (rate <= 0) return 0
+    if (rate >= 1) return count
+    let errors = 0
+    for (let r = 0; r < count; r++) if (this.random.bernoulli(rate)) errors += 1
+    return errors
+  }
+
+  latencies(_key: string, k: number, meanMs: number): number[] {
+    const out = new Array<number>(k)
+    for (let r = 0; r < k; r++) out[r] = this.random.exponential(meanMs)
     return out
   }
 }

@@ -1,18 +1,21 @@
 /**
  * The mesh traffic simulator: plays the client and server Envoys for every flow
  * that `planFlows` derives from the cluster objects, and counts what they would
- * report. Counting is deterministic (accumulators instead of random draws,
- * `ExactDraws`) so tests can assert exact numbers:
- * - each flow accumulates rps × elapsed time and sends the whole requests it owes;
- * - requests are split over destinations and then over workloads by smooth
- *   weighted round robin with persistent integer accumulators, so every
- *   destination's running total stays within one request of its exact share;
- * - errors per workload come from an accumulator of count × errorRate;
- * - latencies follow an exponential distribution with mean p99 / ln(100) (so 1%
- *   of requests exceed p99), sampled at the points of a golden-ratio sequence.
+ * report. Per tick, each flow sends its requests, split over destinations and
+ * then over workloads by weight; each workload answers a share of them 5xx and
+ * gives each a latency from an exponential with mean p99 / ln(100) (so 1% of
+ * requests exceed p99). How counts come from rates is the noise mode (`Draws`):
+ * - "none" (default): deterministic accumulators, so tests can assert exact
+ *   numbers: each flow sends exactly rps × elapsed, splits are smooth weighted
+ *   round robin (every running total within one request of its exact share),
+ *   errors exactly count × errorRate, latencies at golden-ratio quantiles;
+ * - "poisson": draws from one seeded generator, as independent requests: per
+ *   tick Poisson(rps × dt) requests per flow, each picking its destination and
+ *   workload by weight, failing with the error ratio, with a random latency.
+ *   The same seed and the same ticks replay the same counts.
  */
 import type { BehaviourRegistry, ObjectStore, ResourceName } from '../types.js'
-import { ExactDraws, type Draws } from './draws.js'
+import { ExactDraws, RandomDraws, type Draws } from './draws.js'
 import { IstioMetrics, type IstioLabels } from './metrics.js'
 import {
   planFlows,
@@ -25,6 +28,24 @@ import {
   type Snapshot
 } from './routing.js'
 
+/** How counts follow from rates: exact accumulators, or seeded Poisson draws. */
+export type NoiseMode = 'none' | 'poisson'
+export const NOISE_MODES: readonly NoiseMode[] = Object.freeze(['none', 'poisson'])
+export function isNoiseMode(v: unknown): v is NoiseMode {
+  return NOISE_MODES.includes(v as NoiseMode)
+}
+/** The seed of the noisy mode when none is given. */
+export const DEFAULT_SEED = 1
+
+/** What the mesh sends: per-flow rate, noise mode and the seed of the noisy mode. */
+export interface TrafficSettings {
+  /** Requests per second for each flow; 0 sends nothing. */
+  rps: number
+  noise: NoiseMode
+  /** Where the noisy mode's generator starts; a non-negative integer. */
+  seed: number
+}
+
 export interface Clock {
   now(): number
 }
@@ -34,6 +55,10 @@ export interface MeshSimulatorOptions {
   behaviours: BehaviourRegistry
   /** Requests per second for each flow; default 20, 0 sends nothing. */
   rps?: number
+  /** Default "none". */
+  noise?: NoiseMode
+  /** Default DEFAULT_SEED. */
+  seed?: number
   clock?: Clock
   /** How long an idle series of a vanished workload stays exported; default 5 minutes. */
   seriesTtlMs?: number
@@ -68,8 +93,7 @@ export interface FlowState {
   failures: Record<FailureFlag, number>
 }
 
-export interface MeshState {
-  rps: number
+export interface MeshState extends TrafficSettings {
   flows: FlowState[]
   /** Requests that reached each workload (`namespace/name`) and how many were answered 5xx. */
   workloads: Record<string, { requests: number; errors: number }>
@@ -101,13 +125,17 @@ export class MeshSimulator {
   private readonly unsubscribe: () => void
   private readonly metrics = new IstioMetrics()
   private rpsValue: number
+  private noise: NoiseMode
+  private seed: number
+  /** Kept for the simulator's life, so switching noise off resumes the exact accumulators. */
+  private readonly exact = new ExactDraws()
+  private random: RandomDraws
   private plans: FlowPlan[] = []
   private liveWorkloads = new Set<string>()
   private dirty = true
   private lastTick: number
   private lastPrune: number
   private readonly flowCounters = new Map<string, FlowCounters>()
-  private readonly draws: Draws = new ExactDraws()
   private readonly workloadCounts = new Map<string, { requests: number; errors: number }>()
 
   constructor(o: MeshSimulatorOptions) {
@@ -116,6 +144,9 @@ export class MeshSimulator {
     this.clock = o.clock ?? { now: () => Date.now() }
     this.seriesTtlMs = o.seriesTtlMs ?? 5 * 60_000
     this.rpsValue = checkRps(o.rps ?? 20)
+    this.noise = checkNoise(o.noise ?? 'none')
+    this.seed = o.seed ?? DEFAULT_SEED
+    this.random = new RandomDraws(this.seed)
     this.lastTick = this.clock.now()
     this.lastPrune = this.lastTick
     this.unsubscribe = this.store.onChange((e) => {
@@ -127,8 +158,27 @@ export class MeshSimulator {
     return this.rpsValue
   }
 
+  /** Changes the rate only; the noise mode and its generator carry on. */
   setRps(rps: number): void {
     this.rpsValue = checkRps(rps)
+  }
+
+  get traffic(): TrafficSettings {
+    return { rps: this.rpsValue, noise: this.noise, seed: this.seed }
+  }
+
+  /**
+   * Sets rate, noise mode and seed; the noisy generator restarts from the seed, so the same
+   * settings followed by the same ticks replay the same counts.
+   */
+  setTraffic(t: TrafficSettings): void {
+    const rps = checkRps(t.rps)
+    const noise = checkNoise(t.noise)
+    const random = new RandomDraws(t.seed)
+    this.rpsValue = rps
+    this.noise = noise
+    this.seed = t.seed
+    this.random = random
   }
 
   /** Sends the traffic owed since the previous tick, after applying any configuration change. */
@@ -188,7 +238,7 @@ export class MeshSimulator {
     for (const [k, v] of [...this.workloadCounts].sort(([a], [b]) => (a < b ? -1 : 1))) {
       workloads[k] = { ...v }
     }
-    return { rps: this.rpsValue, flows, workloads }
+    return { ...this.traffic, flows, workloads }
   }
 
   close(): void {
@@ -220,6 +270,10 @@ export class MeshSimulator {
       this.flowCounters.set(id, c)
     }
     return c
+  }
+
+  private get draws(): Draws {
+    return this.noise === 'poisson' ? this.random : this.exact
   }
 
   private sendFlow(flow: FlowPlan, dt: number, now: number): void {
@@ -338,6 +392,12 @@ export class MeshSimulator {
       connection_security_policy: reporter === 'destination' ? 'mutual_tls' : 'unknown'
     }
   }
+}
+
+function checkNoise(noise: NoiseMode): NoiseMode {
+  if (!isNoiseMode(noise))
+    throw new RangeError(`noise must be one of ${NOISE_MODES.join(', ')}, got ${String(noise)}`)
+  return noise
 }
 
 function checkRps(rps: number): number {
