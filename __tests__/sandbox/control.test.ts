@@ -93,6 +93,17 @@ describe('control API', () => {
     ['/traffic', { rps: 1e9 }, /rps must be at most/],
     ['/traffic', {}, /rps must be/],
     [
+      '/traffic',
+      { rps: 5, nosie: 'poisson' },
+      /unknown field\(s\) nosie; allowed: rps, noise, seed/
+    ],
+    ['/traffic', { rps: 5, noise: 'gaussian' }, /noise must be one of "none", "poisson"/],
+    ['/traffic', { rps: 5, noise: null }, /noise must be one of/],
+    ['/traffic', { rps: 5, noise: 'poisson', seed: -1 }, /seed must be a non-negative integer/],
+    ['/traffic', { rps: 5, noise: 'poisson', seed: 1.5 }, /seed must be a non-negative integer/],
+    ['/traffic', { rps: 5, noise: 'poisson', seed: '7' }, /seed must be a non-negative integer/],
+    ['/traffic', { rps: 5, seed: 2 ** 53 }, /seed must be a non-negative integer/],
+    [
       '/faults',
       { rules: [{ errorRate: 2 }] },
       /rules\[0\]\.errorRate must be a number from 0 to 1/
@@ -113,7 +124,7 @@ describe('control API', () => {
   })
 
   it('changes the request rate', async () => {
-    expect((await post('/traffic', { rps: 50 })).body).toEqual({ rps: 50 })
+    expect((await post('/traffic', { rps: 50 })).body).toEqual({ rps: 50, noise: 'none', seed: 1 })
     expect(mesh.rps).toBe(50)
   })
 
@@ -169,5 +180,18 @@ describe('control API', () => {
     expect(behaviours.get('example.com/reviews:2.0.0')).toEqual(DEFAULT_BEHAVIOUR)
     expect(api.faults.at(-1)).toEqual([])
     expect(api.denials.at(-1)).toEqual([])
+  })
+
+  it('turns on seeded Poisson noise, shows it in state, and resets it', async () => {
+    const noisy = { rps: 30, noise: 'poisson', seed: 7 }
+    expect(await post('/traffic', noisy)).toEqual({ status: 200, body: noisy })
+    expect(mesh.traffic).toEqual(noisy)
+    const state = (await (await fetch(`${control.url}/state`)).json()) as ControlState
+    expect(state).toMatchObject(noisy)
+    // Every POST /traffic is the whole setting: what it leaves out takes the default.
+    expect((await post('/traffic', { rps: 30 })).body).toEqual({ rps: 30, noise: 'none', seed: 1 })
+    await post('/traffic', noisy)
+    expect((await post('/reset', {})).body).toMatchObject({ rps: 20, noise: 'none', seed: 1 })
+    expect(mesh.traffic).toEqual({ rps: 20, noise: 'none', seed: 1 })
   })
 })
