@@ -1,3 +1,4 @@
+import { setTraffic } from '../../sandbox/action.js'
 import { startControlServer, type ControlServer, type ControlState } from '../../sandbox/control.js'
 import { startMesh, type Mesh } from '../../sandbox/mesh/server.js'
 import { seed } from '../../sandbox/seed.js'
@@ -193,5 +194,19 @@ describe('control API', () => {
     await post('/traffic', noisy)
     expect((await post('/reset', {})).body).toMatchObject({ rps: 20, noise: 'none', seed: 1 })
     expect(mesh.traffic).toEqual({ rps: 20, noise: 'none', seed: 1 })
+  })
+
+  it('is driven by the e2e helper setTraffic, which throws on a refused setting', async () => {
+    const sb = { controlUrl: control.url }
+    expect(await setTraffic(sb, { rps: 40, noise: 'poisson', seed: 3 })).toEqual({
+      rps: 40,
+      noise: 'poisson',
+      seed: 3
+    })
+    expect(mesh.traffic).toEqual({ rps: 40, noise: 'poisson', seed: 3 })
+    await expect(setTraffic(sb, { rps: 40, seed: -3 })).rejects.toThrow(
+      /control \/traffic: 400 .*seed must be a non-negative integer/s
+    )
+    expect(await setTraffic(sb, { rps: 20 })).toEqual({ rps: 20, noise: 'none', seed: 1 })
   })
 })
