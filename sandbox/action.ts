@@ -8,6 +8,7 @@ import { mkdtemp, readFile, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import type { Sandbox } from './index.js'
+import type { TrafficSettings } from './mesh/simulator.js'
 
 export const ROOT = path.resolve(import.meta.dirname, '..')
 const NODE = path.join(ROOT, 'node_modules/.bin/node')
@@ -115,7 +116,11 @@ export async function runAction(
 }
 
 /** POST JSON to the sandbox control API; throws on a non-2xx answer. */
-export async function control(sb: Sandbox, route: string, body: unknown): Promise<unknown> {
+export async function control(
+  sb: Pick<Sandbox, 'controlUrl'>,
+  route: string,
+  body: unknown
+): Promise<unknown> {
   const r = await fetch(`${sb.controlUrl}${route}`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
@@ -124,4 +129,16 @@ export async function control(sb: Sandbox, route: string, body: unknown): Promis
   const text = await r.text()
   if (!r.ok) throw new Error(`control ${route}: ${r.status} ${text}`)
   return text ? JSON.parse(text) : undefined
+}
+
+/**
+ * Sets the mesh's traffic (POST /traffic) and returns the setting applied. `noise` defaults to
+ * "none" (exact counts) and `seed` to 1, whatever was set before; e.g.
+ * `setTraffic(sb, { rps: 100, noise: 'poisson', seed: 7 })` for reproducible noisy traffic.
+ */
+export async function setTraffic(
+  sb: Pick<Sandbox, 'controlUrl'>,
+  traffic: Pick<TrafficSettings, 'rps'> & Partial<TrafficSettings>
+): Promise<TrafficSettings> {
+  return (await control(sb, '/traffic', traffic)) as TrafficSettings
 }

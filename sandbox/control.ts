@@ -4,11 +4,11 @@
  * permissions). Loopback only, no auth: it is a test bed, not a product.
  *
  *   POST /images   {"image": "...", "errorRate"?, "p99Ms"?, "ready"?, "notReadyReason"?, "startupMs"?}
- *   POST /traffic  {"rps": 50}
+ *   POST /traffic  {"rps": 50, "noise"?: "none" | "poisson", "seed"?: 7}
  *   POST /faults   {"rules": [FaultRule...]} or a single FaultRule
  *   POST /denials  {"rules": [DenyRule...]} or a single DenyRule
- *   POST /reset    behaviours, faults, denials and rps back to their start values
- *   GET  /state    mesh state plus behaviours, faults and denials
+ *   POST /reset    behaviours, faults, denials and traffic back to their start values
+ *   GET  /state    mesh state (traffic settings, flows, counts) plus behaviours, faults and denials
  */
 import http from 'node:http'
 import type { AddressInfo } from 'node:net'
@@ -19,7 +19,13 @@ import {
   type FaultRule,
   type ImageBehaviour
 } from './types.js'
-import type { MeshState } from './mesh/simulator.js'
+import {
+  DEFAULT_SEED,
+  isNoiseMode,
+  NOISE_MODES,
+  type MeshState,
+  type TrafficSettings
+} from './mesh/simulator.js'
 
 /** The API server's fault switches (ApiServer satisfies this). */
 export interface FaultTarget {
@@ -29,8 +35,8 @@ export interface FaultTarget {
 
 /** The mesh's traffic knobs (Mesh satisfies this). */
 export interface TrafficTarget {
-  readonly rps: number
-  setRps(rps: number): void
+  readonly traffic: TrafficSettings
+  setTraffic(t: TrafficSettings): void
   state(): MeshState
 }
 
@@ -63,7 +69,7 @@ const MAX_BODY = 1 << 20
 const VERBS = ['get', 'list', 'watch', 'create', 'update', 'patch', 'delete']
 
 export async function startControlServer(o: ControlOptions): Promise<ControlServer> {
-  const initialRps = o.mesh.rps
+  const initialTraffic = o.mesh.traffic
   let faults: FaultRule[] = []
   let denials: DenyRule[] = []
 
@@ -76,9 +82,9 @@ export async function startControlServer(o: ControlOptions): Promise<ControlServ
         return { image, behaviour: o.behaviours.set(image, patch) }
       }
       case 'POST /traffic': {
-        const rps = parseTraffic(body)
-        o.mesh.setRps(rps)
-        return { rps }
+        const traffic = parseTraffic(body)
+        o.mesh.setTraffic(traffic)
+        return traffic
       }
       case 'POST /faults':
         faults = parseRules(body, parseFaultRule)
@@ -95,7 +101,7 @@ export async function startControlServer(o: ControlOptions): Promise<ControlServ
         denials = []
         o.api.setFaults([])
         o.api.setDenials([])
-        o.mesh.setRps(initialRps)
+        o.mesh.setTraffic(initialTraffic)
         return state()
       default:
         throw new HttpError(
@@ -256,13 +262,28 @@ export function parseImage(body: unknown): { image: string; patch: Partial<Image
   return { image, patch }
 }
 
-/** Validates a POST /traffic body. */
-export function parseTraffic(body: unknown): number {
+/**
+ * Validates a POST /traffic body: the whole traffic setting, so an omitted `noise` is "none" and
+ * an omitted `seed` is DEFAULT_SEED whatever was set before.
+ */
+export function parseTraffic(body: unknown): TrafficSettings {
   const b = object(body, 'body')
-  onlyKeys(b, ['rps'], 'POST /traffic')
+  onlyKeys(b, ['rps', 'noise', 'seed'], 'POST /traffic')
   const rps = nonNegative(b['rps'], 'rps')
   if (rps > MAX_RPS) throw new BadRequest(`rps must be at most ${MAX_RPS}, got ${rps}`)
-  return rps
+  const noise = b['noise'] === undefined ? 'none' : b['noise']
+  if (!isNoiseMode(noise)) {
+    throw new BadRequest(
+      `noise must be one of ${NOISE_MODES.map((m) => JSON.stringify(m)).join(', ')}, got ${JSON.stringify(noise)}`
+    )
+  }
+  const seed = b['seed'] === undefined ? DEFAULT_SEED : b['seed']
+  if (typeof seed !== 'number' || !Number.isSafeInteger(seed) || seed < 0) {
+    throw new BadRequest(
+      `seed must be a non-negative integer (at most 2^53 - 1), got ${JSON.stringify(seed)}`
+    )
+  }
+  return { rps, noise, seed }
 }
 
 /** Accepts {"rules": [...]}, a bare array, or a single rule object. */

@@ -15,7 +15,7 @@ import {
   type RunOptions
 } from '../../sandbox/action.js'
 
-export { control, type ActionRun } from '../../sandbox/action.js'
+export { control, setTraffic, type ActionRun } from '../../sandbox/action.js'
 
 /** Kubeconfig keys whose values are credentials. */
 const KUBECONFIG_SECRET =

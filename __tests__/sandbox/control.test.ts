@@ -1,3 +1,4 @@
+import { setTraffic } from '../../sandbox/action.js'
 import { startControlServer, type ControlServer, type ControlState } from '../../sandbox/control.js'
 import { startMesh, type Mesh } from '../../sandbox/mesh/server.js'
 import { seed } from '../../sandbox/seed.js'
@@ -93,6 +94,17 @@ describe('control API', () => {
     ['/traffic', { rps: 1e9 }, /rps must be at most/],
     ['/traffic', {}, /rps must be/],
     [
+      '/traffic',
+      { rps: 5, nosie: 'poisson' },
+      /unknown field\(s\) nosie; allowed: rps, noise, seed/
+    ],
+    ['/traffic', { rps: 5, noise: 'gaussian' }, /noise must be one of "none", "poisson"/],
+    ['/traffic', { rps: 5, noise: null }, /noise must be one of/],
+    ['/traffic', { rps: 5, noise: 'poisson', seed: -1 }, /seed must be a non-negative integer/],
+    ['/traffic', { rps: 5, noise: 'poisson', seed: 1.5 }, /seed must be a non-negative integer/],
+    ['/traffic', { rps: 5, noise: 'poisson', seed: '7' }, /seed must be a non-negative integer/],
+    ['/traffic', { rps: 5, seed: 2 ** 53 }, /seed must be a non-negative integer/],
+    [
       '/faults',
       { rules: [{ errorRate: 2 }] },
       /rules\[0\]\.errorRate must be a number from 0 to 1/
@@ -113,7 +125,7 @@ describe('control API', () => {
   })
 
   it('changes the request rate', async () => {
-    expect((await post('/traffic', { rps: 50 })).body).toEqual({ rps: 50 })
+    expect((await post('/traffic', { rps: 50 })).body).toEqual({ rps: 50, noise: 'none', seed: 1 })
     expect(mesh.rps).toBe(50)
   })
 
@@ -134,7 +146,17 @@ describe('control API', () => {
   it('reports state with mesh flows, behaviours, faults and denials, and resets', async () => {
     const state = (await (await fetch(`${control.url}/state`)).json()) as ControlState
     expect(Object.keys(state).sort()).toEqual(
-      ['behaviours', 'defaultBehaviour', 'denials', 'faults', 'flows', 'rps', 'workloads'].sort()
+      [
+        'behaviours',
+        'defaultBehaviour',
+        'denials',
+        'faults',
+        'flows',
+        'noise',
+        'rps',
+        'seed',
+        'workloads'
+      ].sort()
     )
     expect(state.rps).toBe(50)
     expect(state.flows).toHaveLength(1)
@@ -159,5 +181,32 @@ describe('control API', () => {
     expect(behaviours.get('example.com/reviews:2.0.0')).toEqual(DEFAULT_BEHAVIOUR)
     expect(api.faults.at(-1)).toEqual([])
     expect(api.denials.at(-1)).toEqual([])
+  })
+
+  it('turns on seeded Poisson noise, shows it in state, and resets it', async () => {
+    const noisy = { rps: 30, noise: 'poisson', seed: 7 }
+    expect(await post('/traffic', noisy)).toEqual({ status: 200, body: noisy })
+    expect(mesh.traffic).toEqual(noisy)
+    const state = (await (await fetch(`${control.url}/state`)).json()) as ControlState
+    expect(state).toMatchObject(noisy)
+    // Every POST /traffic is the whole setting: what it leaves out takes the default.
+    expect((await post('/traffic', { rps: 30 })).body).toEqual({ rps: 30, noise: 'none', seed: 1 })
+    await post('/traffic', noisy)
+    expect((await post('/reset', {})).body).toMatchObject({ rps: 20, noise: 'none', seed: 1 })
+    expect(mesh.traffic).toEqual({ rps: 20, noise: 'none', seed: 1 })
+  })
+
+  it('is driven by the e2e helper setTraffic, which throws on a refused setting', async () => {
+    const sb = { controlUrl: control.url }
+    expect(await setTraffic(sb, { rps: 40, noise: 'poisson', seed: 3 })).toEqual({
+      rps: 40,
+      noise: 'poisson',
+      seed: 3
+    })
+    expect(mesh.traffic).toEqual({ rps: 40, noise: 'poisson', seed: 3 })
+    await expect(setTraffic(sb, { rps: 40, seed: -3 })).rejects.toThrow(
+      /control \/traffic: 400 .*seed must be a non-negative integer/s
+    )
+    expect(await setTraffic(sb, { rps: 20 })).toEqual({ rps: 20, noise: 'none', seed: 1 })
   })
 })

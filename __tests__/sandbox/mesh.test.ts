@@ -1,5 +1,5 @@
 import { BehaviourRegistry, type KubeObject } from '../../sandbox/types.js'
-import { MeshSimulator } from '../../sandbox/mesh/simulator.js'
+import { MeshSimulator, type NoiseMode } from '../../sandbox/mesh/simulator.js'
 import { resolveHost } from '../../sandbox/mesh/routing.js'
 import { ISTIO_LABEL_NAMES } from '../../sandbox/mesh/metrics.js'
 import { startMesh } from '../../sandbox/mesh/server.js'
@@ -26,7 +26,14 @@ interface Setup {
 }
 
 function setup(
-  o: { rps?: number; greenPods?: number; greenReady?: boolean; greenSubset?: boolean } = {}
+  o: {
+    rps?: number
+    greenPods?: number
+    greenReady?: boolean
+    greenSubset?: boolean
+    noise?: NoiseMode
+    seed?: number
+  } = {}
 ): Setup {
   const store = new MemoryStore()
   seed(store)
@@ -63,7 +70,9 @@ function setup(
     store,
     behaviours,
     clock,
-    ...(o.rps !== undefined ? { rps: o.rps } : {})
+    ...(o.rps !== undefined ? { rps: o.rps } : {}),
+    ...(o.noise !== undefined ? { noise: o.noise } : {}),
+    ...(o.seed !== undefined ? { seed: o.seed } : {})
   })
   return {
     store,
@@ -441,6 +450,219 @@ describe('mesh simulator', () => {
     m = parseMetrics(s.sim.metricsText())
     expect(select(m, 'istio_requests_total', dest('reviews-green'))).toHaveLength(0)
     expect(total(m, 'istio_requests_total', dest('reviews-blue'))).toBe(10 + 600 + 3000)
+  })
+})
+
+/** Runs `n` intervals of `ms` and returns how much `read()` grew in each. */
+function perInterval(s: Setup, n: number, ms: number, read: () => number): number[] {
+  const out: number[] = []
+  let last = read()
+  for (let i = 0; i < n; i++) {
+    s.run(ms)
+    const now = read()
+    out.push(now - last)
+    last = now
+  }
+  return out
+}
+
+function moments(xs: readonly number[]): { sum: number; mean: number; variance: number } {
+  const sum = xs.reduce((a, x) => a + x, 0)
+  const mean = sum / xs.length
+  const variance = xs.reduce((a, x) => a + (x - mean) ** 2, 0) / (xs.length - 1)
+  return { sum, mean, variance }
+}
+
+/**
+ * Bounds for a Poisson count's dispersion (sample variance / sample mean) over n intervals: it
+ * is 1 with a standard error of about sqrt(2 / (n - 1)); exact counting gives about 0.
+ */
+function expectPoissonDispersion(xs: readonly number[]): void {
+  const { mean, variance } = moments(xs)
+  const se = Math.sqrt(2 / (xs.length - 1))
+  expect(variance / mean).toBeGreaterThan(1 - 5 * se)
+  expect(variance / mean).toBeLessThan(1 + 5 * se)
+}
+
+const requestsTo = (s: Setup, workload: string) => (): number =>
+  s.sim.state().workloads[`demo/${workload}`]?.requests ?? 0
+const errorsOf = (s: Setup, workload: string) => (): number =>
+  s.sim.state().workloads[`demo/${workload}`]?.errors ?? 0
+
+// Statistical bounds are 5 standard deviations: with the fixed seeds they never flake, and a
+// broken sampler (exact counts, a wrong mean, round robin) lands far outside them.
+describe('mesh simulator with Poisson noise', () => {
+  it('replays the same counts for the same seed and other counts for another', () => {
+    const runWith = (seed: number) => {
+      const s = setup({ rps: 50, noise: 'poisson', seed })
+      s.behaviours.set(GREEN_IMAGE, { errorRate: 0.05, p99Ms: 300 })
+      setWeights(s.store, 90, 10)
+      s.run(30_000)
+      return { state: s.sim.state(), metrics: s.sim.metricsText() }
+    }
+    const a = runWith(7)
+    expect(a.state).toMatchObject({ rps: 50, noise: 'poisson', seed: 7 })
+    expect(runWith(7)).toEqual(a)
+    const b = runWith(8)
+    expect(b.state.workloads).not.toEqual(a.state.workloads)
+    expect(b.metrics).not.toEqual(a.metrics)
+  })
+
+  it('restarts the generator from the seed when traffic is set again', () => {
+    const s = setup({ rps: 0 })
+    setWeights(s.store, 50, 50)
+    s.run(1000)
+    s.sim.setTraffic({ rps: 40, noise: 'poisson', seed: 7 })
+    const first = perInterval(s, 20, 500, requestsTo(s, 'reviews-green'))
+    s.sim.setTraffic({ rps: 40, noise: 'poisson', seed: 7 })
+    expect(perInterval(s, 20, 500, requestsTo(s, 'reviews-green'))).toEqual(first)
+    expect(s.sim.traffic).toEqual({ rps: 40, noise: 'poisson', seed: 7 })
+  })
+
+  it('sends Poisson(rps × time) requests: total within 5 sd, per-second variance ≈ mean', () => {
+    const s = setup({ rps: 20, noise: 'poisson', seed: 7 })
+    const perSecond = perInterval(s, 600, 1000, () => s.sim.state().flows[0]?.requests ?? 0)
+    const { sum } = moments(perSecond)
+    expect(Math.abs(sum - 20 * 600)).toBeLessThan(5 * Math.sqrt(20 * 600))
+    expectPoissonDispersion(perSecond)
+    // What exact counting gives for the same measurement: no spread at all.
+    const exact = setup({ rps: 20 })
+    const exactPerSecond = perInterval(
+      exact,
+      60,
+      1000,
+      () => exact.sim.state().flows[0]?.requests ?? 0
+    )
+    expect(new Set(exactPerSecond)).toEqual(new Set([20]))
+  })
+
+  it('answers 5xx as Bernoulli draws: share within 5 sd of errorRate, varying per second', () => {
+    const s = setup({ rps: 200, noise: 'poisson', seed: 7 })
+    s.behaviours.set(GREEN_IMAGE, { errorRate: 0.1 })
+    setWeights(s.store, 0, 100)
+    const errorsPerSecond = perInterval(s, 300, 1000, errorsOf(s, 'reviews-green'))
+    const green = s.sim.state().workloads['demo/reviews-green']
+    const requests = green?.requests ?? 0
+    const errors = green?.errors ?? 0
+    expect(Math.abs(requests - 200 * 300)).toBeLessThan(5 * Math.sqrt(200 * 300))
+    expect(Math.abs(errors / requests - 0.1)).toBeLessThan(5 * Math.sqrt((0.1 * 0.9) / requests))
+    // Poisson arrivals thinned by independent failures: 5xx per second is Poisson(20) too.
+    expectPoissonDispersion(errorsPerSecond)
+    const m = parseMetrics(s.sim.metricsText())
+    expect(
+      total(m, 'istio_requests_total', { ...dest('reviews-green'), response_code: '503' })
+    ).toBe(errors)
+    expect(
+      total(m, 'istio_requests_total', { ...dest('reviews-green'), response_code: '200' })
+    ).toBe(requests - errors)
+  })
+
+  it('splits by weight with independent draws, not round robin', () => {
+    const s = setup({ rps: 100, noise: 'poisson', seed: 7 })
+    setWeights(s.store, 90, 10)
+    const greenPerSecond = perInterval(s, 300, 1000, requestsTo(s, 'reviews-green'))
+    const w = s.sim.state().workloads
+    const all = (w['demo/reviews-blue']?.requests ?? 0) + (w['demo/reviews-green']?.requests ?? 0)
+    const green = moments(greenPerSecond).sum
+    expect(Math.abs(green / all - 0.1)).toBeLessThan(5 * Math.sqrt((0.1 * 0.9) / all))
+    // Round robin would send exactly 10 a second to green.
+    expectPoissonDispersion(greenPerSecond)
+  })
+
+  it('spreads a subset-less destination over ready pods by random draws', () => {
+    const s = setup({ rps: 40, greenPods: 1, noise: 'poisson', seed: 7 })
+    const vs = s.store.get('virtualservices', 'demo', 'reviews') as KubeObject
+    vs.spec = { hosts: ['reviews'], http: [{ route: [{ destination: { host: 'reviews' } }] }] }
+    s.store.replace('virtualservices', vs)
+    s.run(300_000)
+    const w = s.sim.state().workloads
+    const blue = w['demo/reviews-blue']?.requests ?? 0
+    const all = blue + (w['demo/reviews-green']?.requests ?? 0)
+    expect(Math.abs(blue / all - 0.75)).toBeLessThan(5 * Math.sqrt((0.75 * 0.25) / all))
+  })
+
+  it.each([[100], [1000]])(
+    'fills latency buckets with random draws, about 1%% above p99Ms=%d',
+    (p99Ms) => {
+      const bucketsOf = (s: Setup) =>
+        select(parseMetrics(s.sim.metricsText()), 'istio_request_duration_milliseconds_bucket', {
+          ...dest('reviews-green'),
+          response_code: '200'
+        }).map((b) => b.value)
+      const noisy = setup({ rps: 200, noise: 'poisson', seed: 7 })
+      const exact = setup({ rps: 200 })
+      for (const s of [noisy, exact]) {
+        s.behaviours.set(GREEN_IMAGE, { p99Ms })
+        setWeights(s.store, 0, 100)
+        s.run(50_000)
+      }
+      const m = parseMetrics(noisy.sim.metricsText())
+      const match = { ...dest('reviews-green'), response_code: '200' }
+      const all = total(m, 'istio_request_duration_milliseconds_count', match)
+      const under = total(m, 'istio_request_duration_milliseconds_bucket', {
+        ...match,
+        le: String(p99Ms)
+      })
+      const above = 1 - under / all
+      expect(Math.abs(above - 0.01)).toBeLessThan(5 * Math.sqrt((0.01 * 0.99) / all))
+      // Exponential with mean p99 / ln(100): the sample mean is within 5 sd (sd = mean / sqrt(n)).
+      const mean = p99Ms / Math.log(100)
+      const sum = total(m, 'istio_request_duration_milliseconds_sum', match)
+      expect(Math.abs(sum / all - mean)).toBeLessThan((5 * mean) / Math.sqrt(all))
+      // Not the exact mode's quantiles: the buckets hold other counts.
+      expect(bucketsOf(noisy)).not.toEqual(bucketsOf(exact))
+      expect(new Set(bucketsOf(noisy)).size).toBeGreaterThan(5)
+    }
+  )
+
+  it.each([
+    ['NR', { greenSubset: false }],
+    ['UH', { greenReady: false }]
+  ] as const)('keeps failure flag %s under noise: 503s from the source only', (flag, o) => {
+    const s = setup({ rps: 10, noise: 'poisson', seed: 7, ...o })
+    setWeights(s.store, 50, 50)
+    s.run(120_000)
+    const failed = s.sim.state().flows[0]?.failures[flag] ?? 0
+    expect(Math.abs(failed - 600)).toBeLessThan(5 * Math.sqrt(600))
+    const m = parseMetrics(s.sim.metricsText())
+    const flagged = select(m, 'istio_requests_total', { response_flags: flag })
+    expect(flagged.map((x) => x.labels['reporter'])).toEqual(['source'])
+    expect(flagged[0]?.labels).toMatchObject({
+      response_code: '503',
+      destination_workload: 'unknown'
+    })
+    expect(flagged[0]?.value).toBe(failed)
+    expect(total(m, 'istio_request_duration_milliseconds_sum', { response_flags: flag })).toBe(0)
+  })
+
+  it('leaves noise "none" exact whatever the seed, and resumes exact counting after noise', () => {
+    const plain = setup({ rps: 37 })
+    const seeded = setup({ rps: 37, noise: 'none', seed: 99 })
+    for (const s of [plain, seeded]) {
+      s.behaviours.set(GREEN_IMAGE, { errorRate: 0.2 })
+      setWeights(s.store, 70, 30)
+      s.run(20_000)
+    }
+    expect(seeded.sim.metricsText()).toBe(plain.sim.metricsText())
+    expect(seeded.sim.state()).toEqual({ ...plain.sim.state(), seed: 99 })
+
+    const s = seeded
+    s.sim.setTraffic({ rps: 37, noise: 'poisson', seed: 3 })
+    s.run(10_000)
+    s.sim.setTraffic({ rps: 37, noise: 'none', seed: 3 })
+    const perSecond = perInterval(s, 10, 1000, () => s.sim.state().flows[0]?.requests ?? 0)
+    expect(perSecond).toEqual(new Array<number>(10).fill(37))
+  })
+
+  it('refuses an unknown noise mode or a bad seed', () => {
+    const s = setup()
+    expect(() => s.sim.setTraffic({ rps: 1, noise: 'gauss' as NoiseMode, seed: 1 })).toThrow(
+      /noise must be one of none, poisson/
+    )
+    expect(() => s.sim.setTraffic({ rps: 1, noise: 'poisson', seed: -1 })).toThrow(
+      /seed must be a non-negative integer/
+    )
+    expect(s.sim.traffic).toEqual({ rps: 20, noise: 'none', seed: 1 })
   })
 })
 

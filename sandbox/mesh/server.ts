@@ -5,7 +5,7 @@
 import http from 'node:http'
 import type { AddressInfo } from 'node:net'
 import type { BehaviourRegistry, ObjectStore } from '../types.js'
-import { MeshSimulator, type MeshState } from './simulator.js'
+import { MeshSimulator, type MeshState, type TrafficSettings } from './simulator.js'
 
 export interface MeshOptions {
   store: Pick<ObjectStore, 'list' | 'onChange'>
@@ -25,6 +25,8 @@ export interface Mesh {
   simulator: MeshSimulator
   readonly rps: number
   setRps(rps: number): void
+  readonly traffic: TrafficSettings
+  setTraffic(t: TrafficSettings): void
   state(): MeshState
   close(): Promise<void>
 }
@@ -91,6 +93,10 @@ export async function startMesh(o: MeshOptions): Promise<Mesh> {
       return simulator.rps
     },
     setRps: (rps) => simulator.setRps(rps),
+    get traffic() {
+      return simulator.traffic
+    },
+    setTraffic: (t) => simulator.setTraffic(t),
     state: () => simulator.state(),
     close() {
       closed ??= new Promise<void>((resolve) => {

@@ -1,17 +1,21 @@
 /**
  * The mesh traffic simulator: plays the client and server Envoys for every flow
  * that `planFlows` derives from the cluster objects, and counts what they would
- * report. Counting is deterministic (accumulators instead of random draws) so
- * tests can assert exact numbers:
- * - each flow accumulates rps × elapsed time and sends the whole requests it owes;
- * - requests are split over destinations and then over workloads by smooth
- *   weighted round robin with persistent integer accumulators, so every
- *   destination's running total stays within one request of its exact share;
- * - errors per workload come from an accumulator of count × errorRate;
- * - latencies follow an exponential distribution with mean p99 / ln(100) (so 1%
- *   of requests exceed p99), sampled at the points of a golden-ratio sequence.
+ * report. Per tick, each flow sends its requests, split over destinations and
+ * then over workloads by weight; each workload answers a share of them 5xx and
+ * gives each a latency from an exponential with mean p99 / ln(100) (so 1% of
+ * requests exceed p99). How counts come from rates is the noise mode (`Draws`):
+ * - "none" (default): deterministic accumulators, so tests can assert exact
+ *   numbers: each flow sends exactly rps × elapsed, splits are smooth weighted
+ *   round robin (every running total within one request of its exact share),
+ *   errors exactly count × errorRate, latencies at golden-ratio quantiles;
+ * - "poisson": draws from one seeded generator, as independent requests: per
+ *   tick Poisson(rps × dt) requests per flow, each picking its destination and
+ *   workload by weight, failing with the error ratio, with a random latency.
+ *   The same seed and the same ticks replay the same counts.
  */
 import type { BehaviourRegistry, ObjectStore, ResourceName } from '../types.js'
+import { ExactDraws, RandomDraws, type Draws } from './draws.js'
 import { IstioMetrics, type IstioLabels } from './metrics.js'
 import {
   planFlows,
@@ -24,6 +28,24 @@ import {
   type Snapshot
 } from './routing.js'
 
+/** How counts follow from rates: exact accumulators, or seeded Poisson draws. */
+export type NoiseMode = 'none' | 'poisson'
+export const NOISE_MODES: readonly NoiseMode[] = Object.freeze(['none', 'poisson'])
+export function isNoiseMode(v: unknown): v is NoiseMode {
+  return NOISE_MODES.includes(v as NoiseMode)
+}
+/** The seed of the noisy mode when none is given. */
+export const DEFAULT_SEED = 1
+
+/** What the mesh sends: per-flow rate, noise mode and the seed of the noisy mode. */
+export interface TrafficSettings {
+  /** Requests per second for each flow; 0 sends nothing. */
+  rps: number
+  noise: NoiseMode
+  /** Where the noisy mode's generator starts; a non-negative integer. */
+  seed: number
+}
+
 export interface Clock {
   now(): number
 }
@@ -33,6 +55,10 @@ export interface MeshSimulatorOptions {
   behaviours: BehaviourRegistry
   /** Requests per second for each flow; default 20, 0 sends nothing. */
   rps?: number
+  /** Default "none". */
+  noise?: NoiseMode
+  /** Default DEFAULT_SEED. */
+  seed?: number
   clock?: Clock
   /** How long an idle series of a vanished workload stays exported; default 5 minutes. */
   seriesTtlMs?: number
@@ -67,8 +93,7 @@ export interface FlowState {
   failures: Record<FailureFlag, number>
 }
 
-export interface MeshState {
-  rps: number
+export interface MeshState extends TrafficSettings {
   flows: FlowState[]
   /** Requests that reached each workload (`namespace/name`) and how many were answered 5xx. */
   workloads: Record<string, { requests: number; errors: number }>
@@ -85,12 +110,9 @@ const WATCHED: ReadonlySet<ResourceName> = new Set<ResourceName>([
 ])
 
 const LN_100 = Math.log(100)
-const GOLDEN = (Math.sqrt(5) - 1) / 2
 const PRUNE_EVERY_MS = 10_000
 
 interface FlowCounters {
-  /** Owed requests in request·milliseconds (rps × ms), so integer rates stay exact. */
-  owed: number
   requests: number
   failures: Record<FailureFlag, number>
 }
@@ -103,15 +125,17 @@ export class MeshSimulator {
   private readonly unsubscribe: () => void
   private readonly metrics = new IstioMetrics()
   private rpsValue: number
+  private noise: NoiseMode
+  private seed: number
+  /** Kept for the simulator's life, so switching noise off resumes the exact accumulators. */
+  private readonly exact = new ExactDraws()
+  private random: RandomDraws
   private plans: FlowPlan[] = []
   private liveWorkloads = new Set<string>()
   private dirty = true
   private lastTick: number
   private lastPrune: number
   private readonly flowCounters = new Map<string, FlowCounters>()
-  private readonly splitAcc = new Map<string, number>()
-  private readonly errorAcc = new Map<string, number>()
-  private readonly latencySeq = new Map<string, number>()
   private readonly workloadCounts = new Map<string, { requests: number; errors: number }>()
 
   constructor(o: MeshSimulatorOptions) {
@@ -120,6 +144,9 @@ export class MeshSimulator {
     this.clock = o.clock ?? { now: () => Date.now() }
     this.seriesTtlMs = o.seriesTtlMs ?? 5 * 60_000
     this.rpsValue = checkRps(o.rps ?? 20)
+    this.noise = checkNoise(o.noise ?? 'none')
+    this.seed = o.seed ?? DEFAULT_SEED
+    this.random = new RandomDraws(this.seed)
     this.lastTick = this.clock.now()
     this.lastPrune = this.lastTick
     this.unsubscribe = this.store.onChange((e) => {
@@ -131,8 +158,27 @@ export class MeshSimulator {
     return this.rpsValue
   }
 
+  /** Changes the rate only; the noise mode and its generator carry on. */
   setRps(rps: number): void {
     this.rpsValue = checkRps(rps)
+  }
+
+  get traffic(): TrafficSettings {
+    return { rps: this.rpsValue, noise: this.noise, seed: this.seed }
+  }
+
+  /**
+   * Sets rate, noise mode and seed; the noisy generator restarts from the seed, so the same
+   * settings followed by the same ticks replay the same counts.
+   */
+  setTraffic(t: TrafficSettings): void {
+    const rps = checkRps(t.rps)
+    const noise = checkNoise(t.noise)
+    const random = new RandomDraws(t.seed)
+    this.rpsValue = rps
+    this.noise = noise
+    this.seed = t.seed
+    this.random = random
   }
 
   /** Sends the traffic owed since the previous tick, after applying any configuration change. */
@@ -192,7 +238,7 @@ export class MeshSimulator {
     for (const [k, v] of [...this.workloadCounts].sort(([a], [b]) => (a < b ? -1 : 1))) {
       workloads[k] = { ...v }
     }
-    return { rps: this.rpsValue, flows, workloads }
+    return { ...this.traffic, flows, workloads }
   }
 
   close(): void {
@@ -220,28 +266,32 @@ export class MeshSimulator {
   private counters(id: string): FlowCounters {
     let c = this.flowCounters.get(id)
     if (!c) {
-      c = { owed: 0, requests: 0, failures: { NR: 0, UH: 0, NC: 0 } }
+      c = { requests: 0, failures: { NR: 0, UH: 0, NC: 0 } }
       this.flowCounters.set(id, c)
     }
     return c
   }
 
+  private get draws(): Draws {
+    return this.noise === 'poisson' ? this.random : this.exact
+  }
+
   private sendFlow(flow: FlowPlan, dt: number, now: number): void {
     const c = this.counters(flow.id)
-    c.owed += this.rpsValue * dt
-    const n = Math.floor(c.owed / 1000)
-    c.owed -= n * 1000
+    const n = this.draws.arrivals(flow.id, this.rpsValue, dt)
     if (n === 0) return
     c.requests += n
-    const perDest = this.apportion(
-      n,
-      flow.destinations.map((d, i) => ({
-        key: `${flow.id}|${i}|${d.host}|${d.subset}`,
-        weight: d.weight
-      })),
-      // Every weight zero means no route at all; count them against the first destination.
-      flow.destinations.every((d) => d.weight === 0)
-    )
+    // Every weight zero means no route at all; count them against the first destination.
+    const perDest =
+      flow.destinations.length > 0 && flow.destinations.every((d) => d.weight === 0)
+        ? flow.destinations.map((_, i) => (i === 0 ? n : 0))
+        : this.draws.split(
+            n,
+            flow.destinations.map((d, i) => ({
+              key: `${flow.id}|${i}|${d.host}|${d.subset}`,
+              weight: d.weight
+            }))
+          )
     flow.destinations.forEach((dest, i) => {
       const count = perDest[i] ?? 0
       if (count === 0) return
@@ -254,10 +304,9 @@ export class MeshSimulator {
         )
         return
       }
-      const perGroup = this.apportion(
+      const perGroup = this.draws.split(
         count,
-        dest.endpoints.map((e) => ({ key: `${flow.id}|${i}|${e.key}`, weight: e.pods })),
-        false
+        dest.endpoints.map((e) => ({ key: `${flow.id}|${i}|${e.key}`, weight: e.pods }))
       )
       dest.endpoints.forEach((group, j) => {
         const k = perGroup[j] ?? 0
@@ -276,17 +325,14 @@ export class MeshSimulator {
   ): void {
     const b = this.behaviours.get(group.image)
     const rate = Math.min(1, Math.max(0, b.errorRate))
-    const acc = (this.errorAcc.get(group.key) ?? 0) + count * rate
-    // The epsilon absorbs float error such as 0.2 × 5 = 1.0000000000000002 or 0.999….
-    const errors = Math.min(count, Math.floor(acc + 1e-9))
-    this.errorAcc.set(group.key, acc - errors)
+    const errors = this.draws.errors(group.key, count, rate)
     const mean = Math.max(0, b.p99Ms) / LN_100
     for (const [code, k] of [
       [200, count - errors],
       [503, errors]
     ] as const) {
       if (k === 0) continue
-      const latencies = this.latencies(`${group.key}|${code}`, k, mean)
+      const latencies = this.draws.latencies(`${group.key}|${code}`, k, mean)
       if (group.sidecar) {
         this.metrics.observe(
           this.labels('destination', flow.source, dest, group, code, '-'),
@@ -305,50 +351,6 @@ export class MeshSimulator {
     w.requests += count
     w.errors += errors
     this.workloadCounts.set(wk, w)
-  }
-
-  private latencies(key: string, k: number, mean: number): number[] {
-    let i = this.latencySeq.get(key) ?? 0
-    const out: number[] = []
-    for (let r = 0; r < k; r++) {
-      i += 1
-      const u = (i * GOLDEN) % 1
-      out.push(-mean * Math.log(1 - u))
-    }
-    this.latencySeq.set(key, i)
-    return out
-  }
-
-  /**
-   * Splits n requests by integer weights (smooth weighted round robin): each item
-   * earns n × weight, each request goes to the item with the most credit and
-   * costs it the total weight. Credits persist between ticks under their keys.
-   */
-  private apportion(
-    n: number,
-    items: Array<{ key: string; weight: number }>,
-    allToFirst: boolean
-  ): number[] {
-    const out = items.map(() => 0)
-    if (items.length === 0) return out
-    if (allToFirst) {
-      out[0] = n
-      return out
-    }
-    const total = items.reduce((a, it) => a + it.weight, 0)
-    if (total <= 0) return out
-    const credit = items.map((it) => (this.splitAcc.get(it.key) ?? 0) + n * it.weight)
-    for (let r = 0; r < n; r++) {
-      let best = -1
-      for (let i = 0; i < items.length; i++) {
-        if ((items[i]?.weight ?? 0) <= 0) continue
-        if (best < 0 || (credit[i] ?? 0) > (credit[best] ?? 0)) best = i
-      }
-      out[best] = (out[best] ?? 0) + 1
-      credit[best] = (credit[best] ?? 0) - total
-    }
-    items.forEach((it, i) => this.splitAcc.set(it.key, credit[i] ?? 0))
-    return out
   }
 
   private labels(
@@ -390,6 +392,12 @@ export class MeshSimulator {
       connection_security_policy: reporter === 'destination' ? 'mutual_tls' : 'unknown'
     }
   }
+}
+
+function checkNoise(noise: NoiseMode): NoiseMode {
+  if (!isNoiseMode(noise))
+    throw new RangeError(`noise must be one of ${NOISE_MODES.join(', ')}, got ${String(noise)}`)
+  return noise
 }
 
 function checkRps(rps: number): number {
