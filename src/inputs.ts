@@ -3,6 +3,7 @@
  * name the input and the accepted form. Nothing else in the action reads inputs.
  */
 import { X509Certificate } from 'node:crypto'
+import { parseMetricDefinitions, type MetricDefinition } from './core/custom-metrics.js'
 import { parseDuration } from './core/duration.js'
 import type { Reporter } from './core/queries.js'
 
@@ -77,6 +78,8 @@ export interface Settings {
   waitForLockMs?: number
   /** How long a lock outlives its holder's last renewal. */
   leaseDurationMs: number
+  /** The user's own metrics, judged beside the built-in ones; empty when none are given. */
+  metrics: readonly MetricDefinition[]
 }
 
 export interface BasicAuth {
@@ -317,6 +320,21 @@ function headerLines(value: string, authorization: string | undefined): Record<s
   return headers
 }
 
+/** `metrics`: a YAML list of gauges and ratios; each max-rate reads as max-error-rate does. */
+function metricDefinitions(value: string): readonly MetricDefinition[] {
+  const parsed = parseMetricDefinitions(value, (rate) => {
+    try {
+      return parseRate('max-rate', rate)
+    } catch (error) {
+      // The reason alone: the message about the metric says where it is.
+      if (!(error instanceof InputError)) throw error
+      throw new Error(error.message.slice(`input "${error.input}": `.length), { cause: error })
+    }
+  })
+  if ('error' in parsed) throw new InputError('metrics', parsed.error)
+  return parsed.metrics
+}
+
 /** Read and validate every input. Throws InputError on the first bad one. */
 export function readSettings(read: InputReader): Readonly<Settings> {
   const get = (name: string, fallback = ''): string => read(name).trim() || fallback
@@ -457,6 +475,7 @@ export function readSettings(read: InputReader): Readonly<Settings> {
     ] as const),
     onDrift: oneOf('on-drift', get('on-drift', 'pause'), ['pause', 'rollback'] as const),
     waitForLockMs: waitForLock === undefined ? undefined : duration('wait-for-lock', waitForLock),
+    metrics: metricDefinitions(get('metrics')),
     leaseDurationMs: duration('lease-duration', get('lease-duration', '60s'))
   }
   if (settings.leaseDurationMs < 5000) {

@@ -1,3 +1,6 @@
+import { readFileSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
+import yaml from 'js-yaml'
 import { InputError, parseRate, parseSteps, readSettings } from '../../src/inputs.js'
 import { SANDBOX_CERT } from '../../sandbox/apiserver/tls.js'
 import { OTHER_CA_CERT } from '../fakes/tls.js'
@@ -7,6 +10,9 @@ const base: Record<string, string> = {
   image: 'example.com/reviews:2.0.0',
   'prometheus-url': 'http://127.0.0.1:9090/'
 }
+
+const repoFile = (path: string): string =>
+  readFileSync(fileURLToPath(new URL(`../../${path}`, import.meta.url)), 'utf8')
 
 function settings(inputs: Record<string, string>) {
   const all = { ...base, ...inputs }
@@ -64,7 +70,8 @@ describe('readSettings', () => {
       onInterrupt: 'rollback',
       onDrift: 'pause',
       waitForLockMs: undefined,
-      leaseDurationMs: 60_000
+      leaseDurationMs: 60_000,
+      metrics: []
     })
   })
 
@@ -389,6 +396,75 @@ describe('readSettings', () => {
     [{ 'color-label': 'bad label!' }, 'input "color-label": "bad label!" is not a label key']
   ])('refuses %j', (inputs, message) => {
     expect(errorOf(inputs)).toContain(message)
+  })
+
+  it('reads metrics, a gauge and a ratio, into frozen definitions', () => {
+    const s = settings({
+      metrics: [
+        '- name: queue-lag',
+        '  query: max(lag{workload="{{ workload }}"})',
+        '  max: 5',
+        '- name: checkout-failures',
+        '  bad: sum(failed{color="{{color}}"})',
+        '  total: sum(all{color="{{color}}"})',
+        '  max-rate: 0.5%'
+      ].join('\n')
+    })
+    expect(s.metrics).toEqual([
+      { kind: 'gauge', name: 'queue-lag', query: 'max(lag{workload="{{ workload }}"})', max: 5 },
+      {
+        kind: 'ratio',
+        name: 'checkout-failures',
+        bad: 'sum(failed{color="{{color}}"})',
+        total: 'sum(all{color="{{color}}"})',
+        maxRate: 0.005
+      }
+    ])
+    expect(Object.isFrozen(s.metrics)).toBe(true)
+  })
+
+  it.each([
+    [
+      'README.md',
+      () => {
+        const section = repoFile('README.md').split('### Custom metrics\n')[1] ?? ''
+        const block = /```yaml\n([\s\S]*?)```/.exec(section)?.[1] ?? ''
+        return (yaml.load(block) as { with: { metrics: string } }).with.metrics
+      },
+      2
+    ],
+    [
+      'action.yml',
+      () => {
+        const action = yaml.load(repoFile('action.yml')) as {
+          inputs: { metrics: { description: string } }
+        }
+        return /`(- \{.*\})`/.exec(action.inputs.metrics.description)?.[1] ?? ''
+      },
+      1
+    ]
+  ])('accepts the metrics example of %s', (_file, example, count) => {
+    expect(settings({ metrics: example() }).metrics).toHaveLength(count)
+  })
+
+  it.each([
+    [
+      '- name: p\n  bad: e{color="{{ color }}"}\n  total: t{color="{{ color }}"}\n  max-rate: 2',
+      'input "metrics": metric "p": max-rate "2" is not a rate; use a percentage from 0% to 100% (e.g. 1%) or a fraction from 0 to 1 (e.g. 0.01)'
+    ],
+    ['- name: [', 'input "metrics": is not valid YAML: unexpected end of the stream'],
+    [
+      '- name: lag\n  query: q{workload="{{ workload }}"}',
+      'input "metrics": metric "lag" has a query but no bound; give max and/or min'
+    ],
+    [
+      '- name: errors\n  query: q{color="{{ color }}"}\n  max: 1',
+      'input "metrics": metric "errors"'
+    ]
+  ])('refuses the metrics %j', (metrics, message) => {
+    const error = errorOf({ metrics })
+    expect(error).toContain(message)
+    expect(error).not.toContain('input "max-rate"')
   })
 
   it.each([
