@@ -1,12 +1,33 @@
-/** Jest runs TypeScript as native ESM (ts-jest, isolatedModules) on the Node 24 from devDependencies. */
-export default {
+/**
+ * Jest runs TypeScript as native ESM (ts-jest, isolatedModules) on the Node 24 from devDependencies.
+ * Two projects: the end-to-end tests run the built action (dist/), so their project rebuilds it
+ * first when src/ changed since (its globalSetup runs only when one of its tests is selected, so
+ * `npm run test:unit` never waits for a build).
+ */
+const typescript = {
   testEnvironment: 'node',
   extensionsToTreatAsEsm: ['.ts'],
   moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
   transform: {
     '^.+\\.ts$': ['ts-jest', { useESM: true, tsconfig: 'tsconfig.dev.json' }]
-  },
-  testMatch: ['<rootDir>/__tests__/**/*.test.ts'],
+  }
+}
+
+export default {
   testTimeout: 30000,
-  maxWorkers: 2
+  maxWorkers: 2,
+  projects: [
+    {
+      ...typescript,
+      displayName: 'unit',
+      testMatch: ['<rootDir>/__tests__/**/*.test.ts'],
+      testPathIgnorePatterns: ['/node_modules/', '<rootDir>/__tests__/e2e/']
+    },
+    {
+      ...typescript,
+      displayName: 'e2e',
+      testMatch: ['<rootDir>/__tests__/e2e/**/*.test.ts'],
+      globalSetup: '<rootDir>/__tests__/e2e/global-setup.ts'
+    }
+  ]
 }

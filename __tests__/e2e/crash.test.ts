@@ -4,15 +4,17 @@
  * step (on-interrupt rollback, or pause then a rollback), a later deploy that finds the rollout
  * (on-interrupt rollback or pause), or resume / rollback once the dead run's lock expired. After
  * each recovery the cluster must be safe and the record must agree with it. The table of kill
- * point → recovery → outcome is written to __tests__/e2e/fault-report.md.
+ * point → recovery → outcome is written to .sandbox/fault-report.md (untracked: each run makes a
+ * new one) and printed with its path.
  *
  * The cases run two at a time (each with its own sandbox) to keep the suite within a few minutes;
  * KILL_SUITE_LANES changes that.
  */
 import { jest } from '@jest/globals'
-import { writeFile } from 'node:fs/promises'
+import { mkdir, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import * as prettier from 'prettier'
+import { ROOT } from '../../sandbox/action.js'
 import type { Sandbox } from '../../sandbox/index.js'
 import type { RolloutRecord } from '../../src/core/record.js'
 import {
@@ -40,7 +42,7 @@ const IMAGE = 'example.com/reviews:2.0.0'
 const NEXT_IMAGE = 'example.com/reviews:3.0.0'
 const STEPS = [10, 25, 50, 100]
 const LANES = Number(process.env.KILL_SUITE_LANES ?? 2)
-const REPORT = path.join(import.meta.dirname, 'fault-report.md')
+const REPORT = path.join(ROOT, '.sandbox', 'fault-report.md')
 
 /** A line matcher that may keep state (e.g. "the first endgroup after the Preflight group"). */
 type KillPoint = { name: string; make: () => (line: string) => boolean }
@@ -248,14 +250,19 @@ afterAll(async () => {
     ),
     ''
   ]
-  // Formatted as `npm run lint` (prettier --check) expects of a file in the repository.
+  // Prettier aligns the table's columns, so the file reads well as plain text too.
   const text = await prettier.format(lines.join('\n'), {
     ...(await prettier.resolveConfig(REPORT)),
     filepath: REPORT
   })
   // A run filtered with -t would overwrite the whole table with a few rows: print those only.
-  if (rows.length === CASES.length + WINDOW_CASES.length) await writeFile(REPORT, text)
-  console.log(text)
+  if (rows.length === CASES.length + WINDOW_CASES.length) {
+    await mkdir(path.dirname(REPORT), { recursive: true })
+    await writeFile(REPORT, text)
+    console.log(`${text}\nCrash-safety report written to ${REPORT}`)
+  } else {
+    console.log(`${text}\nA filtered run: ${REPORT} was left as it was`)
+  }
 })
 
 interface Case {

@@ -1,9 +1,10 @@
 /**
- * The example workflows (`examples/*.yml`) and the workflow blocks of README.md, parsed with
- * GitHub's own workflow parser (`@actions/workflow-parser`, the schema the Actions service
- * validates against) and checked against action.yml: only declared inputs, the required ones
- * present, known commands, declared outputs, and a concurrency group that is never cancelled
- * wherever a workflow can change traffic.
+ * The example workflows (`examples/*.yml`), the workflow blocks of README.md and the project's own
+ * workflows (`.github/workflows/*.yml`), parsed with GitHub's own workflow parser
+ * (`@actions/workflow-parser`, the schema the Actions service validates against) and checked
+ * against action.yml: only declared inputs, the required ones present, known commands, declared
+ * outputs, and a concurrency group that is never cancelled wherever a workflow can change traffic.
+ * Every action any of them uses is pinned at the one major of ACTION_MAJORS.
  */
 import { readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
@@ -28,8 +29,55 @@ type Token = Parameters<typeof isMapping>[0]
 const repo = fileURLToPath(new URL('../..', import.meta.url))
 const read = (path: string): string => readFileSync(join(repo, path), 'utf8')
 
-/** `uses:` of a step that runs this action, at any ref. */
-const ACTION = /^istio-bluegreen\/istio-bluegreen@\S+$/
+/** `uses:` of a step that runs this action: at any ref, or from the checkout (`./`). */
+const ACTION = /^(?:istio-bluegreen\/istio-bluegreen@\S+|\.\/?)$/
+
+/**
+ * The one major of every action that a workflow of this project (examples, README, the project's
+ * own) may use. Bump an action here and in every workflow at once. Each major runs on node24:
+ * actions/checkout v5+, setup-node v5+, upload-artifact v6+, docker/setup-buildx-action v4,
+ * docker/login-action v4, docker/build-push-action v7, helm/kind-action v1.14 (their action.yml).
+ */
+export const ACTION_MAJORS: Readonly<Record<string, string>> = {
+  'actions/checkout': 'v7',
+  'actions/setup-node': 'v7',
+  'actions/upload-artifact': 'v7',
+  'docker/setup-buildx-action': 'v4',
+  'docker/login-action': 'v4',
+  'docker/build-push-action': 'v7',
+  'helm/kind-action': 'v1',
+  'istio-bluegreen/istio-bluegreen': 'v1'
+}
+
+/** Every `uses: owner/name@ref` of a text, local actions (`./`) and `docker://` images left out. */
+export function usesOf(text: string): { action: string; ref: string }[] {
+  return [...text.matchAll(/^[ \t]*(?:-[ \t]+)?uses:[ \t]*['"]?([^\s'"#]+)/gm)]
+    .map((m) => m[1] ?? '')
+    .filter((uses) => !uses.startsWith('./') && uses !== '.' && !uses.startsWith('docker://'))
+    .map((uses) => {
+      const at = uses.lastIndexOf('@')
+      return at < 0
+        ? { action: uses, ref: '' }
+        : { action: uses.slice(0, at), ref: uses.slice(at + 1) }
+    })
+}
+
+/** Problems of the `uses:` of one text against ACTION_MAJORS, as readable sentences. */
+export function actionRefProblems(
+  name: string,
+  text: string,
+  majors: Readonly<Record<string, string>> = ACTION_MAJORS
+): string[] {
+  return usesOf(text).flatMap(({ action, ref }) => {
+    const major = majors[action]
+    if (major === undefined) {
+      return [`${name}: ${action}@${ref} is not in ACTION_MAJORS; add it there with its major`]
+    }
+    if (ref === '') return [`${name}: ${action} has no @ref; pin it at @${major}`]
+    return ref === major ? [] : [`${name}: ${action}@${ref}, but ACTION_MAJORS says @${major}`]
+  })
+}
+
 /** Commands that change traffic or the rollout record, and so must never run side by side. */
 const MUTATING = new Set(['deploy', 'promote', 'resume', 'rollback', 'abort'])
 
@@ -343,6 +391,10 @@ const contract = loadContract(read('action.yml'))
 const examples = readdirSync(join(repo, 'examples'))
   .filter((file) => file.endsWith('.yml'))
   .sort()
+const workflows = readdirSync(join(repo, '.github/workflows'))
+  .filter((file) => /\.ya?ml$/.test(file))
+  .map((file) => join('.github/workflows', file))
+  .sort()
 
 describe('action.yml, as the checks read it', () => {
   it('lists the commands in the description of `command`', () => {
@@ -396,12 +448,90 @@ describe('examples/', () => {
     )
   })
 
-  it.each(examples)('%s uses the action at @v1', (file) => {
-    const refs = [
-      ...read(join('examples', file)).matchAll(/uses:\s*istio-bluegreen\/istio-bluegreen@(\S+)/g)
-    ]
-    expect(refs.length).toBeGreaterThan(0)
-    for (const [, ref] of refs) expect(ref).toBe('v1')
+  it.each(examples)('%s uses the action', (file) => {
+    const actions = usesOf(read(join('examples', file))).map((u) => u.action)
+    expect(actions).toContain('istio-bluegreen/istio-bluegreen')
+  })
+})
+
+describe('.github/workflows/', () => {
+  it('holds ci.yml and e2e-kind.yml', () => {
+    expect(workflows).toEqual(
+      expect.arrayContaining(['.github/workflows/ci.yml', '.github/workflows/e2e-kind.yml'])
+    )
+  })
+
+  it.each(workflows)(
+    '%s is a valid workflow, and its steps of the action (uses: ./) use it as action.yml declares',
+    async (file) => {
+      expect(await validateWorkflow(file, read(file), contract)).toEqual([])
+    }
+  )
+
+  it('checks the e2e workflow against action.yml: a misspelt service is reported', async () => {
+    const file = '.github/workflows/e2e-kind.yml'
+    const broken = read(file).replace(/(\n\s+)service:/g, '$1servce:')
+    expect(await validateWorkflow(file, broken, contract)).toEqual(
+      expect.arrayContaining([expect.stringContaining('input servce is not in action.yml')])
+    )
+  })
+})
+
+describe('action majors', () => {
+  it.each([...workflows, ...examples.map((file) => join('examples', file)), 'README.md'])(
+    '%s uses every action at its major in ACTION_MAJORS',
+    (file) => {
+      expect(actionRefProblems(file, read(file))).toEqual([])
+    }
+  )
+
+  it('the README and the examples use checkout and the action, the workflows checkout and setup-node', () => {
+    const used = (files: string[]): Set<string> =>
+      new Set(files.flatMap((file) => usesOf(read(file)).map((u) => u.action)))
+    const readme = used(['README.md'])
+    const inExamples = used(examples.map((file) => join('examples', file)))
+    for (const action of ['actions/checkout', 'istio-bluegreen/istio-bluegreen']) {
+      expect(readme).toContain(action)
+      expect(inExamples).toContain(action)
+    }
+    const inWorkflows = used(workflows)
+    for (const action of ['actions/checkout', 'actions/setup-node']) {
+      expect(inWorkflows).toContain(action)
+    }
+  })
+
+  it.each([
+    [
+      'a known action at another major',
+      '- uses: actions/checkout@v4',
+      'but ACTION_MAJORS says @v1'
+    ],
+    ['an action not in the table', '  - uses: acme/deploy@v2', 'not in ACTION_MAJORS'],
+    ['an unpinned action', 'steps:\n  - uses: actions/checkout', 'has no @ref; pin it at @v1']
+  ])('reports %s', (_, text, problem) => {
+    expect(actionRefProblems('x.yml', text, { 'actions/checkout': 'v1' })).toEqual([
+      expect.stringContaining(problem)
+    ])
+  })
+
+  it('reads uses: in its spellings, and leaves local actions and docker images alone', () => {
+    const text = [
+      'steps:',
+      '  - uses: actions/checkout@v7',
+      "  - uses: 'actions/setup-node@v7'",
+      '  - name: x',
+      '    uses: docker/login-action@v4 # a comment',
+      '  - uses: ./',
+      '  - uses: ./.github/actions/mine',
+      '  - uses: docker://alpine:3.20',
+      '# - uses: commented/out@v0',
+      '  - run: echo uses: not/a-step@v9'
+    ].join('\n')
+    expect(usesOf(text)).toEqual([
+      { action: 'actions/checkout', ref: 'v7' },
+      { action: 'actions/setup-node', ref: 'v7' },
+      { action: 'docker/login-action', ref: 'v4' }
+    ])
   })
 })
 
