@@ -33,13 +33,21 @@ const CANDIDATES: Array<{ name: string; rate: (stable: number) => number }> = [
 
 function pct(n: number, of: number): string {
   const v = (100 * n) / of
-  return v === 0 ? '0' : v < 0.1 ? '<0.1' : v >= 99.95 && n < of ? '>99.9' : v.toFixed(1).replace(/\.0$/, '')
+  return v === 0
+    ? '0'
+    : v < 0.1
+      ? '<0.1'
+      : v >= 99.95 && n < of
+        ? '>99.9'
+        : v.toFixed(1).replace(/\.0$/, '')
 }
 
 function time(ms: number): string {
   if (!Number.isFinite(ms)) return '–'
   const s = Math.round(ms / 1000)
-  return s < 60 ? `${s}s` : `${Math.floor(s / 60)}m${s % 60 ? `${String(s % 60).padStart(2, '0')}s` : ''}`
+  return s < 60
+    ? `${s}s`
+    : `${Math.floor(s / 60)}m${s % 60 ? `${String(s % 60).padStart(2, '0')}s` : ''}`
 }
 
 function ours(r: CellResult, runs: number): string[] {
@@ -94,9 +102,14 @@ for (const stable of STABLE) {
       lines.push(
         `| ${rps} | ${(stable * 100).toFixed(1)}% | ${c.name} | ${ours(j, RUNS).join(' | ')} | ${Number.isFinite(atRollback) ? atRollback : '–'} | ${peer(legacy, RUNS)} | ${peer(flagger, RUNS)} | ${peer(argo, RUNS)} |`
       )
-      if (c.name === 'same' && j.rolledBack / RUNS > 0.01) failures.push(`healthy rolled back ${pct(j.rolledBack, RUNS)}% at ${rps} rps, ${stable * 100}%`)
-      if (c.name === '3×' && j.promoted / RUNS > 0.01) failures.push(`3× promoted ${pct(j.promoted, RUNS)}% at ${rps} rps, ${stable * 100}%`)
-      if (c.name === '20%' && j.rolledBack !== RUNS) failures.push(`20% not always rolled back at ${rps} rps, ${stable * 100}%`)
+      if (c.name === 'same' && j.rolledBack / RUNS > 0.01)
+        failures.push(
+          `healthy rolled back ${pct(j.rolledBack, RUNS)}% at ${rps} rps, ${stable * 100}%`
+        )
+      if (c.name === '3×' && j.promoted / RUNS > 0.01)
+        failures.push(`3× promoted ${pct(j.promoted, RUNS)}% at ${rps} rps, ${stable * 100}%`)
+      if (c.name === '20%' && j.rolledBack !== RUNS)
+        failures.push(`20% not always rolled back at ${rps} rps, ${stable * 100}%`)
     }
   }
 }

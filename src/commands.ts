@@ -9,15 +9,21 @@ import type { Owner, RolloutConfig, RolloutRecord } from './core/record.js'
 import { imageOf, type DeploymentObject, readiness } from './core/workload.js'
 import { DEPLOYMENTS, type Kube } from './adapters/kube.js'
 import { IstioTraffic } from './adapters/istio.js'
-import { Prometheus } from './adapters/prometheus.js'
+import { Prometheus, PrometheusMetrics } from './adapters/prometheus.js'
 import { holderRunUrl, type LeaseState, type LeaseStore, LockHeldError } from './adapters/lease.js'
 import {
+  type AnalysisPlan,
   checkPermissions,
   istioVersion,
   preflight,
   PreflightError,
   type Plan
 } from './preflight.js'
+import { estimateDecisions, stepEstimates } from './core/estimate.js'
+import { judged, placeholders, queriesFor } from './core/metrics.js'
+import { judgeSettingsOf, metricSpecsOf } from './core/record.js'
+import { estimateLines, estimateWarning } from './report.js'
+import { promRange } from './core/duration.js'
 import { describeAnalysis, type Outcome, type Readiness, Rollout } from './rollout.js'
 import type { Settings } from './inputs.js'
 import type { Clock, Log } from './log.js'
@@ -79,7 +85,11 @@ function lockView(state: LeaseState, identity: string): LockView {
   }
 }
 
-function configFrom(s: Readonly<Settings>, istioVersion: string): RolloutConfig {
+function configFrom(
+  s: Readonly<Settings>,
+  istioVersion: string,
+  analysis: AnalysisPlan
+): RolloutConfig {
   return {
     virtualService: s.virtualService,
     destinationRule: s.destinationRule,
@@ -93,9 +103,14 @@ function configFrom(s: Readonly<Settings>, istioVersion: string): RolloutConfig 
     maxErrorRate: s.maxErrorRate,
     maxP99Ms: s.maxP99Ms,
     analysisWindowMs: s.analysisWindowMs,
-    minRequests: s.minRequests,
-    failureLimit: s.failureLimit,
     maxInconclusive: s.maxInconclusive,
+    confidence: s.confidence,
+    tolerance: s.tolerance,
+    maxRegression: s.maxRegression,
+    negligibleRate: s.negligibleRate,
+    onInconclusive: s.onInconclusive,
+    metrics: analysis.specs,
+    buckets: analysis.buckets,
     reporter: s.reporter,
     previousColor: s.previousColor,
     pauseAt: s.pauseAt,
@@ -150,7 +165,7 @@ function engine(d: CommandDeps, record: RolloutRecord): Rollout {
   return new Rollout(
     {
       kube: d.kube,
-      prometheus: url ? prometheusAt(d.settings, url) : undefined,
+      metrics: url ? new PrometheusMetrics(prometheusAt(d.settings, url)) : undefined,
       leases: d.leases,
       traffic: trafficFor(d, record.config),
       log: d.log,
@@ -180,6 +195,24 @@ async function takeOver(d: CommandDeps, record: RolloutRecord): Promise<RolloutR
   return mine
 }
 
+/** Warn when the configured steps cannot reach a decision at the stable's current traffic. */
+function warnIfUndecidable(d: CommandDeps, record: RolloutRecord, analysis: AnalysisPlan): void {
+  const judge = judgeSettingsOf(record.config)
+  const estimate = estimateDecisions(
+    judged(analysis.specs),
+    judge,
+    {
+      steps: record.steps,
+      stepDurationMs: record.config.stepDurationMs,
+      maxExtensions: record.config.maxInconclusive
+    },
+    analysis.traffic
+  )
+  const warning = estimateWarning(estimate, judge, analysis.traffic)
+  if (warning) d.log.warning(warning)
+  else d.log.info(estimateLines(estimate, [], judge, analysis.traffic).join('\n'))
+}
+
 /** `deploy`: a new release into the candidate color. */
 export async function deploy(d: CommandDeps): Promise<CommandResult> {
   const { settings, log } = d
@@ -202,7 +235,7 @@ export async function deploy(d: CommandDeps): Promise<CommandResult> {
     stable: { color: plan.stable, image: plan.stableImage },
     candidate: { color: plan.candidate, image: plan.candidateImage },
     steps: [...settings.steps],
-    config: configFrom(settings, plan.istioVersion),
+    config: configFrom(settings, plan.istioVersion, plan.analysis),
     step: -1,
     weights: weightsFor(plan.candidate, 0),
     startedAt: now,
@@ -212,6 +245,7 @@ export async function deploy(d: CommandDeps): Promise<CommandResult> {
     checks: []
   }
   log.info(describeAnalysis(record))
+  warnIfUndecidable(d, record, plan.analysis)
   const { previous, tookOverFrom } = await d.leases.acquire(record)
   if (tookOverFrom) {
     log.warning(`took over the rollout lock from ${tookOverFrom}, which stopped renewing it`)
@@ -418,14 +452,22 @@ export async function rollBack(
  */
 async function checkPrometheus(d: CommandDeps, record: RolloutRecord): Promise<void> {
   const url = d.settings.prometheusUrl ?? record.config.prometheusUrl
-  const stable = deploymentName(record.service, record.stable.color)
-  const m = await prometheusAt(d.settings, url).measure(
-    { workload: stable, namespace: d.namespace, reporter: record.config.reporter },
-    record.config.analysisWindowMs
+  const specs = metricSpecsOf(record.config)
+  const values = placeholders(
+    record.service,
+    d.namespace,
+    record.stable.color,
+    promRange(record.config.analysisWindowMs)
   )
-  if (m.failure !== undefined) {
+  const readings = await new PrometheusMetrics(prometheusAt(d.settings, url)).read(
+    queriesFor(specs, values),
+    d.clock.now()
+  )
+  const failed = specs.find((s) => readings[s.name]?.kind === 'none')
+  const r = failed ? readings[failed.name] : undefined
+  if (failed && r?.kind === 'none') {
     throw new PreflightError(
-      `${m.failure}; nothing was changed: give this run the same prometheus-* inputs as the release`
+      `metric ${failed.name}: ${r.reason}; nothing was changed: give this run the same prometheus-* inputs as the release`
     )
   }
 }
@@ -522,12 +564,25 @@ export async function plan(d: CommandDeps): Promise<CommandResult> {
     const at = formatDuration(settings.stepDurationMs * (i + 1))
     return `| ${i + 1} | ${p.candidate} ${w}% | ${p.stable} ${100 - w}% | ${formatDuration(settings.stepDurationMs)} | ${at}${settings.pauseAt === w ? ' (pause)' : ''} |`
   })
+  const metrics = judged(p.analysis.specs)
+  const judge = judgeSettingsOf(configFrom(settings, p.istioVersion, p.analysis))
+  const shape = {
+    steps: settings.steps,
+    stepDurationMs: settings.stepDurationMs,
+    maxExtensions: settings.maxInconclusive
+  }
+  const estimate = estimateDecisions(metrics, judge, shape, p.analysis.traffic)
+  const perStep = stepEstimates(metrics, judge, settings.steps, p.analysis.traffic)
+  const warning = estimateWarning(estimate, judge, p.analysis.traffic)
+  if (warning) log.warning(warning)
   const text = [
     `stable ${p.stable} (${p.stableImage ?? '?'}) → candidate ${p.candidate} (${p.candidateImage ?? '?'})${p.adoptFrom ? `, adopting ${p.adoptFrom.metadata.name} as ${deploymentName(settings.service, 'blue')}` : ''}`,
     '',
     '| step | candidate | stable | bake | done after |',
     '|---:|---|---|---|---|',
-    ...rows
+    ...rows,
+    '',
+    ...estimateLines(estimate, perStep, judge, p.analysis.traffic)
   ].join('\n')
   log.info(text)
   return { kind: 'plan', text, stable: p.stable, candidate: otherColor(p.stable) }

@@ -56,10 +56,20 @@ export interface Settings {
   prometheusTimeoutMs: number
   maxErrorRate: number
   maxP99Ms?: number
+  /** Range of `{{ window }}` in custom metrics, and of preflight's look at the stable's traffic. */
   analysisWindowMs: number
-  minRequests: number
-  failureLimit: number
+  /** How many extra step durations a step may bake while its evidence is not enough. */
   maxInconclusive: number
+  /** 1 − α: how sure the judge must be before it rolls back (and, as 1 − β, before 100%). */
+  confidence: number
+  /** r0: how many times the stable's bad share the candidate may have and still count as no worse. */
+  tolerance: number
+  /** r_bad: the regression that must be ruled out before the candidate takes 100%. */
+  maxRegression: number
+  /** A bad share too small to matter; undefined: a quarter of each metric's limit (≤ 0.25%). */
+  negligibleRate?: number
+  /** What a step whose evidence stays short after every extension does. */
+  onInconclusive: 'pause' | 'rollback'
   reporter: Reporter
   previousColor: PreviousColorPolicy
   failOnRollback: boolean
@@ -147,6 +157,46 @@ export function parseRate(input: string, value: string): number {
     )
   }
   return rate
+}
+
+/** `99%` or `0.99`: how sure the judge must be, strictly between 50% and 100% (at most 99.99%). */
+function confidence(value: string): number {
+  const form =
+    'use a percentage such as 99% or 99.9% (or a fraction such as 0.99), above 50% and at most 99.99%'
+  const percent = /^(\d+(?:\.\d+)?)%$/.exec(value)
+  const raw = percent ? Number(percent[1]) / 100 : /^0?\.\d+$/.test(value) ? Number(value) : NaN
+  // 99.9 / 100 is 0.9990000000000001 in floating point; the input never means that.
+  const c = Math.round(raw * 1e9) / 1e9
+  if (!Number.isFinite(c) || c <= 0.5 || c > 0.9999) {
+    throw new InputError('confidence', `"${value}" is not a confidence; ${form}`)
+  }
+  return c
+}
+
+/** negligible-rate: a rate above 0 and below 100%, or undefined for the per-metric default. */
+function negligible(value: string | undefined): number | undefined {
+  if (value === undefined) return undefined
+  const rate = parseRate('negligible-rate', value)
+  if (rate <= 0 || rate >= 1) {
+    throw new InputError(
+      'negligible-rate',
+      `"${value}" must be above 0% and below 100% (e.g. 0.1%, or 5% for a quiet staging service)`
+    )
+  }
+  return rate
+}
+
+/** `3x`, `1.5x` or `3`: a ratio to the stable's bad share, at least `min`. */
+function ratio(input: string, value: string, min: number): number {
+  const m = /^(\d+(?:\.\d+)?)x?$/i.exec(value)
+  const r = m ? Number(m[1]) : NaN
+  if (!Number.isFinite(r) || r < min || r > 1000) {
+    throw new InputError(
+      input,
+      `"${value}" is not a ratio to the stable's rate; use a number of at least ${min} with an optional x, e.g. 1x, 1.5x or 3x`
+    )
+  }
+  return r
 }
 
 /** Candidate weights: whole numbers from 1 to 100, strictly increasing, ending at 100. */
@@ -456,9 +506,15 @@ export function readSettings(read: InputReader): Readonly<Settings> {
     maxErrorRate: parseRate('max-error-rate', get('max-error-rate', '1%')),
     maxP99Ms: maxP99 === undefined ? undefined : duration('max-p99-latency', maxP99),
     analysisWindowMs: duration('analysis-window', get('analysis-window', '1m')),
-    minRequests: integer('min-requests', get('min-requests', '20'), 1),
-    failureLimit: integer('failure-limit', get('failure-limit', '2'), 1),
     maxInconclusive: integer('max-inconclusive', get('max-inconclusive', '2'), 0),
+    confidence: confidence(get('confidence', '99%')),
+    tolerance: ratio('tolerance', get('tolerance', '1x'), 1),
+    maxRegression: ratio('max-regression', get('max-regression', '3x'), 1),
+    negligibleRate: negligible(optional('negligible-rate')),
+    onInconclusive: oneOf('on-inconclusive', get('on-inconclusive', 'pause'), [
+      'pause',
+      'rollback'
+    ] as const),
     reporter: oneOf('reporter', get('reporter', 'destination'), ['destination', 'source'] as const),
     previousColor: oneOf('previous-color', get('previous-color', 'keep'), [
       'keep',
@@ -497,6 +553,12 @@ export function readSettings(read: InputReader): Readonly<Settings> {
   }
   if (settings.skipAnalysis && command !== 'promote') {
     throw new InputError('skip-analysis', `applies to promote only, not to ${command}`)
+  }
+  if (settings.maxRegression <= settings.tolerance) {
+    throw new InputError(
+      'max-regression',
+      `${settings.maxRegression}x is not above "tolerance" (${settings.tolerance}x): the regression to rule out must be worse than what is tolerated (e.g. tolerance 1x, max-regression 3x)`
+    )
   }
   if (settings.analysisWindowMs < 1000) {
     throw new InputError(

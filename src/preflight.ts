@@ -8,10 +8,22 @@ import { type Color, COLORS, deploymentName, otherColor } from './core/color.js'
 import { type ServiceRef } from './core/routes.js'
 import { type DestinationRuleSpec, subsetPatch } from './core/subsets.js'
 import { type DeploymentObject, imageOf, inMesh, type MeshPod } from './core/workload.js'
-import { formatDuration } from './core/duration.js'
+import { formatDuration, promRange } from './core/duration.js'
+import type { TrafficNow } from './core/estimate.js'
+import {
+  builtinMetrics,
+  chooseBuckets,
+  customMetrics,
+  type LatencyBuckets,
+  lifetimeShare,
+  type MetricQuery,
+  type MetricSpec,
+  placeholders,
+  queriesFor
+} from './core/metrics.js'
 import { DEPLOYMENTS, type Kube, type KubeObject, PODS, SERVICES } from './adapters/kube.js'
 import { ISTIO_GROUP, ISTIO_VERSIONS, IstioTraffic } from './adapters/istio.js'
-import type { Prometheus } from './adapters/prometheus.js'
+import { type Prometheus, PrometheusMetrics } from './adapters/prometheus.js'
 import { REQUIRED_PERMISSIONS } from './permissions.js'
 import type { Settings } from './inputs.js'
 import type { Log } from './log.js'
@@ -42,6 +54,8 @@ export interface Plan {
   template: DeploymentObject
   stableImage?: string
   candidateImage?: string
+  /** The metrics to judge and the stable's traffic now. */
+  analysis: AnalysisPlan
 }
 
 export interface PreflightDeps {
@@ -143,7 +157,7 @@ export async function preflight(
   deps: PreflightDeps,
   options: { lenient?: boolean } = {}
 ): Promise<Plan> {
-  const { settings, kube, prometheus, namespace, log } = deps
+  const { settings, kube, namespace, log } = deps
   const service: ServiceRef = { name: settings.service, namespace }
 
   await checkPermissions(kube, namespace, { readOnly: options.lenient, log })
@@ -266,20 +280,7 @@ export async function preflight(
     )
   }
 
-  // Metrics must exist for the stable workload now: otherwise every check would be
-  // inconclusive and the rollout could only end in a rollback.
-  const stableWorkload = stableDeployment.metadata.name
-  const m = await prometheus.measure(
-    { workload: stableWorkload, namespace, reporter: settings.reporter },
-    settings.analysisWindowMs
-  )
-  // The adapter's messages name the input to check (prometheus-url, -ca, -token, -headers).
-  if (m.failure !== undefined) fail(m.failure)
-  if (m.requests === undefined) {
-    fail(
-      `Prometheus has no istio_requests_total series for workload ${stableWorkload} in namespace ${namespace} (reporter="${settings.reporter}") over the last ${formatDuration(settings.analysisWindowMs)}: check that its pods have the Istio sidecar, that Prometheus scrapes them, and inputs "prometheus-url" and "reporter"`
-    )
-  }
+  const analysis = await checkMetrics(deps, stableDeployment.metadata.name)
 
   return {
     service,
@@ -292,6 +293,84 @@ export async function preflight(
     adoptRoutes,
     template,
     stableImage: imageOf(stableDeployment, settings.container),
-    candidateImage: settings.image ?? imageOf(template, settings.container)
+    candidateImage: settings.image ?? imageOf(template, settings.container),
+    analysis
+  }
+}
+
+/** What preflight learnt about the metrics: what to judge, and the stable's traffic now. */
+export interface AnalysisPlan {
+  specs: MetricSpec[]
+  buckets: LatencyBuckets
+  traffic: TrafficNow
+}
+
+/**
+ * Every metric must answer for the stable workload now, built-in and custom: otherwise every
+ * check would be inconclusive, or a broken query would silently judge nothing. Also chooses the
+ * latency buckets and reads the stable's traffic for the estimates.
+ */
+export async function checkMetrics(
+  deps: PreflightDeps,
+  stableWorkload: string
+): Promise<AnalysisPlan> {
+  const { settings, prometheus, namespace, log } = deps
+  const selector = { workload: stableWorkload, namespace, reporter: settings.reporter }
+  const [traffic, histogram] = await Promise.all([
+    prometheus.traffic(selector, settings.analysisWindowMs),
+    prometheus.latency(selector, settings.analysisWindowMs)
+  ])
+  // The adapter's messages name the input to check (prometheus-url, -ca, -token, -headers).
+  if (traffic.failure !== undefined) fail(traffic.failure)
+  if (traffic.rps === undefined) {
+    fail(
+      `Prometheus has no istio_requests_total series for workload ${stableWorkload} in namespace ${namespace} (reporter="${settings.reporter}") over the last ${formatDuration(settings.analysisWindowMs)}: check that its pods have the Istio sidecar, that Prometheus scrapes them, and inputs "prometheus-url" and "reporter"`
+    )
+  }
+  if (histogram.failure !== undefined) fail(histogram.failure)
+  const chosen = chooseBuckets(histogram.buckets, histogram.p99Ms, settings.maxP99Ms)
+  for (const note of chosen.notes) log.warning(note)
+  const specs = [
+    ...builtinMetrics({
+      reporter: settings.reporter,
+      maxErrorRate: settings.maxErrorRate,
+      buckets: chosen.buckets
+    }),
+    ...customMetrics(settings.metrics)
+  ]
+  const color = stableWorkload.endsWith('-green') ? 'green' : 'blue'
+  const queries = queriesFor(
+    specs,
+    placeholders(settings.service, namespace, color, promRange(settings.analysisWindowMs))
+  )
+  const readings = await new PrometheusMetrics(prometheus).read(queries, Date.now())
+  const badShare: Record<string, number> = {}
+  for (const [i, spec] of specs.entries()) {
+    const q = queries[i] as MetricQuery
+    const shown = q.kind === 'gauge' ? q.query : `total: ${q.total}; bad: ${q.bad}`
+    const r = readings[spec.name]
+    const custom = !['errors', 'latency', 'latency-limit'].includes(spec.name)
+    if (!r || r.kind === 'none') {
+      fail(
+        `metric ${spec.name}: ${r?.reason ?? 'not measured'}${custom ? `; check its query in input "metrics". The query for the stable: ${shown}` : ''}`
+      )
+    }
+    if (r.kind === 'counters' && r.total.length === 0) {
+      fail(
+        `metric ${spec.name}: its total counter has no data for the stable workload ${stableWorkload}; ${custom ? `check its "total" query in input "metrics" (placeholders are filled for the stable color). The query: ${q.kind === 'ratio' ? q.total : shown}` : `Prometheus lacks the Istio histogram istio_request_duration_milliseconds for it (is Istio's standard telemetry turned off?)`}`
+      )
+    }
+    if (r.kind === 'counters' && r.bad.length === 0 && custom) {
+      log.warning(
+        `metric ${spec.name}: its "bad" query has no data for the stable yet; fine if there have been no bad events, otherwise check it (${q.kind === 'ratio' ? q.bad : shown})`
+      )
+    }
+    const share = lifetimeShare(r)
+    if (share !== undefined) badShare[spec.name] = share
+  }
+  return {
+    specs,
+    buckets: chosen.buckets,
+    traffic: { rps: traffic.rps, badShare: { ...badShare, errors: traffic.errorShare ?? 0 } }
   }
 }

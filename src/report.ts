@@ -1,6 +1,9 @@
 /** The job summary, the JSON report and the outputs of a run, as plain data and markdown. No I/O. */
 import { formatWeights, type Color } from './core/color.js'
-import type { CheckEntry, RolloutRecord } from './core/record.js'
+import type { DecisionEstimate, StepEstimate, TrafficNow } from './core/estimate.js'
+import { roughDuration, type JudgeSettings } from './core/judge.js'
+import type { MetricSpec } from './core/metrics.js'
+import { type CheckEntry, metricSpecsOf, type RolloutRecord } from './core/record.js'
 
 export interface Outputs {
   result: string
@@ -9,6 +12,8 @@ export interface Outputs {
   weights: string
   'error-rate': string
   'p99-latency': string
+  /** JSON: every judged metric's candidate and stable figures over the rollout. */
+  metrics: string
   reason: string
 }
 
@@ -51,8 +56,146 @@ export function outputsOf(record: RolloutRecord): Outputs {
     weights: formatWeights(record.weights),
     'error-rate': errorRate === undefined ? '' : errorRate.toFixed(6),
     'p99-latency': p99Ms === undefined ? '' : `${Math.round(p99Ms)}ms`,
+    metrics: JSON.stringify(metricsSummary(record)),
     reason: record.reason ?? ''
   }
+}
+
+/** One metric over the whole rollout, as the outputs and the report carry it. */
+export interface MetricSummary {
+  /** Candidate's bad share over every check (ratio metrics). */
+  candidate?: number
+  stable?: number
+  /** Candidate's bad events and total, over every check. */
+  counts?: { bad: number; total: number; stableBad: number; stableTotal: number }
+  /** The gauge's last value. */
+  value?: number
+  /** The last check's share of the way to a rollback and to shown safe, 0..1. */
+  rollbackEvidence?: number
+  safety?: number
+}
+
+function addCounts(
+  checks: readonly CheckEntry[],
+  name: string
+): { bad: number; total: number; stableBad: number; stableTotal: number } {
+  const sum = { bad: 0, total: 0, stableBad: 0, stableTotal: 0 }
+  for (const c of checks) {
+    const m = c.metrics?.[name]
+    if (m?.c) {
+      sum.bad += m.c[0]
+      sum.total += m.c[1]
+    }
+    if (m?.s) {
+      sum.stableBad += m.s[0]
+      sum.stableTotal += m.s[1]
+    }
+  }
+  return sum
+}
+
+/** Every judged metric over the rollout: the shares its checks add up to, and its last evidence. */
+export function metricsSummary(record: RolloutRecord): Record<string, MetricSummary> {
+  const out: Record<string, MetricSummary> = {}
+  for (const spec of metricSpecsOf(record.config)) {
+    const last = record.checks.findLast((c) => c.metrics?.[spec.name] !== undefined)?.metrics?.[
+      spec.name
+    ]
+    const m: MetricSummary = {}
+    if (spec.kind === 'ratio') {
+      const counts = addCounts(record.checks, spec.name)
+      if (counts.total > 0) m.candidate = counts.bad / counts.total
+      if (counts.stableTotal > 0) m.stable = counts.stableBad / counts.stableTotal
+      m.counts = counts
+    } else {
+      const value = record.checks.findLast((c) => c.metrics?.[spec.name]?.v !== undefined)
+        ?.metrics?.[spec.name]?.v
+      if (value !== undefined) m.value = value
+    }
+    if (last?.r !== undefined) m.rollbackEvidence = last.r
+    if (last?.ok !== undefined) m.safety = last.ok
+    out[spec.name] = m
+  }
+  return out
+}
+
+function shareOf(bad: number, total: number): string {
+  return total > 0 ? pct(bad / total) : '–'
+}
+
+/** One metric's cell in a step row: the candidate's figure in the step, beside the stable's. */
+function metricCell(spec: MetricSpec, checks: readonly CheckEntry[]): string {
+  if (spec.kind === 'gauge') {
+    const v = checks.findLast((c) => c.metrics?.[spec.name]?.v !== undefined)?.metrics?.[spec.name]
+      ?.v
+    return v === undefined ? 'no data' : String(Number(v.toPrecision(4)))
+  }
+  const c = addCounts(checks, spec.name)
+  if (c.total === 0) return checks.some((x) => x.metrics?.[spec.name]) ? 'no requests' : '–'
+  const last = checks.findLast((x) => x.metrics?.[spec.name] !== undefined)?.metrics?.[spec.name]
+  const evidence = [
+    last?.r !== undefined && last.r > 0 ? `⚠ ${Math.round(last.r * 100)}%` : '',
+    last?.ok !== undefined ? `safe ${Math.round(last.ok * 100)}%` : ''
+  ]
+    .filter(Boolean)
+    .join(', ')
+  return `${shareOf(c.bad, c.total)} vs ${shareOf(c.stableBad, c.stableTotal)}${evidence ? ` (${evidence})` : ''}`
+}
+
+/** `1.2 rps; errors 0.12%, latency 0.40% slow` */
+function trafficText(traffic: TrafficNow): string {
+  const shares = Object.entries(traffic.badShare).map(([name, share]) => `${name} ${pct(share)}`)
+  return `${Number(traffic.rps.toPrecision(3))} rps${shares.length ? `; bad shares: ${shares.join(', ')}` : ''}`
+}
+
+function within(ms: number | undefined): string {
+  return ms === undefined ? 'not within the steps' : `after about ${roughDuration(ms)}`
+}
+
+/**
+ * What the judge is expected to decide at the stable's current traffic, for `plan` and the log;
+ * with `perStep`, how long each step would need on its own.
+ */
+export function estimateLines(
+  estimate: DecisionEstimate,
+  perStep: readonly StepEstimate[],
+  judge: JudgeSettings,
+  traffic: TrafficNow
+): string[] {
+  const lines = [
+    `Expected decisions at the stable's current traffic (${trafficText(traffic)}), for 99% of runs:`
+  ]
+  for (const m of estimate.metrics) {
+    lines.push(
+      `- ${m.metric}: a healthy release is shown safe for 100% ${within(m.safeByMs)}; a ${judge.maxRegression}× regression is rolled back ${within(m.regressionByMs)}`
+    )
+  }
+  lines.push(
+    `(the steps bake ${roughDuration(estimate.gateMs)} before the step to 100%, with every extension)`
+  )
+  if (perStep.length > 0) {
+    lines.push(
+      '',
+      `| step | healthy shown safe at this weight alone | ${judge.maxRegression}× regression rolled back at this weight alone |`,
+      '|---:|---|---|',
+      ...perStep.map(
+        (s) =>
+          `| ${s.weight}% | ${s.safeMs === undefined ? 'over 1h' : roughDuration(s.safeMs)} | ${s.regressionMs === undefined ? 'over 1h' : roughDuration(s.regressionMs)} |`
+      )
+    )
+  }
+  return lines
+}
+
+/** A warning when a healthy release would not be shown safe within the steps, else undefined. */
+export function estimateWarning(
+  estimate: DecisionEstimate,
+  judge: JudgeSettings,
+  traffic: TrafficNow
+): string | undefined {
+  const short = estimate.metrics.filter((m) => m.safeByMs === undefined)
+  if (short.length === 0) return undefined
+  return `at the stable's current traffic (${trafficText(traffic)}), the steps (${roughDuration(estimate.gateMs)} of bake before 100%, with every extension) are not expected to gather enough evidence to show a healthy release less than ${judge.maxRegression}× worse on ${short.map((m) => m.metric).join(', ')}: it would end inconclusive. Lengthen step-duration or max-inconclusive, release at a busier time, or raise max-regression (see "plan" for how long each step needs)`
 }
 
 /** The decision of a run in words: what the summary opens with and the JSON report carries. */
@@ -161,14 +304,6 @@ function clockText(iso: string): string {
   return `${iso.slice(11, 19)} UTC`
 }
 
-/** The last check of each step, which decided it. */
-function decidingChecks(record: RolloutRecord): Map<number, { last: CheckEntry; count: number }> {
-  const byStep = new Map<number, { last: CheckEntry; count: number }>()
-  for (const c of record.checks)
-    byStep.set(c.step, { last: c, count: (byStep.get(c.step)?.count ?? 0) + 1 })
-  return byStep
-}
-
 /** Who started the run, the run link, how long it took and who stopped it, as one line. */
 function provenanceLine(record: RolloutRecord): string {
   const parts: string[] = []
@@ -207,27 +342,52 @@ export function summaryMarkdown(
     '',
     provenanceLine(record),
     '',
-    `| step | weight | checks | requests | error rate | p99 | stable error rate | stable p99 | threshold | verdict | time |`,
-    `|---:|---:|---:|---:|---:|---:|---:|---:|---|---|---|`
+    ...stepTable(record, thresholds)
   ]
-  const threshold = `≤ ${pct(thresholds.maxErrorRate)}${thresholds.maxP99Ms === undefined ? '' : `, p99 ≤ ${thresholds.maxP99Ms} ms`}`
-  const decided = decidingChecks(record)
-  for (const [i, weight] of record.steps.entries()) {
-    const d = decided.get(i)
-    if (!d) {
-      lines.push(
-        `| ${i + 1} | ${weight}% | 0 | – | – | – | – | – | ${threshold} | not reached | – |`
-      )
-      continue
-    }
-    const c = d.last
-    lines.push(
-      `| ${i + 1} | ${weight}% | ${d.count} | ${c.requests === undefined ? '–' : Math.round(c.requests)} | ${pct(c.errorRate)} | ${msText(c.p99Ms)} | ${pct(c.stable?.errorRate)} | ${msText(c.stable?.p99Ms)} | ${threshold} | ${c.verdict} | ${c.at.slice(11, 19)} |`
-    )
-  }
   lines.push('', ...chartsMarkdown(record, thresholds, options.maxChartPoints ?? MAX_CHART_POINTS))
   // Optional lines above are '' when absent; collapse the blank runs they leave.
   return lines.filter((l, i) => l !== '' || (i > 0 && lines[i - 1] !== '')).join('\n') + '\n'
+}
+
+/**
+ * One row per step: its checks, then for every metric the candidate's figure in the step beside
+ * the stable's (with how far its tests got), the p99 seen, the verdict and when it ended.
+ */
+function stepTable(record: RolloutRecord, thresholds: Thresholds): string[] {
+  const specs = metricSpecsOf(record.config)
+  const header = [
+    'step',
+    'weight',
+    'checks',
+    'requests',
+    ...specs.map((m) =>
+      m.kind === 'gauge'
+        ? `${m.name} (${[m.min === undefined ? '' : `≥ ${m.min}`, m.max === undefined ? '' : `≤ ${m.max}`].filter(Boolean).join(', ')})`
+        : `${m.name}: ${m.what}${m.maxRate === undefined ? '' : ` (≤ ${pct(m.maxRate)})`}`
+    ),
+    `p99${thresholds.maxP99Ms === undefined ? '' : ` (≤ ${thresholds.maxP99Ms} ms)`}`,
+    'verdict',
+    'time'
+  ]
+  const rows = [
+    `| ${header.join(' | ')} |`,
+    `|${header.map((_, i) => (i < 4 ? '---:' : '---')).join('|')}|`
+  ]
+  for (const [i, weight] of record.steps.entries()) {
+    const checks = record.checks.filter((c) => c.step === i)
+    const last = checks.at(-1)
+    if (!last) {
+      rows.push(
+        `| ${i + 1} | ${weight}% | 0 | – | ${specs.map(() => '–').join(' | ')} | – | not reached | – |`
+      )
+      continue
+    }
+    const requests = checks.reduce((sum, c) => sum + (c.requests ?? 0), 0)
+    rows.push(
+      `| ${i + 1} | ${weight}% | ${checks.length} | ${Math.round(requests)} | ${specs.map((m) => metricCell(m, checks)).join(' | ')} | ${msText(last.p99Ms)} vs ${msText(last.stable?.p99Ms)} | ${last.verdict} | ${last.at.slice(11, 19)} |`
+    )
+  }
+  return rows
 }
 
 /** More points than this make the x-axis labels of a summary-width chart unreadable. */

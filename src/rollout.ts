@@ -7,15 +7,40 @@
  */
 import { type Color, deploymentName, formatWeights, weightsFor } from './core/color.js'
 import {
-  type CheckResult,
-  evaluateCheck,
-  type Measurement,
-  stepVerdict,
-  type Thresholds
-} from './core/analysis.js'
+  checkStep,
+  type Finding,
+  initialState,
+  type JudgeState,
+  type MetricSample,
+  overLimitLogE,
+  regressionLogE,
+  safetyProgress,
+  shareText,
+  startStep,
+  thresholds as judgeThresholds
+} from './core/judge.js'
+import {
+  type ColorSnapshots,
+  judged,
+  type MetricSpec,
+  type MetricsSource,
+  placeholders,
+  queriesFor,
+  type Reading,
+  sampleCounts
+} from './core/metrics.js'
 import { formatDuration } from './core/duration.js'
 import { describeDrift, lastOtherWriter, type ManagedFieldsEntry } from './core/drift.js'
-import { type CheckEntry, type RolloutRecord, withCheck } from './core/record.js'
+import {
+  type CheckEntry,
+  type CheckVerdict,
+  judgeSettingsOf,
+  type MetricEntry,
+  metricSpecsOf,
+  type RolloutRecord,
+  withCheck
+} from './core/record.js'
+import { promRange } from './core/duration.js'
 import {
   buildCandidate,
   type DeploymentObject,
@@ -27,13 +52,13 @@ import {
 } from './core/workload.js'
 import { DEPLOYMENTS, type Kube, KubeError, PODS, ROLLBACK_RETRY } from './adapters/kube.js'
 import type { IstioTraffic } from './adapters/istio.js'
-import type { Prometheus } from './adapters/prometheus.js'
 import type { LeaseStore } from './adapters/lease.js'
 import type { Clock, Log } from './log.js'
 
 export interface EngineDeps {
   kube: Kube
-  prometheus?: Prometheus
+  /** Where the metrics come from; undefined: the rollout has no Prometheus to ask. */
+  metrics?: MetricsSource
   leases: LeaseStore
   traffic: IstioTraffic
   log: Log
@@ -54,27 +79,48 @@ function percent(rate: number | undefined): string {
   return rate === undefined ? 'n/a' : `${(rate * 100).toFixed(2)}%`
 }
 
-function ms(value: number | undefined): string {
-  return value === undefined ? 'n/a' : `${Math.round(value)}ms`
-}
+/** A display-only p99 query per color, never judged: the judge counts slow requests instead. */
+const P99 = 'p99'
 
-/** One log line per check: measured values, thresholds, verdict; the stable color beside. */
-export function describeCheck(r: CheckResult, t: Thresholds, stable: Measurement): string {
-  const parts = [
-    `requests ${r.requests === undefined ? 'none' : Math.round(r.requests)} (min ${t.minRequests})`,
-    `error rate ${percent(r.errorRate)} (max ${percent(t.maxErrorRate)})`,
-    `p99 ${ms(r.p99Ms)}${t.maxP99Ms === undefined ? '' : ` (max ${t.maxP99Ms}ms)`}`,
-    `stable: ${percent(stable.requests ? (stable.errors ?? 0) / stable.requests : undefined)} errors, p99 ${ms(stable.p99Ms)}`
-  ]
-  return `${parts.join(' · ')} → ${r.verdict.toUpperCase()}${r.reasons.length ? ` (${r.reasons.join('; ')})` : ''}`
+/** One log line per check: each metric's counts since the last check and how far its tests are. */
+export function describeCheck(entry: CheckEntry, specs: readonly MetricSpec[]): string {
+  const parts = specs.map((spec) => {
+    const m = entry.metrics?.[spec.name]
+    if (!m) return `${spec.name}: –`
+    if (m.none !== undefined) return `${spec.name}: no data (${m.none})`
+    if (spec.kind === 'gauge')
+      return `${spec.name} ${m.v}${spec.max === undefined ? '' : ` (max ${spec.max})`}${spec.min === undefined ? '' : ` (min ${spec.min})`}`
+    const c = m.c ? shareText({ bad: m.c[0], total: m.c[1] }) : 'none'
+    const st = m.s ? ` vs stable ${shareText({ bad: m.s[0], total: m.s[1] })}` : ''
+    const progress = [
+      m.r !== undefined ? `rollback evidence ${Math.round(m.r * 100)}%` : '',
+      m.ok !== undefined ? `safety ${Math.round(m.ok * 100)}%` : ''
+    ].filter(Boolean)
+    return `${spec.name} ${c}${st}${progress.length ? ` (${progress.join(', ')})` : ''}`
+  })
+  const p99 =
+    entry.p99Ms === undefined
+      ? ''
+      : ` · p99 ≈ ${Math.round(entry.p99Ms)}ms${entry.stable?.p99Ms === undefined ? '' : ` (stable ${Math.round(entry.stable.p99Ms)}ms)`}`
+  return `${parts.join(' · ')}${p99} → ${entry.verdict.toUpperCase()}${entry.reasons.length ? ` (${entry.reasons.join('; ')})` : ''}`
 }
 
 /** The analysis settings of a rollout, in one line for the log. */
 export function describeAnalysis(r: RolloutRecord): string {
   const c = r.config
+  const j = judgeSettingsOf(c)
+  const specs = metricSpecsOf(c)
+  const limits = specs
+    .map((m) =>
+      m.kind === 'gauge'
+        ? `${m.name} within [${m.min ?? '-∞'}, ${m.max ?? '∞'}]`
+        : `${m.name} (${m.what})${m.relative ? ' vs stable' : ''}${m.maxRate === undefined ? '' : ` ≤ ${percent(m.maxRate)}`}`
+    )
+    .join(', ')
   return [
     `steps ${r.steps.join(', ')}% · bake ${formatDuration(c.stepDurationMs)} each · check every ${formatDuration(c.checkIntervalMs)}${c.pauseAt === undefined ? '' : ` · pause at ${c.pauseAt}%`}`,
-    `analysis: reporter="${c.reporter}" · window ${formatDuration(c.analysisWindowMs)} · error rate ≤ ${percent(c.maxErrorRate)}${c.maxP99Ms === undefined ? '' : ` · p99 ≤ ${c.maxP99Ms}ms`} · at least ${c.minRequests} requests · roll back after ${c.failureLimit} failed checks in a row · up to ${c.maxInconclusive} extensions`
+    `analysis: reporter="${c.reporter}" · ${limits}`,
+    `judge: rolls back at ${Math.round((1 - j.alpha) * 1000) / 10}% confidence of a regression beyond ${j.tolerance}× the stable; before 100% the candidate must be shown less than ${j.maxRegression}× worse · up to ${c.maxInconclusive} extensions, then ${c.onInconclusive ?? 'pause'} if still inconclusive`
   ].join('\n')
 }
 
@@ -92,9 +138,18 @@ export class Rollout {
     return this.current
   }
 
-  private get thresholds(): Thresholds {
-    const c = this.current.config
-    return { maxErrorRate: c.maxErrorRate, maxP99Ms: c.maxP99Ms, minRequests: c.minRequests }
+  /** Counter values at the previous check, per color: the counts of a check are differences. */
+  private snapshots: { candidate: ColorSnapshots; stable: ColorSnapshots } = {
+    candidate: {},
+    stable: {}
+  }
+
+  private get specs(): MetricSpec[] {
+    return metricSpecsOf(this.current.config)
+  }
+
+  private get evidence(): JudgeState {
+    return this.current.evidence ?? initialState(judged(this.specs))
   }
 
   private name(color: Color): string {
@@ -252,6 +307,12 @@ export class Rollout {
       )
       if (verdict.kind === 'stopped') return verdict.outcome
       if (verdict.kind === 'rollback') return this.rollback(verdict.reason)
+      if (verdict.kind === 'inconclusive') {
+        if (this.current.config.onInconclusive === 'rollback') {
+          return this.rollback(`${verdict.reason} (on-inconclusive: rollback)`)
+        }
+        return this.pause(i, verdict.reason)
+      }
       if (this.current.config.pauseAt === weight) return this.pause(i)
     }
     return this.promote()
@@ -273,12 +334,15 @@ export class Rollout {
   ): Promise<
     | { kind: 'advance' }
     | { kind: 'rollback'; reason: string }
+    | { kind: 'inconclusive'; reason: string }
     | { kind: 'stopped'; outcome: Outcome }
   > {
     const { log, clock, traffic } = this.d
-    const { candidate, stable, config } = this.current
+    const { candidate, config, steps } = this.current
     const before = await this.drift()
     if (before) return { kind: 'stopped', outcome: before }
+    // The counters before the weights change: the first check counts from here.
+    if (Object.keys(this.snapshots.candidate).length === 0) await this.sample(weight)
     await this.save({ step: index })
     const written = await traffic.setWeights(candidate.color, weight)
     await this.save({ weights: written.weights, virtualServiceVersion: written.resourceVersion })
@@ -286,50 +350,109 @@ export class Rollout {
       `weights ${formatWeights(written.weights)} (VirtualService resourceVersion ${written.resourceVersion})`
     )
 
-    const started = clock.now()
-    const checks: CheckResult[] = []
-    let extensions = 0
+    const specs = this.specs
+    const metrics = judged(specs)
+    const settings = judgeSettingsOf(config)
+    let progress = startStep(weight, clock.now())
+    let checks = 0
     for (;;) {
-      const deadline = started + config.stepDurationMs * (extensions + 1)
+      const deadline = progress.startedAt + config.stepDurationMs * (progress.extensions + 1)
       await clock.sleep(Math.max(0, Math.min(config.checkIntervalMs, deadline - clock.now())))
-      const [m, sm] = await Promise.all([this.measure(candidate.color), this.measure(stable.color)])
-      const result = evaluateCheck(m, this.thresholds)
-      checks.push(result)
-      log.info(
-        `check ${checks.length} · ${candidate.color} ${weight}% · ${describeCheck(result, this.thresholds, sm)}`
-      )
-      const entry: CheckEntry = {
-        at: this.now(),
-        step: index,
-        weight,
-        verdict: result.verdict,
-        requests: result.requests,
-        errorRate: result.errorRate,
-        p99Ms: result.p99Ms,
-        stable: {
-          requests: sm.requests,
-          errorRate: sm.requests ? (sm.errors ?? 0) / sm.requests : undefined,
-          p99Ms: sm.p99Ms
-        },
-        reasons: result.reasons
-      }
-      this.current = withCheck(this.current, entry)
+      const { samples, p99 } = await this.sample(weight)
+      const checked = checkStep(this.evidence, progress, samples, {
+        metrics,
+        settings,
+        stepDurationMs: config.stepDurationMs,
+        maxExtensions: config.maxInconclusive,
+        gate: steps[index + 1] === 100,
+        now: clock.now()
+      })
+      progress = checked.progress
+      const entry = this.checkEntry(index, weight, samples, checked.state, checked.findings, p99)
+      checks++
+      log.info(`check ${checks} · ${candidate.color} ${weight}% · ${describeCheck(entry, specs)}`)
+      this.current = { ...withCheck(this.current, entry), evidence: checked.state }
       await this.save({})
       const drifted = await this.drift()
       if (drifted) return { kind: 'stopped', outcome: drifted }
-      const v = stepVerdict(checks, clock.now() - started, extensions, {
-        stepDurationMs: config.stepDurationMs,
-        failureLimit: config.failureLimit,
-        maxExtensions: config.maxInconclusive
-      })
-      if (v.kind === 'advance' || v.kind === 'rollback') return v
+      const v = checked.verdict
+      if (v.kind === 'advance' || v.kind === 'rollback' || v.kind === 'inconclusive') return v
       if (v.kind === 'extend') {
-        extensions = v.extension
         log.warning(
-          `step ${index + 1} extended (${extensions}/${config.maxInconclusive}) by ${formatDuration(config.stepDurationMs)}: ${v.reason}`
+          `step ${index + 1} extended (${v.extension}/${config.maxInconclusive}) by ${formatDuration(config.stepDurationMs)}: ${v.reason}`
         )
       }
     }
+  }
+
+  /** What the report keeps of a check: each metric's counts and how far its tests are. */
+  private checkEntry(
+    index: number,
+    weight: number,
+    samples: Readonly<Record<string, MetricSample>>,
+    state: JudgeState,
+    findings: readonly Finding[],
+    p99: { candidate?: number; stable?: number }
+  ): CheckEntry {
+    const specs = this.specs
+    const t = judgeThresholds(judged(specs), judgeSettingsOf(this.current.config))
+    const metrics: Record<string, MetricEntry> = {}
+    for (const spec of specs) {
+      const sample = samples[spec.name]
+      const e = state[spec.name]
+      const m: MetricEntry = {}
+      if (!sample || sample.kind === 'none') m.none = sample?.reason ?? 'not measured'
+      else if (sample.kind === 'gauge') m.v = sample.value
+      else {
+        m.c = [sample.candidate.bad, sample.candidate.total]
+        if (sample.stable) m.s = [sample.stable.bad, sample.stable.total]
+      }
+      if (e?.kind === 'ratio' && spec.kind === 'ratio') {
+        const toward = Math.max(
+          spec.relative ? regressionLogE(e) : -Infinity,
+          overLimitLogE(e, spec)
+        )
+        m.r = round(Math.max(0, Math.min(1, toward / t.rollback)))
+        if (spec.relative) {
+          m.ok = round(safetyProgress(e, t))
+        }
+      }
+      metrics[spec.name] = m
+    }
+    const verdict: CheckVerdict = findings.some((f) => f.kind === 'regressed')
+      ? 'fail'
+      : findings.some((f) => f.kind === 'no-data')
+        ? 'inconclusive'
+        : 'pass'
+    const errors = samples.errors
+    const entry: CheckEntry = {
+      at: this.now(),
+      step: index,
+      weight,
+      verdict,
+      metrics,
+      reasons: findings.flatMap((f) =>
+        f.kind === 'regressed'
+          ? [f.reason]
+          : f.kind === 'no-data'
+            ? [`${f.metric}: ${f.reason}`]
+            : []
+      )
+    }
+    if (errors?.kind === 'ratio') {
+      entry.requests = errors.candidate.total
+      if (errors.candidate.total > 0)
+        entry.errorRate = errors.candidate.bad / errors.candidate.total
+      if (errors.stable) {
+        entry.stable = {
+          requests: errors.stable.total,
+          ...(errors.stable.total > 0 ? { errorRate: errors.stable.bad / errors.stable.total } : {})
+        }
+      }
+    }
+    if (p99.candidate !== undefined) entry.p99Ms = p99.candidate
+    if (p99.stable !== undefined) entry.stable = { ...entry.stable, p99Ms: p99.stable }
+    return entry
   }
 
   /**
@@ -398,29 +521,75 @@ export class Rollout {
     await this.d.leases.save(this.current, { release: true })
   }
 
-  private measure(color: Color): Promise<Measurement> {
-    const { prometheus } = this.d
-    if (!prometheus) return Promise.resolve({ failure: 'no prometheus-url for this rollout' })
-    return prometheus.measure(
-      {
-        workload: this.name(color),
-        namespace: this.current.namespace,
-        reporter: this.current.config.reporter
-      },
-      this.current.config.analysisWindowMs
+  /**
+   * Read every metric of both colors at one instant and turn the counters into counts since the
+   * previous reading. The first reading is the baseline and judges nothing.
+   */
+  private async sample(weight: number): Promise<{
+    samples: Record<string, MetricSample>
+    p99: { candidate?: number; stable?: number }
+  }> {
+    const { metrics, clock } = this.d
+    const { service, namespace, candidate, stable, config } = this.current
+    const specs = this.specs
+    if (!metrics) {
+      const none: MetricSample = { kind: 'none', reason: 'no prometheus-url for this rollout' }
+      return { samples: Object.fromEntries(specs.map((s) => [s.name, none])), p99: {} }
+    }
+    const window = promRange(config.analysisWindowMs)
+    const p99Query = (color: Color) => ({
+      kind: 'gauge' as const,
+      name: P99,
+      query: `histogram_quantile(0.99, sum by (le) (rate(istio_request_duration_milliseconds_bucket{reporter="${config.reporter}",destination_workload="${this.name(color)}",destination_workload_namespace="${namespace}"}[${window}])))`
+    })
+    const at = clock.now()
+    const [c, s] = await Promise.all(
+      [candidate.color, stable.color].map((color) =>
+        metrics.read(
+          [...queriesFor(specs, placeholders(service, namespace, color, window)), p99Query(color)],
+          at
+        )
+      )
     )
+    const readings = {
+      candidate: c as Record<string, Reading>,
+      stable: s as Record<string, Reading>
+    }
+    const sampled = sampleCounts(specs, this.snapshots, readings, weight < 100)
+    this.snapshots = sampled.snapshots
+    const value = (r: Reading | undefined): number | undefined =>
+      r?.kind === 'gauge' ? r.value : undefined
+    return {
+      samples: sampled.samples,
+      p99: { candidate: value(readings.candidate[P99]), stable: value(readings.stable[P99]) }
+    }
   }
 
-  private async pause(index: number): Promise<Outcome> {
+  private async pause(index: number, inconclusive?: string): Promise<Outcome> {
     const weight = this.current.steps[index] as number
     await this.d.log.group(`Pause at ${weight}%`, async () => {
-      await this.save({ phase: 'paused', step: index })
+      await this.save({
+        phase: 'paused',
+        step: index,
+        ...(inconclusive ? { reason: inconclusive } : {})
+      })
       await this.d.leases.save(this.current, { release: true })
-      this.d.log.info(
-        `paused with ${formatWeights(this.current.weights)}: run the action with command promote to continue, or rollback`
-      )
+      if (inconclusive) {
+        this.d.log.warning(
+          `paused with ${formatWeights(this.current.weights)}: ${inconclusive} (on-inconclusive: pause). Run the action with command resume to gather more evidence at ${weight}%, promote to go on without it, or rollback`
+        )
+      } else {
+        this.d.log.info(
+          `paused with ${formatWeights(this.current.weights)}: run the action with command promote to continue, or rollback`
+        )
+      }
     })
-    return { result: 'paused', record: this.current }
+    // An inconclusive pause leaves a release half-way: a person must decide, so it fails the step.
+    return {
+      result: 'paused',
+      record: this.current,
+      ...(inconclusive ? { reason: inconclusive, alert: `paused: ${inconclusive}` } : {})
+    }
   }
 
   async promote(): Promise<Outcome> {
@@ -495,4 +664,8 @@ export class Rollout {
       return { result: 'rolled-back' as const, record: this.current, reason }
     })
   }
+}
+
+function round(x: number): number {
+  return Math.round(x * 1000) / 1000
 }

@@ -145,12 +145,14 @@ describe('parseMetricDefinitions', () => {
       'metric 2: name "not ok" is not valid',
       []
     ],
-    ...['errors', 'latency', 'requests'].map((name): [string, string, string, string[]] => [
-      `the reserved name ${name}`,
-      ratio(name),
-      `metric "${name}": the name "${name}" is a built-in metric's (errors, latency, requests)`,
-      [`choose another, e.g. checkout-${name}`]
-    ]),
+    ...['errors', 'latency', 'latency-limit', 'p99', 'requests'].map(
+      (name): [string, string, string, string[]] => [
+        `the reserved name ${name}`,
+        ratio(name),
+        `metric "${name}": the name "${name}" is a built-in metric's (errors, latency, latency-limit, p99, requests)`,
+        [`choose another, e.g. checkout-${name}`]
+      ]
+    ),
     [
       'a name used twice',
       `${gauge('lag', '  max: 1')}\n${ratio('other')}\n${gauge('lag', '  min: 1')}`,

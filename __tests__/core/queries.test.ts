@@ -1,4 +1,4 @@
-import { analysisQueries, promString } from '../../src/core/queries.js'
+import { promString, trafficQueries } from '../../src/core/queries.js'
 
 describe('promString', () => {
   it.each([
@@ -12,15 +12,15 @@ describe('promString', () => {
   })
 })
 
-describe('analysisQueries', () => {
+describe('trafficQueries', () => {
   it('puts every value inside a quoted literal, so none can close the matcher', () => {
     const hostile = 'x"}or vector(1) or{a="'
-    const q = analysisQueries(
+    const q = trafficQueries(
       { workload: hostile, namespace: 'demo\\"}', reporter: 'destination' },
       '60s'
     )
-    expect(q.requests).toBe(
-      'sum(increase(istio_requests_total{reporter="destination",destination_workload="x\\"}or vector(1) or{a=\\"",destination_workload_namespace="demo\\\\\\"}"}[60s]))'
+    expect(q.rps).toBe(
+      'sum(rate(istio_requests_total{reporter="destination",destination_workload="x\\"}or vector(1) or{a=\\"",destination_workload_namespace="demo\\\\\\"}"}[60s]))'
     )
   })
 })

@@ -108,14 +108,14 @@ describe('deploy', () => {
       weights: 'blue=100,green=0'
     })
     expect(run.outputs.reason).toMatch(
-      /^2 consecutive failed checks: error rate \d+(\.\d+)?% above 1%$/
+      /^errors: candidate \d+\/\d+ = \d+(\.\d+)?% 5xx, above the limit 1\.00% at 99% confidence$/
     )
     expect(Number(run.outputs['error-rate'])).toBeGreaterThan(0.1)
     expect(history).toEqual(['blue=90,green=10', 'blue=100,green=0'])
     expect(deploymentState(sb, 'reviews-green')?.replicas).toBe(0)
-    expect(run.log).toContain('::error::rolled back: 2 consecutive failed checks')
+    expect(run.log).toContain('::error::rolled back: errors: candidate')
     expect(run.summary).toContain('rolled back to blue')
-    expect(run.summary).toMatch(/\*\*Reason:\*\* 2 consecutive failed checks: error rate/)
+    expect(run.summary).toMatch(/\*\*Reason:\*\* errors: candidate \d+\/\d+ = /)
     expect(run.summary).toContain('```mermaid\nxychart-beta')
   })
 
@@ -127,7 +127,10 @@ describe('deploy', () => {
     )
     expectExit(run, 'failure')
     expect(run.outputs.result).toBe('rolled-back')
-    expect(run.outputs.reason).toMatch(/p99 latency \d+ms above 300ms/)
+    // p99 ≤ 300ms is judged as at most 1% of requests above the bucket at or above 300ms.
+    expect(run.outputs.reason).toMatch(
+      /latency(-limit)?: candidate \d+\/\d+ = [\d.]+% slower than \d+ms, (above the limit 1\.00%|worse than stable)/
+    )
     expect(primaryRoute(sb).map((d) => d.weight)).toEqual([100, 0])
   })
 
@@ -151,7 +154,7 @@ describe('deploy', () => {
     expect(deploymentState(sb, 'reviews-green')?.replicas).toBe(0)
   })
 
-  it('never promotes without traffic', async () => {
+  it('never promotes without traffic: inconclusive pauses where it stands, and fails the step', async () => {
     await control(sb, '/traffic', { rps: 0 })
     const run = await runAction(
       fastInputs(sb, {
@@ -162,8 +165,31 @@ describe('deploy', () => {
       kubeEnv(sb)
     )
     expectExit(run, 'failure')
+    expect(run.outputs.result).toBe('paused')
+    expect(run.outputs.reason).toMatch(
+      /^inconclusive after 2 step durations at 10%: no data for errors in this step/
+    )
+    expect(run.log).toContain('::error::paused: inconclusive after 2 step durations at 10%')
+    expect(primaryRoute(sb).map((d) => d.weight)).toEqual([90, 10])
+    expect(readLease(sb)?.record?.phase).toBe('paused')
+  })
+
+  it('with on-inconclusive: rollback, no evidence rolls back instead of pausing', async () => {
+    await control(sb, '/traffic', { rps: 0 })
+    const run = await runAction(
+      fastInputs(sb, {
+        image: 'example.com/reviews:2.0.0',
+        'step-duration': '2s',
+        'max-inconclusive': '0',
+        'on-inconclusive': 'rollback'
+      }),
+      kubeEnv(sb)
+    )
+    expectExit(run, 'failure')
     expect(run.outputs.result).toBe('rolled-back')
-    expect(run.outputs.reason).toMatch(/^still inconclusive after 2 step durations: /)
+    expect(run.outputs.reason).toMatch(
+      /^inconclusive after 1 step duration at 10%: no data for errors in this step.*\(on-inconclusive: rollback\)$/
+    )
     expect(primaryRoute(sb).map((d) => d.weight)).toEqual([100, 0])
   })
 

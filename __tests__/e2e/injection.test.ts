@@ -45,10 +45,10 @@ describe('injection', () => {
     const prometheus = new Prometheus(sb.prometheusUrl as string)
     const selector = { namespace: 'demo', reporter: 'destination' as const }
     // The real workload has data, so an empty answer below means "no such workload".
-    const real = await prometheus.measure({ ...selector, workload: 'reviews-blue' }, 5000)
-    expect(real.requests).toBeGreaterThan(0)
+    const real = await prometheus.traffic({ ...selector, workload: 'reviews-blue' }, 5000)
+    expect(real.rps).toBeGreaterThan(0)
     for (const workload of HOSTILE) {
-      expect(await prometheus.measure({ ...selector, workload }, 5000)).toEqual({})
+      expect(await prometheus.traffic({ ...selector, workload }, 5000)).toEqual({})
     }
   })
 })

@@ -57,9 +57,12 @@ describe('readSettings', () => {
       maxErrorRate: 0.01,
       maxP99Ms: undefined,
       analysisWindowMs: 60_000,
-      minRequests: 20,
-      failureLimit: 2,
       maxInconclusive: 2,
+      confidence: 0.99,
+      tolerance: 1,
+      maxRegression: 3,
+      negligibleRate: undefined,
+      onInconclusive: 'pause',
       reporter: 'destination',
       previousColor: 'keep',
       failOnRollback: true,
@@ -115,9 +118,12 @@ describe('readSettings', () => {
       'max-error-rate': '0.5%',
       'max-p99-latency': '750ms',
       'analysis-window': '2m',
-      'min-requests': '50',
-      'failure-limit': '3',
       'max-inconclusive': '0',
+      confidence: '99.9%',
+      tolerance: '1.2x',
+      'max-regression': '2',
+      'on-inconclusive': 'rollback',
+      'negligible-rate': '5%',
       reporter: 'source',
       'previous-color': 'scale-down',
       'fail-on-rollback': 'false'
@@ -136,8 +142,11 @@ describe('readSettings', () => {
       maxErrorRate: 0.005,
       maxP99Ms: 750,
       analysisWindowMs: 120_000,
-      minRequests: 50,
-      failureLimit: 3,
+      confidence: 0.999,
+      tolerance: 1.2,
+      maxRegression: 2,
+      onInconclusive: 'rollback',
+      negligibleRate: 0.05,
       maxInconclusive: 0,
       reporter: 'source',
       previousColor: 'scale-down',
@@ -348,11 +357,23 @@ describe('readSettings', () => {
     [{ 'max-error-rate': '1.5' }, 'input "max-error-rate": "1.5" is not a rate'],
     [{ 'max-p99-latency': 'fast' }, 'input "max-p99-latency": "fast" is not a duration'],
     [{ 'analysis-window': '500ms' }, 'input "analysis-window": must be at least 1s'],
+    [{ confidence: '50%' }, 'input "confidence": "50%" is not a confidence; use a percentage'],
+    [{ confidence: '100%' }, 'input "confidence": "100%" is not a confidence'],
+    [{ confidence: 'high' }, 'input "confidence": "high" is not a confidence'],
     [
-      { 'min-requests': 'many' },
-      'input "min-requests": "many" is not a whole number of at least 1'
+      { tolerance: '0.5x' },
+      'input "tolerance": "0.5x" is not a ratio to the stable\'s rate; use a number of at least 1'
     ],
-    [{ 'failure-limit': '0' }, 'input "failure-limit": "0" is not a whole number of at least 1'],
+    [{ 'max-regression': 'triple' }, 'input "max-regression": "triple" is not a ratio'],
+    [
+      { tolerance: '2x', 'max-regression': '1.5x' },
+      'input "max-regression": 1.5x is not above "tolerance" (2x)'
+    ],
+    [{ 'negligible-rate': '0%' }, 'input "negligible-rate": "0%" must be above 0% and below 100%'],
+    [
+      { 'on-inconclusive': 'promote' },
+      'input "on-inconclusive": "promote" is not one of: pause, rollback'
+    ],
     [
       { command: 'ship' },
       'input "command": "ship" is not one of: deploy, promote, resume, rollback, abort, status, plan'

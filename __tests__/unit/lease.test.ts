@@ -49,8 +49,6 @@ function record(id: string): RolloutRecord {
       prometheusUrl: 'http://127.0.0.1:9090',
       maxErrorRate: 0.01,
       analysisWindowMs: 60_000,
-      minRequests: 20,
-      failureLimit: 2,
       maxInconclusive: 2,
       reporter: 'destination',
       previousColor: 'keep'

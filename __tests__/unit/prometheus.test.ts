@@ -9,6 +9,7 @@ import type { AddressInfo } from 'node:net'
 import {
   describeTransportError,
   Prometheus,
+  PrometheusMetrics,
   type PrometheusOptions
 } from '../../src/adapters/prometheus.js'
 import { SANDBOX_CERT, SANDBOX_KEY } from '../../sandbox/apiserver/tls.js'
@@ -29,6 +30,7 @@ let tlsUrl: string
 let otherNameUrl: string
 const servers: Server[] = []
 const queries: string[] = []
+const times: Array<string | null> = []
 const received: IncomingHttpHeaders[] = []
 
 const handler: RequestListener = (req, res) => {
@@ -37,6 +39,7 @@ const handler: RequestListener = (req, res) => {
   req.on('end', () => {
     const query = new URLSearchParams(body).get('query') ?? ''
     queries.push(query)
+    times.push(new URLSearchParams(body).get('time'))
     received.push(req.headers)
     const a = answer(query, req.headers)
     setTimeout(() => {
@@ -77,36 +80,34 @@ const vector = (value?: string) =>
 
 const selector = { workload: 'reviews-green', namespace: 'demo', reporter: 'destination' as const }
 
-describe('Prometheus.measure', () => {
-  it('reads requests, 5xx and p99 from the three queries', async () => {
+const series = (...rows: Array<[Record<string, string>, string]>) =>
+  JSON.stringify({
+    status: 'success',
+    data: { resultType: 'vector', result: rows.map(([metric, v]) => ({ metric, value: [1, v] })) }
+  })
+
+describe('Prometheus.traffic', () => {
+  it('reads the request rate and the 5xx share over the window', async () => {
     queries.length = 0
-    answer = (q) => ({
-      status: 200,
-      body: vector(q.startsWith('histogram_quantile') ? '87.5' : q.includes('5..') ? '3' : '120')
-    })
-    expect(await new Prometheus(url).measure(selector, 60_000)).toEqual({
-      requests: 120,
-      errors: 3,
-      p99Ms: 87.5
+    answer = (q) => ({ status: 200, body: vector(q.includes('5..') ? '0.5' : '20') })
+    expect(await new Prometheus(url).traffic(selector, 60_000)).toEqual({
+      rps: 20,
+      errorShare: 0.025
     })
     expect(queries.sort()).toEqual([
-      'histogram_quantile(0.99, sum by (le) (rate(istio_request_duration_milliseconds_bucket{reporter="destination",destination_workload="reviews-green",destination_workload_namespace="demo"}[60s])))',
-      'sum(increase(istio_requests_total{reporter="destination",destination_workload="reviews-green",destination_workload_namespace="demo",response_code=~"5.."}[60s]))',
-      'sum(increase(istio_requests_total{reporter="destination",destination_workload="reviews-green",destination_workload_namespace="demo"}[60s]))'
+      'sum(rate(istio_requests_total{reporter="destination",destination_workload="reviews-green",destination_workload_namespace="demo",response_code=~"5.."}[60s]))',
+      'sum(rate(istio_requests_total{reporter="destination",destination_workload="reviews-green",destination_workload_namespace="demo"}[60s]))'
     ])
   })
 
   it('an empty result is no data, not zero', async () => {
     answer = () => ({ status: 200, body: vector() })
-    expect(await new Prometheus(url).measure(selector, 60_000)).toEqual({})
+    expect(await new Prometheus(url).traffic(selector, 60_000)).toEqual({})
   })
 
   it('no 5xx series beside requests means no 5xx', async () => {
-    answer = (q) => ({
-      status: 200,
-      body: vector(q.includes('5..') ? undefined : q.startsWith('histogram') ? 'NaN' : '40')
-    })
-    expect(await new Prometheus(url).measure(selector, 60_000)).toEqual({ requests: 40, errors: 0 })
+    answer = (q) => ({ status: 200, body: vector(q.includes('5..') ? undefined : '40') })
+    expect(await new Prometheus(url).traffic(selector, 60_000)).toEqual({ rps: 40, errorShare: 0 })
   })
 
   it.each([
@@ -127,16 +128,63 @@ describe('Prometheus.measure', () => {
     ['a slow answer', 200, vector('1'), 400, /is unreachable: no answer within 100ms/]
   ])('%s makes a failure, never a value', async (_name, status, body, delayMs, message) => {
     answer = () => ({ status, body, delayMs })
-    const m = await new Prometheus(url, { timeoutMs: 100 }).measure(selector, 60_000)
+    const m = await new Prometheus(url, { timeoutMs: 100 }).traffic(selector, 60_000)
     expect(Object.keys(m)).toEqual(['failure'])
     expect(m.failure).toMatch(message)
   })
 
   it('an unreachable server makes a failure', async () => {
-    const m = await new Prometheus('http://127.0.0.1:9').measure(selector, 60_000)
+    const m = await new Prometheus('http://127.0.0.1:9').traffic(selector, 60_000)
     expect(m.failure).toMatch(
       /^Prometheus at http:\/\/127.0.0.1:9 is unreachable: connect ECONNREFUSED 127.0.0.1:9; check input "prometheus-url"$/
     )
+  })
+})
+
+describe('PrometheusMetrics.read (the MetricsSource port)', () => {
+  const ratio = { kind: 'ratio' as const, name: 'errors', total: 'total_q', bad: 'bad_q' }
+  const gauge = { kind: 'gauge' as const, name: 'lag', query: 'lag_q' }
+
+  it('reads counters as raw series with their labels, all at the instant given', async () => {
+    queries.length = 0
+    times.length = 0
+    answer = (q) => ({
+      status: 200,
+      body: q === 'total_q' ? series([{ pod: 'a' }, '100'], [{ pod: 'b' }, '7']) : series()
+    })
+    const r = await new PrometheusMetrics(new Prometheus(url)).read([ratio], 1_700_000_000_000)
+    expect(r.errors).toEqual({
+      kind: 'counters',
+      total: [
+        { labels: { pod: 'a' }, value: 100 },
+        { labels: { pod: 'b' }, value: 7 }
+      ],
+      bad: []
+    })
+    expect(queries.sort()).toEqual(['bad_q', 'total_q'])
+    expect(times).toEqual(['1700000000.000', '1700000000.000'])
+  })
+
+  it('a gauge without a value is no data, naming the metric and its query', async () => {
+    answer = () => ({ status: 200, body: vector() })
+    const r = await new PrometheusMetrics(new Prometheus(url)).read([gauge], 0)
+    expect(r.lag).toEqual({ kind: 'none', reason: 'no data for lag (query: lag_q)' })
+  })
+
+  it("a failed query is that metric's no data, not a thrown error for all", async () => {
+    answer = (q) =>
+      q === 'lag_q'
+        ? {
+            status: 400,
+            body: JSON.stringify({ status: 'error', errorType: 'bad_data', error: 'parse error' })
+          }
+        : { status: 200, body: series([{}, '3']) }
+    const r = await new PrometheusMetrics(new Prometheus(url)).read([ratio, gauge], 0)
+    expect(r.errors?.kind).toBe('counters')
+    expect(r.lag).toMatchObject({
+      kind: 'none',
+      reason: expect.stringContaining('rejected the query (bad_data: parse error)')
+    })
   })
 })
 
@@ -147,7 +195,7 @@ const secrets = [TOKEN, TENANT, PASSWORD, Buffer.from(`reader:${PASSWORD}`).toSt
 
 /** The failure one measurement makes; it never holds a credential. */
 async function failureOf(baseUrl: string, options: PrometheusOptions = {}): Promise<string> {
-  const m = await new Prometheus(baseUrl, { timeoutMs: 2000, ...options }).measure(selector, 60_000)
+  const m = await new Prometheus(baseUrl, { timeoutMs: 2000, ...options }).traffic(selector, 60_000)
   expect(Object.keys(m)).toEqual(['failure'])
   for (const secret of secrets) expect(m.failure).not.toContain(secret)
   return m.failure as string
@@ -307,7 +355,7 @@ describe('Prometheus over https, with credentials', () => {
     answer = () => ({ status: 307, body: '', headers: { location: `${url}/api/v1/query` } })
     await failureOf(tlsUrl, { ca: SANDBOX_CERT, token: TOKEN })
     // Both stand-ins record here: a followed redirect would have added the http one's queries.
-    expect(queries).toHaveLength(3)
+    expect(queries).toHaveLength(2)
   })
 })
 

@@ -22,8 +22,6 @@ const config: RolloutConfig = {
   maxErrorRate: 0.01,
   maxP99Ms: 500,
   analysisWindowMs: 60_000,
-  minRequests: 20,
-  failureLimit: 2,
   maxInconclusive: 2,
   reporter: 'destination',
   previousColor: 'keep'
@@ -54,6 +52,7 @@ const record: RolloutRecord = {
       errorRate: 0,
       p99Ms: 40,
       stable: { requests: 450, errorRate: 0.001, p99Ms: 45 },
+      metrics: { errors: { c: [0, 50], s: [1, 450], r: 0, ok: 0.2 } },
       reasons: []
     },
     {
@@ -65,6 +64,7 @@ const record: RolloutRecord = {
       errorRate: 0.2,
       p99Ms: 41,
       stable: { requests: 250, errorRate: 0, p99Ms: 44 },
+      metrics: { errors: { c: [50, 250], s: [0, 250], r: 0.6, ok: 0 } },
       reasons: ['error rate 20% above 1%']
     },
     {
@@ -74,6 +74,7 @@ const record: RolloutRecord = {
       verdict: 'fail',
       requests: 260,
       errorRate: 0.19,
+      metrics: { errors: { c: [49, 260], r: 1 } },
       reasons: ['error rate 19% above 1%']
     }
   ]
@@ -143,7 +144,8 @@ function mermaidCharts(md: string): ParsedChart[] {
 
 describe('outputsOf', () => {
   it('reports the last measured values and the reason', () => {
-    expect(outputsOf(record)).toEqual({
+    const { metrics, ...rest } = outputsOf(record)
+    expect(rest).toEqual({
       result: 'rolled-back',
       'stable-color': 'blue',
       'candidate-color': 'green',
@@ -151,6 +153,15 @@ describe('outputsOf', () => {
       'error-rate': '0.190000',
       'p99-latency': '41ms',
       reason: '2 consecutive failed checks: error rate 20% above 1%'
+    })
+    // Every judged metric, summed over the checks: 99 of 560 candidate requests, 1 of 700 stable.
+    expect(JSON.parse(metrics)).toEqual({
+      errors: {
+        candidate: 99 / 560,
+        stable: 1 / 700,
+        counts: { bad: 99, total: 560, stableBad: 1, stableTotal: 700 },
+        rollbackEvidence: 1
+      }
     })
   })
 
@@ -169,6 +180,9 @@ describe('outputsOf', () => {
       weights: 'blue=0,green=100',
       'error-rate': '',
       'p99-latency': '',
+      metrics: JSON.stringify({
+        errors: { counts: { bad: 0, total: 0, stableBad: 0, stableTotal: 0 } }
+      }),
       reason: ''
     })
   })
@@ -184,16 +198,18 @@ describe('summaryMarkdown', () => {
       'blue `example.com/reviews:1.0.0` → green `example.com/reviews:2.0.0` · final weights `blue=100,green=0`'
     )
   })
-  it('has one row per step, with the deciding check', () => {
+  it('has one row per step: every metric over the step beside the stable, and how far its tests got', () => {
     expect(md).toContain(
-      '| 1 | 10% | 1 | 50 | 0.00% | 40 ms | 0.10% | 45 ms | ≤ 1.00%, p99 ≤ 500 ms | pass | 10:00:10 |'
+      '| step | weight | checks | requests | errors: 5xx (≤ 1.00%) | p99 (≤ 500 ms) | verdict | time |'
     )
     expect(md).toContain(
-      '| 2 | 50% | 2 | 260 | 19.00% | – | – | – | ≤ 1.00%, p99 ≤ 500 ms | fail | 10:00:21 |'
+      '| 1 | 10% | 1 | 50 | 0.00% vs 0.22% (safe 20%) | 40 ms vs 45 ms | pass | 10:00:10 |'
     )
+    // 99 of 510 candidate requests over the step's two checks; the last check reached rollback.
     expect(md).toContain(
-      '| 3 | 100% | 0 | – | – | – | – | – | ≤ 1.00%, p99 ≤ 500 ms | not reached | – |'
+      '| 2 | 50% | 2 | 510 | 19.41% vs 0.00% (⚠ 100%) | – vs – | fail | 10:00:21 |'
     )
+    expect(md).toContain('| 3 | 100% | 0 | – | – | – | not reached | – |')
     expect(md.split('\n').filter((l) => /^\| \d+ \|/.test(l))).toHaveLength(3)
   })
 

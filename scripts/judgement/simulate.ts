@@ -35,9 +35,17 @@ export function seeded(seed: number): () => number {
 
 /** Inverse of the standard normal CDF (Acklam's rational approximation, |error| < 1.2e-9). */
 export function normalQuantile(p: number): number {
-  const a = [-39.69683028665376, 220.9460984245205, -275.9285104469687, 138.357751867269, -30.66479806614716, 2.506628277459239]
-  const b = [-54.47609879822406, 161.5858368580409, -155.6989798598866, 66.80131188771972, -13.28068155288572]
-  const c = [-0.007784894002430293, -0.3223964580411365, -2.400758277161838, -2.549732539343734, 4.374664141464968, 2.938163982698783]
+  const a = [
+    -39.69683028665376, 220.9460984245205, -275.9285104469687, 138.357751867269, -30.66479806614716,
+    2.506628277459239
+  ]
+  const b = [
+    -54.47609879822406, 161.5858368580409, -155.6989798598866, 66.80131188771972, -13.28068155288572
+  ]
+  const c = [
+    -0.007784894002430293, -0.3223964580411365, -2.400758277161838, -2.549732539343734,
+    4.374664141464968, 2.938163982698783
+  ]
   const d = [0.007784695709041462, 0.3224671290700398, 2.445134137142996, 3.754408661907416]
   const q = Math.min(Math.max(p, 1e-12), 1 - 1e-12)
   const [a0, a1, a2, a3, a4, a5] = a as [number, number, number, number, number, number]
@@ -46,12 +54,18 @@ export function normalQuantile(p: number): number {
   const [d0, d1, d2, d3] = d as [number, number, number, number]
   if (q < 0.02425) {
     const r = Math.sqrt(-2 * Math.log(q))
-    return (((((c0 * r + c1) * r + c2) * r + c3) * r + c4) * r + c5) / ((((d0 * r + d1) * r + d2) * r + d3) * r + 1)
+    return (
+      (((((c0 * r + c1) * r + c2) * r + c3) * r + c4) * r + c5) /
+      ((((d0 * r + d1) * r + d2) * r + d3) * r + 1)
+    )
   }
   if (q > 1 - 0.02425) return -normalQuantile(1 - q)
   const r = q - 0.5
   const s = r * r
-  return ((((((a0 * s + a1) * s + a2) * s + a3) * s + a4) * s + a5) * r) / (((((b0 * s + b1) * s + b2) * s + b3) * s + b4) * s + 1)
+  return (
+    ((((((a0 * s + a1) * s + a2) * s + a3) * s + a4) * s + a5) * r) /
+    (((((b0 * s + b1) * s + b2) * s + b3) * s + b4) * s + 1)
+  )
 }
 
 /** Poisson quantile at `u`: exact inversion for small means, normal approximation above 400. */
@@ -182,13 +196,16 @@ export const DEFAULT_ROLLOUT: Rollout = {
 /** The metrics the action judges by default: 5xx (relative and against the limit) and latency. */
 export function defaultMetrics(maxErrorRate: number): JudgedMetric[] {
   return [
-    { kind: 'ratio', name: 'errors', bad: '5xx', relative: true, maxRate: maxErrorRate },
-    { kind: 'ratio', name: 'latency', bad: 'slow', relative: true }
+    { kind: 'ratio', name: 'errors', what: '5xx', relative: true, maxRate: maxErrorRate },
+    { kind: 'ratio', name: 'latency', what: 'slow', relative: true }
   ]
 }
 
 /** The action's judge, checking every 10 s, through checkStep as the engine calls it. */
-export function judgeRule(r: Rollout = DEFAULT_ROLLOUT, settings: JudgeSettings = DEFAULT_JUDGE): Rule {
+export function judgeRule(
+  r: Rollout = DEFAULT_ROLLOUT,
+  settings: JudgeSettings = DEFAULT_JUDGE
+): Rule {
   const metrics = defaultMetrics(r.maxErrorRate)
   const blocksPerStep = r.stepDurationMs / BLOCK_MS
   return {
@@ -206,8 +223,16 @@ export function judgeRule(r: Rollout = DEFAULT_ROLLOUT, settings: JudgeSettings 
         const stable = (key: 'bad' | 'slow') =>
           weight < 100 ? { total: c.stable.total, bad: c.stable[key] } : undefined
         const samples: Record<string, MetricSample> = {
-          errors: { kind: 'ratio', candidate: { total: c.candidate.total, bad: c.candidate.bad }, stable: stable('bad') },
-          latency: { kind: 'ratio', candidate: { total: c.candidate.total, bad: c.candidate.slow }, stable: stable('slow') }
+          errors: {
+            kind: 'ratio',
+            candidate: { total: c.candidate.total, bad: c.candidate.bad },
+            stable: stable('bad')
+          },
+          latency: {
+            kind: 'ratio',
+            candidate: { total: c.candidate.total, bad: c.candidate.slow },
+            stable: stable('slow')
+          }
         }
         const now = (b + 1) * BLOCK_MS
         const checked = checkStep(state, progress, samples, {
@@ -221,11 +246,14 @@ export function judgeRule(r: Rollout = DEFAULT_ROLLOUT, settings: JudgeSettings 
         state = checked.state
         progress = checked.progress
         const v = checked.verdict
-        if (v.kind === 'rollback') return { decision: 'rolled-back', ms: now, candidateRequests: served }
-        if (v.kind === 'inconclusive') return { decision: 'inconclusive', ms: now, candidateRequests: served }
+        if (v.kind === 'rollback')
+          return { decision: 'rolled-back', ms: now, candidateRequests: served }
+        if (v.kind === 'inconclusive')
+          return { decision: 'inconclusive', ms: now, candidateRequests: served }
         if (v.kind === 'advance') {
           i++
-          if (i === r.steps.length) return { decision: 'promoted', ms: now, candidateRequests: served }
+          if (i === r.steps.length)
+            return { decision: 'promoted', ms: now, candidateRequests: served }
           progress = startStep(r.steps[i] as number, now)
         }
       }
@@ -259,21 +287,23 @@ export function legacyRule(r: Rollout = DEFAULT_ROLLOUT): Rule {
         const now = (b + 1) * BLOCK_MS
         const n = window.reduce((s, x) => s + x.n, 0)
         const e = window.reduce((s, x) => s + x.e, 0)
-        const result = evaluateCheck(
-          served > 0 ? { requests: n, errors: e } : {},
-          { maxErrorRate: r.maxErrorRate, minRequests: 20 }
-        )
+        const result = evaluateCheck(served > 0 ? { requests: n, errors: e } : {}, {
+          maxErrorRate: r.maxErrorRate,
+          minRequests: 20
+        })
         checks.push(result)
         const v = stepVerdict(checks, now - stepStart, extensions, {
           stepDurationMs: r.stepDurationMs,
           failureLimit: 2,
           maxExtensions: r.maxExtensions
         })
-        if (v.kind === 'rollback') return { decision: 'rolled-back', ms: now, candidateRequests: served }
+        if (v.kind === 'rollback')
+          return { decision: 'rolled-back', ms: now, candidateRequests: served }
         if (v.kind === 'extend') extensions = v.extension
         if (v.kind === 'advance') {
           i++
-          if (i === r.steps.length) return { decision: 'promoted', ms: now, candidateRequests: served }
+          if (i === r.steps.length)
+            return { decision: 'promoted', ms: now, candidateRequests: served }
           stepStart = now
           extensions = 0
           checks = []
@@ -311,11 +341,13 @@ export function flaggerRule(weights: readonly number[] = [10, 25, 50], threshold
         e = 0
         if (!pass) {
           failed++
-          if (failed >= threshold) return { decision: 'rolled-back', ms: now, candidateRequests: served }
+          if (failed >= threshold)
+            return { decision: 'rolled-back', ms: now, candidateRequests: served }
           continue
         }
         i++
-        if (i === weights.length) return { decision: 'promoted', ms: now, candidateRequests: served }
+        if (i === weights.length)
+          return { decision: 'promoted', ms: now, candidateRequests: served }
       }
       return { decision: 'inconclusive', ms: blocks.length * BLOCK_MS, candidateRequests: served }
     }
@@ -353,11 +385,13 @@ export function argoRule(weights: readonly number[] = [10, 25, 50], failureLimit
         } else {
           errors = 0
           if (!(n > 0 && 1 - e / n >= 0.99)) failed++
-          if (failed > failureLimit) return { decision: 'rolled-back', ms: now, candidateRequests: served }
+          if (failed > failureLimit)
+            return { decision: 'rolled-back', ms: now, candidateRequests: served }
         }
         n = 0
         e = 0
-        if (i === weights.length - 1) return { decision: 'promoted', ms: now, candidateRequests: served }
+        if (i === weights.length - 1)
+          return { decision: 'promoted', ms: now, candidateRequests: served }
       }
       return { decision: 'inconclusive', ms: blocks.length * BLOCK_MS, candidateRequests: served }
     }

@@ -7,8 +7,8 @@
  */
 import { request as httpRequest } from 'node:http'
 import { request as httpsRequest, type RequestOptions } from 'node:https'
-import type { Measurement } from '../core/analysis.js'
-import { analysisQueries, type WorkloadSelector } from '../core/queries.js'
+import type { MetricQuery, MetricsSource, Reading, SeriesValue } from '../core/metrics.js'
+import { latencyQueries, trafficQueries, type WorkloadSelector } from '../core/queries.js'
 import { promRange } from '../core/duration.js'
 import { UNTRUSTED_CA } from './tls.js'
 
@@ -43,6 +43,33 @@ export interface PrometheusOptions {
   basicAuth?: { username: string; password: string }
   /** Extra request headers (e.g. `X-Scope-OrgID`); names and values already validated. */
   headers?: Readonly<Record<string, string>>
+}
+
+/** The stable's traffic over a window, or why it could not be read. */
+export interface StableTraffic {
+  rps?: number
+  errorShare?: number
+  failure?: string
+}
+
+/** A workload's latency histogram over a window. */
+export interface LatencyHistogram {
+  buckets: Array<{ le: string; ms: number }>
+  p99Ms?: number
+  failure?: string
+}
+
+/**
+ * Promise.all that waits for every promise before rejecting with the first failure, so no query
+ * is still in flight when a caller has already moved on.
+ */
+async function settled<T extends readonly unknown[]>(promises: {
+  [K in keyof T]: Promise<T[K]>
+}): Promise<T> {
+  const results = await Promise.allSettled(promises)
+  const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected')
+  if (failed) throw failed.reason
+  return results.map((r) => (r as PromiseFulfilledResult<unknown>).value) as unknown as T
 }
 
 /** What came back for one request. */
@@ -118,11 +145,48 @@ export class Prometheus {
    * Value of an instant query that yields at most one sample (e.g. a `sum(...)`); undefined when
    * the result is empty or NaN (histogram_quantile over no samples).
    */
-  async query(promql: string): Promise<number | undefined> {
+  async query(promql: string, atMs?: number): Promise<number | undefined> {
+    const { resultType, result } = await this.instant(promql, atMs)
+    let raw: string | undefined
+    if (resultType === 'scalar') raw = (result as [number, string])[1]
+    else if (resultType === 'vector') {
+      const vector = result as Array<{ value: [number, string] }>
+      if (vector.length > 1) {
+        throw this.error(`query returned ${vector.length} series, expected one: ${promql}`)
+      }
+      raw = vector[0]?.value[1]
+    } else throw this.error(`query returned a ${resultType}, expected a vector: ${promql}`)
+    if (raw === undefined) return undefined
+    const value = Number(raw)
+    return Number.isNaN(value) ? undefined : value
+  }
+
+  /** Every series of an instant vector query, with its labels; NaN samples left out. */
+  async series(promql: string, atMs?: number): Promise<SeriesValue[]> {
+    const { resultType, result } = await this.instant(promql, atMs)
+    if (resultType === 'scalar') {
+      const value = Number((result as [number, string])[1])
+      return Number.isNaN(value) ? [] : [{ labels: {}, value }]
+    }
+    if (resultType !== 'vector') {
+      throw this.error(`query returned a ${resultType}, expected a vector: ${promql}`)
+    }
+    return (result as Array<{ metric: Record<string, string>; value: [number, string] }>)
+      .map((r) => ({ labels: r.metric, value: Number(r.value[1]) }))
+      .filter((r) => !Number.isNaN(r.value))
+  }
+
+  /** Run an instant query (at `atMs`, default now) and return its data, or throw what went wrong. */
+  private async instant(
+    promql: string,
+    atMs?: number
+  ): Promise<NonNullable<QueryResponse['data']>> {
     const at = `Prometheus at ${this.baseUrl}`
+    const form = new URLSearchParams({ query: promql })
+    if (atMs !== undefined) form.set('time', (atMs / 1000).toFixed(3))
     let answer: Answer
     try {
-      answer = await this.post(new URLSearchParams({ query: promql }).toString())
+      answer = await this.post(form.toString())
     } catch (error) {
       throw this.error(
         error instanceof Timeout
@@ -156,40 +220,41 @@ export class Prometheus {
           : `retry when it is less busy, or raise "prometheus-timeout" if it timed out`
       throw this.error(`${at} rejected the query (${why}); ${todo}. The query: ${promql}`)
     }
-    const { resultType, result } = body.data
-    let raw: string | undefined
-    if (resultType === 'scalar') raw = (result as [number, string])[1]
-    else if (resultType === 'vector') {
-      const vector = result as Array<{ value: [number, string] }>
-      if (vector.length > 1) {
-        throw this.error(`query returned ${vector.length} series, expected one: ${promql}`)
-      }
-      raw = vector[0]?.value[1]
-    } else throw this.error(`query returned a ${resultType}, expected a vector: ${promql}`)
-    if (raw === undefined) return undefined
-    const value = Number(raw)
-    return Number.isNaN(value) ? undefined : value
+    return body.data
   }
 
-  /** Requests, 5xx and p99 of one workload over a window. Failures come back in `failure`. */
-  async measure(selector: WorkloadSelector, windowMs: number): Promise<Measurement> {
-    const q = analysisQueries(selector, promRange(windowMs))
+  /**
+   * Requests per second and 5xx share of one workload over a window, for preflight's checks and
+   * estimates. Failures come back in `failure`; a workload without series has no `rps`.
+   */
+  async traffic(selector: WorkloadSelector, windowMs: number): Promise<StableTraffic> {
+    const q = trafficQueries(selector, promRange(windowMs))
     try {
-      const [requests, errors, p99Ms] = await Promise.all([
-        this.query(q.requests),
-        this.query(q.errors),
-        this.query(q.p99)
-      ])
-      const m: Measurement = {}
-      if (requests !== undefined) {
-        m.requests = requests
-        // No 5xx series while requests exist means no 5xx in the window.
-        m.errors = errors ?? 0
-      }
-      if (p99Ms !== undefined) m.p99Ms = p99Ms
-      return m
+      const [rps, errorRps] = await settled([this.query(q.rps), this.query(q.errorRps)] as const)
+      if (rps === undefined) return {}
+      return { rps, errorShare: rps > 0 ? (errorRps ?? 0) / rps : 0 }
     } catch (error) {
       if (error instanceof PrometheusError) return { failure: error.message }
+      throw error
+    }
+  }
+
+  /**
+   * The latency histogram of one workload over a window: its finite bucket bounds as labelled,
+   * and its p99 (only to choose a bucket, never to judge).
+   */
+  async latency(selector: WorkloadSelector, windowMs: number): Promise<LatencyHistogram> {
+    const q = latencyQueries(selector, promRange(windowMs))
+    try {
+      const [buckets, p99Ms] = await settled([this.series(q.buckets), this.query(q.p99)] as const)
+      const bounds = buckets
+        .map((b) => b.labels.le)
+        .filter((le): le is string => le !== undefined && Number.isFinite(Number(le)))
+        .map((le) => ({ le, ms: Number(le) }))
+        .sort((a, b) => a.ms - b.ms)
+      return { buckets: bounds, ...(p99Ms === undefined ? {} : { p99Ms }) }
+    } catch (error) {
+      if (error instanceof PrometheusError) return { buckets: [], failure: error.message }
       throw error
     }
   }
@@ -301,5 +366,43 @@ export class Prometheus {
     let text = message
     for (const secret of secrets) text = text.split(secret).join('***')
     return new PrometheusError(text, cause === undefined ? undefined : { cause })
+  }
+}
+
+/**
+ * The MetricsSource port over Prometheus: counters as raw series (the judge differences them),
+ * gauges as one value. Every query of a check runs at the same instant, so a metric's bad and
+ * total counters agree with each other and across colors.
+ */
+export class PrometheusMetrics implements MetricsSource {
+  constructor(private readonly prometheus: Prometheus) {}
+
+  async read(queries: readonly MetricQuery[], atMs: number): Promise<Record<string, Reading>> {
+    const entries = await Promise.all(
+      queries.map(async (q): Promise<[string, Reading]> => {
+        try {
+          if (q.kind === 'gauge') {
+            const value = await this.prometheus.query(q.query, atMs)
+            return [
+              q.name,
+              value === undefined
+                ? { kind: 'none', reason: `no data for ${q.name} (query: ${q.query})` }
+                : { kind: 'gauge', value }
+            ]
+          }
+          const [total, bad] = await settled([
+            this.prometheus.series(q.total, atMs),
+            this.prometheus.series(q.bad, atMs)
+          ] as const)
+          return [q.name, { kind: 'counters', total, bad }]
+        } catch (error) {
+          if (error instanceof PrometheusError) {
+            return [q.name, { kind: 'none', reason: error.message }]
+          }
+          throw error
+        }
+      })
+    )
+    return Object.fromEntries(entries)
   }
 }

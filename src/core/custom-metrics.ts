@@ -36,7 +36,13 @@ export const PLACEHOLDERS = [
 type Placeholder = (typeof PLACEHOLDERS)[number]
 
 /** Names the built-in metrics use in logs, the summary and reasons. */
-export const RESERVED_METRIC_NAMES = ['errors', 'latency', 'requests'] as const
+export const RESERVED_METRIC_NAMES = [
+  'errors',
+  'latency',
+  'latency-limit',
+  'p99',
+  'requests'
+] as const
 
 /** The definitions, or why the text is not a list of them (the metric named, and what to do). */
 export type ParsedMetrics = { metrics: readonly MetricDefinition[] } | { error: string }

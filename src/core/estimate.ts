@@ -10,6 +10,8 @@ import {
   candidateShare,
   type JudgedMetric,
   type JudgeSettings,
+  NEGLIGIBLE_GRID,
+  negligibleRate,
   RELATIVE_GRID,
   type RatioMetric,
   thresholds
@@ -78,7 +80,9 @@ function phases(shape: RolloutShape, untilGate: boolean): Array<{ weight: number
   const out: Array<{ weight: number; ms: number }> = []
   shape.steps.forEach((weight, i) => {
     if (untilGate && gate >= 0 && i > gate) return
-    const ms = shape.stepDurationMs * (i === gate || i === shape.steps.length - 1 ? 1 + shape.maxExtensions : 1)
+    const ms =
+      shape.stepDurationMs *
+      (i === gate || i === shape.steps.length - 1 ? 1 + shape.maxExtensions : 1)
     out.push({ weight, ms })
   })
   return out
@@ -144,16 +148,35 @@ export function estimateDecisions(
     const share = traffic.badShare[m.name] ?? 0
     const estimate: MetricEstimate = { metric: m.name }
     if (m.relative) {
-      const safe = timeToReach(
+      const relative = timeToReach(
         t.safety,
         (w) => relativeDrift(traffic.rps, share, w, s.tolerance, s.tolerance, s.maxRegression),
         toGate
       )
-      if (safe !== undefined) estimate.safeByMs = safe
+      // Or shown below the negligible share, on the grid point that gets there fastest.
+      const neg = negligibleRate(m, s)
+      const p = Math.min(0.99, share * s.tolerance)
+      const negligible =
+        p < neg
+          ? Math.min(
+              ...NEGLIGIBLE_GRID.map(
+                (g) =>
+                  timeToReach(
+                    t.negligible + Math.log(NEGLIGIBLE_GRID.length),
+                    (w) => absoluteDrift(traffic.rps, w, p, g * neg, neg),
+                    toGate
+                  ) ?? Infinity
+              )
+            )
+          : Infinity
+      const safe = Math.min(relative ?? Infinity, negligible)
+      if (Number.isFinite(safe)) estimate.safeByMs = safe
     }
     const bad = s.maxRegression
     // The mixture's weight on the grid point nearest the regression costs ln(grid size).
-    const g = RELATIVE_GRID.reduce((best, x) => (Math.abs(x - bad / s.tolerance) < Math.abs(best - bad / s.tolerance) ? x : best))
+    const g = RELATIVE_GRID.reduce((best, x) =>
+      Math.abs(x - bad / s.tolerance) < Math.abs(best - bad / s.tolerance) ? x : best
+    )
     const relative = m.relative
       ? timeToReach(
           t.rollback + Math.log(RELATIVE_GRID.length),
@@ -167,7 +190,9 @@ export function estimateDecisions(
       const grid = absoluteGrid(limit)
       const p = Math.min(0.99, share * bad)
       if (p > limit && grid.length > 0) {
-        const a = grid.reduce((best, x) => (Math.abs(x * limit - p) < Math.abs(best * limit - p) ? x : best))
+        const a = grid.reduce((best, x) =>
+          Math.abs(x * limit - p) < Math.abs(best * limit - p) ? x : best
+        )
         absolute = timeToReach(
           t.rollback + Math.log(grid.length),
           (w) => absoluteDrift(traffic.rps, w, p, a * limit, limit),
@@ -180,4 +205,47 @@ export function estimateDecisions(
     return estimate
   })
   return { metrics: out, maxMs: sum(all), gateMs: sum(toGate) }
+}
+
+/** For one step held at its weight: when each decision would come, from no evidence. */
+export interface StepEstimate {
+  weight: number
+  /** Slowest metric's time to show a healthy candidate safe at this weight; undefined: within an hour, never. */
+  safeMs?: number
+  /** Slowest metric's time to roll a `maxRegression` × regression back at this weight. */
+  regressionMs?: number
+}
+
+const HOUR_MS = 3_600_000
+
+/** How long each step below 100% would need on its own to reach each decision. */
+export function stepEstimates(
+  metrics: readonly JudgedMetric[],
+  s: JudgeSettings,
+  steps: readonly number[],
+  traffic: TrafficNow
+): StepEstimate[] {
+  return steps
+    .filter((w) => w < 100)
+    .map((weight) => {
+      const one = estimateDecisions(
+        metrics,
+        s,
+        { steps: [weight, 100], stepDurationMs: HOUR_MS, maxExtensions: 0 },
+        traffic
+      )
+      const relative = one.metrics.filter((m) =>
+        metrics.some((x) => x.name === m.metric && x.kind === 'ratio' && x.relative)
+      )
+      const slowest = (pick: (m: MetricEstimate) => number | undefined): number | undefined => {
+        const times = relative.map(pick)
+        return times.some((t) => t === undefined) ? undefined : Math.max(0, ...(times as number[]))
+      }
+      const e: StepEstimate = { weight }
+      const safe = slowest((m) => m.safeByMs)
+      const regression = slowest((m) => m.regressionByMs)
+      if (safe !== undefined) e.safeMs = safe
+      if (regression !== undefined) e.regressionMs = regression
+      return e
+    })
 }

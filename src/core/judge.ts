@@ -31,6 +31,8 @@ export interface JudgeSettings {
   tolerance: number
   /** `r_bad`: the regression that must be ruled out before the candidate takes 100%. */
   maxRegression: number
+  /** A bad share too small to matter, for every ratio metric; default per metric (see below). */
+  negligibleRate?: number
 }
 
 export const DEFAULT_JUDGE: JudgeSettings = {
@@ -48,11 +50,15 @@ export const ABSOLUTE_GRID: readonly number[] = [1.5, 2, 3, 5, 10, 20]
 export const CHECK_CAP = Math.log(10)
 /** Checks in a row a gauge must be out of bounds to fail. */
 export const GAUGE_FAILURES = 2
-/** A bad share below a tenth of the limit (at most 0.1%) counts as negligible. */
-export const NEGLIGIBLE_FRACTION = 0.1
-const NEGLIGIBLE_CEILING = 0.001
-/** The alternative the negligible test weighs against its limit: a fifth of it. */
-const NEGLIGIBLE_ALTERNATIVE = 0.2
+/**
+ * By default a bad share below a quarter of the metric's limit (of 1% when it has none, and
+ * never more than 0.25%) counts as negligible: a candidate shown below it is safe without a
+ * comparison, which a stable with (almost) no bad events cannot give. A quarter keeps the
+ * promise for regressions of 3× or more of any stable share above a twelfth of the limit.
+ */
+export const NEGLIGIBLE_FRACTION = 0.25
+/** The shares (multiples of the negligible share) the negligible test mixes over. */
+export const NEGLIGIBLE_GRID: readonly number[] = [0.5, 0.2, 0.05]
 
 /** A ratio metric: bad events among all events, per color. */
 export interface RatioMetric {
@@ -60,7 +66,7 @@ export interface RatioMetric {
   /** Shown in logs, reasons and the report: `errors`, `latency`, or the user's name. */
   name: string
   /** What a bad event is, in words: `5xx`, `slower than 250ms`. */
-  bad: string
+  what: string
   /** Compared with the stable color (relative test and safety). */
   relative: boolean
   /** Highest acceptable bad share, 0..1, judged on the candidate alone. */
@@ -98,8 +104,8 @@ export interface RatioEvidence {
   safety: number
   /** Σ log-likelihood ratio of g × limit against the limit, per g of ABSOLUTE_GRID. */
   overLimit: number[]
-  /** Σ log-likelihood ratio of a fifth of the negligible share against it. */
-  negligible: number
+  /** Σ log-likelihood ratio of g × the negligible share against it, per g of NEGLIGIBLE_GRID. */
+  negligible: number[]
   /** Counts judged so far, per color. */
   candidate: Counts
   stable: Counts
@@ -124,7 +130,7 @@ export function emptyEvidence(metric: JudgedMetric): Evidence {
     regression: RELATIVE_GRID.map(() => 0),
     safety: 0,
     overLimit: ABSOLUTE_GRID.map(() => 0),
-    negligible: 0,
+    negligible: NEGLIGIBLE_GRID.map(() => 0),
     candidate: { total: 0, bad: 0 },
     stable: { total: 0, bad: 0 }
   }
@@ -178,8 +184,10 @@ export function absoluteGrid(maxRate: number): number[] {
 }
 
 /** The share under which a metric's bad events count as negligible. */
-export function negligibleRate(metric: RatioMetric): number {
-  return Math.min(metric.maxRate ?? 0.01, 0.01) * NEGLIGIBLE_FRACTION || NEGLIGIBLE_CEILING / 10
+export function negligibleRate(metric: RatioMetric, s: JudgeSettings): number {
+  if (s.negligibleRate !== undefined) return s.negligibleRate
+  const limit = metric.maxRate !== undefined && metric.maxRate > 0 ? metric.maxRate : 0.01
+  return Math.min(limit, 0.01) * NEGLIGIBLE_FRACTION
 }
 
 /** Whether the absolute test runs: a limit strictly between 0 and 1. */
@@ -241,7 +249,8 @@ export function addRatio(
     const r0 = s.tolerance
     next.regression = e.regression.map(
       (sum, i) =>
-        sum + Math.min(relativeLlr(candidate, stable, (RELATIVE_GRID[i] as number) * r0, r0), CHECK_CAP)
+        sum +
+        Math.min(relativeLlr(candidate, stable, (RELATIVE_GRID[i] as number) * r0, r0), CHECK_CAP)
     )
     next.safety = e.safety + relativeLlr(candidate, stable, r0, s.maxRegression)
   }
@@ -250,13 +259,20 @@ export function addRatio(
     next.overLimit = e.overLimit.map((sum, i) =>
       i < grid.length
         ? sum +
-          binomialLlr(candidate.total, candidate.bad, (grid[i] as number) * metric.maxRate, metric.maxRate)
+          binomialLlr(
+            candidate.total,
+            candidate.bad,
+            (grid[i] as number) * metric.maxRate,
+            metric.maxRate
+          )
         : sum
     )
   }
-  const neg = negligibleRate(metric)
-  next.negligible =
-    e.negligible + binomialLlr(candidate.total, candidate.bad, neg * NEGLIGIBLE_ALTERNATIVE, neg)
+  const neg = negligibleRate(metric, s)
+  next.negligible = e.negligible.map(
+    (sum, i) =>
+      sum + binomialLlr(candidate.total, candidate.bad, (NEGLIGIBLE_GRID[i] as number) * neg, neg)
+  )
   return next
 }
 
@@ -271,9 +287,19 @@ export function overLimitLogE(e: RatioEvidence, metric: RatioMetric): number {
   return logMeanExp(e.overLimit.slice(0, absoluteGrid(metric.maxRate).length))
 }
 
+/** ln of the negligible test's e-value (the mixture over NEGLIGIBLE_GRID). */
+export function negligibleLogE(e: RatioEvidence): number {
+  return logMeanExp(e.negligible)
+}
+
 /** Whether a ratio metric has shown the candidate safe to take 100%. */
 export function shownSafe(e: RatioEvidence, t: Thresholds): boolean {
-  return e.safety >= t.safety || e.negligible >= t.negligible
+  return e.safety >= t.safety || negligibleLogE(e) >= t.negligible
+}
+
+/** Share of the way to shown safe, 0..1: the nearer of the two paths. */
+export function safetyProgress(e: RatioEvidence, t: Thresholds): number {
+  return Math.max(0, Math.min(1, Math.max(e.safety / t.safety, negligibleLogE(e) / t.negligible)))
 }
 
 /** One metric's finding at a check. */
@@ -290,7 +316,9 @@ function percent(rate: number): string {
 
 /** `3/1200 = 0.25%` */
 export function shareText(c: Counts): string {
-  return c.total > 0 ? `${Math.round(c.bad)}/${Math.round(c.total)} = ${percent(c.bad / c.total)}` : 'no requests'
+  return c.total > 0
+    ? `${Math.round(c.bad)}/${Math.round(c.total)} = ${percent(c.bad / c.total)}`
+    : 'no requests'
 }
 
 function ratioText(r: number): string {
@@ -326,7 +354,10 @@ export function judgeCheck(
       }
       next[metric.name] = e
       if (e.outOfBounds >= GAUGE_FAILURES) {
-        const bound = metric.max !== undefined && sample.value > metric.max ? `above max ${metric.max}` : `below min ${metric.min}`
+        const bound =
+          metric.max !== undefined && sample.value > metric.max
+            ? `above max ${metric.max}`
+            : `below min ${metric.min}`
         findings.push({
           kind: 'regressed',
           metric: metric.name,
@@ -338,7 +369,7 @@ export function judgeCheck(
     if (metric.kind === 'ratio' && sample.kind === 'ratio' && before.kind === 'ratio') {
       const e = addRatio(before, metric, sample.candidate, sample.stable, s)
       next[metric.name] = e
-      const c = `candidate ${shareText(e.candidate)} ${metric.bad}`
+      const c = `candidate ${shareText(e.candidate)} ${metric.what}`
       if (metric.relative && regressionLogE(e) >= t.rollback) {
         const ratio =
           e.stable.total > 0 && e.stable.bad > 0 && e.candidate.total > 0
@@ -413,7 +444,7 @@ export function safetyGap(
   weight: number
 ): SafetyGap | undefined {
   if (shownSafe(e, t)) return undefined
-  const progress = Math.max(0, e.safety / t.safety, e.negligible / t.negligible)
+  const progress = safetyProgress(e, t)
   const total = e.candidate.total + e.stable.total
   const bad = e.candidate.bad + e.stable.bad
   const estimates: number[] = []
@@ -424,12 +455,14 @@ export function safetyGap(
     if (perEvent > 0) estimates.push((t.safety - e.safety) / perEvent / share)
   }
   // The negligible path, if the candidate keeps the bad share it showed so far.
-  const neg = negligibleRate(metric)
+  const neg = negligibleRate(metric, s)
   const seen = e.candidate.total > 0 ? e.candidate.bad / e.candidate.total : 0
   if (seen < neg) {
-    // Expected log-evidence per candidate request at the share seen; requests of both colors.
-    const drift = binomialLlr(1, seen, neg * NEGLIGIBLE_ALTERNATIVE, neg)
-    if (drift > 0) estimates.push((t.negligible - e.negligible) / drift / (weight / 100 || 1))
+    // Expected log-evidence per candidate request at the share seen, on the grid point that
+    // gathers it fastest; the mixture costs at most ln(grid size) more.
+    const drift = Math.max(...NEGLIGIBLE_GRID.map((g) => binomialLlr(1, seen, g * neg, neg)))
+    const need = t.negligible + Math.log(NEGLIGIBLE_GRID.length) - negligibleLogE(e)
+    if (drift > 0) estimates.push(need / drift / (weight / 100 || 1))
   }
   const requests = estimates.length > 0 ? Math.max(0, Math.min(...estimates)) : undefined
   return { metric: metric.name, progress, ...(requests === undefined ? {} : { requests }) }
@@ -469,7 +502,9 @@ export function needText(requests: number | undefined, rps: number | undefined):
   if (requests === undefined || !Number.isFinite(requests)) return 'more bad events to compare'
   const n = Math.max(1, Math.ceil(requests))
   const time =
-    rps !== undefined && rps > 0 ? ` (~${roughDuration((n / rps) * 1000)} at ${Number(rps.toFixed(1))} rps)` : ''
+    rps !== undefined && rps > 0
+      ? ` (~${roughDuration((n / rps) * 1000)} at ${Number(rps.toFixed(1))} rps)`
+      : ''
   return `about ${n.toLocaleString('en-US')} more requests${time}`
 }
 
@@ -585,7 +620,8 @@ export function checkStep(
     .filter(
       (m) =>
         !seen.has(m.name) ||
-        (m.kind === 'gauge' && judged.findings.some((f) => f.metric === m.name && f.kind === 'no-data'))
+        (m.kind === 'gauge' &&
+          judged.findings.some((f) => f.metric === m.name && f.kind === 'no-data'))
     )
     .map((m) => m.name)
   const verdict = stepDecision({

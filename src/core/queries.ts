@@ -1,4 +1,4 @@
-/** PromQL for the candidate's analysis, built from validated names and escaped label values. */
+/** PromQL for preflight's look at the stable workload, built from validated names and escaped label values. */
 
 export type Reporter = 'destination' | 'source'
 
@@ -20,20 +20,27 @@ function matchers(s: WorkloadSelector, extra = ''): string {
   )
 }
 
-export interface AnalysisQueries {
-  /** All requests to the workload in the window. */
-  requests: string
-  /** 5xx responses of the workload in the window. */
-  errors: string
-  /** 99th percentile latency in ms over the window. */
-  p99: string
+/** Requests and 5xx per second of a workload over `range` (a PromQL range such as `60s`). */
+export function trafficQueries(
+  s: WorkloadSelector,
+  range: string
+): { rps: string; errorRps: string } {
+  return {
+    rps: `sum(rate(istio_requests_total${matchers(s)}[${range}]))`,
+    errorRps: `sum(rate(istio_requests_total${matchers(s, ',response_code=~"5.."')}[${range}]))`
+  }
 }
 
-/** The three queries of one check; `range` is a PromQL range such as `60s`. */
-export function analysisQueries(s: WorkloadSelector, range: string): AnalysisQueries {
+/**
+ * A workload's latency buckets (one series per bound) and its p99 over `range`; the p99 only
+ * chooses the bucket the relative latency test counts against.
+ */
+export function latencyQueries(
+  s: WorkloadSelector,
+  range: string
+): { buckets: string; p99: string } {
   return {
-    requests: `sum(increase(istio_requests_total${matchers(s)}[${range}]))`,
-    errors: `sum(increase(istio_requests_total${matchers(s, ',response_code=~"5.."')}[${range}]))`,
+    buckets: `count by (le) (istio_request_duration_milliseconds_bucket${matchers(s)})`,
     p99:
       `histogram_quantile(0.99, sum by (le) (rate(istio_request_duration_milliseconds_bucket` +
       `${matchers(s)}[${range}])))`
