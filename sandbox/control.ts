@@ -3,7 +3,7 @@
  * stage a scenario (a broken image, more traffic, a flaky API server, missing
  * permissions). Loopback only, no auth: it is a test bed, not a product.
  *
- *   POST /images   {"image": "...", "errorRate"?, "p99Ms"?, "ready"?, "notReadyReason"?, "startupMs"?}
+ *   POST /images   {"image": "...", "errorRate"?, "p99Ms"?, "ready"?, "notReadyReason"?, "startupMs"?, "gauges"?}
  *   POST /traffic  {"rps": 50, "noise"?: "none" | "poisson", "seed"?: 7}
  *   POST /faults   {"rules": [FaultRule...]} or a single FaultRule
  *   POST /denials  {"rules": [DenyRule...]} or a single DenyRule
@@ -244,7 +244,7 @@ export function parseImage(body: unknown): { image: string; patch: Partial<Image
   const b = object(body, 'body')
   onlyKeys(
     b,
-    ['image', 'errorRate', 'p99Ms', 'ready', 'notReadyReason', 'startupMs'],
+    ['image', 'errorRate', 'p99Ms', 'ready', 'notReadyReason', 'startupMs', 'gauges'],
     'POST /images'
   )
   const image = nonEmptyString(b['image'], 'image')
@@ -259,6 +259,23 @@ export function parseImage(body: unknown): { image: string; patch: Partial<Image
   if (b['notReadyReason'] !== undefined)
     patch.notReadyReason = nonEmptyString(b['notReadyReason'], 'notReadyReason')
   if (b['startupMs'] !== undefined) patch.startupMs = nonNegative(b['startupMs'], 'startupMs')
+  if (b['gauges'] !== undefined) {
+    const g = object(b['gauges'], 'gauges')
+    const gauges: Record<string, number> = {}
+    for (const [name, value] of Object.entries(g)) {
+      if (
+        !/^[a-z_][a-z0-9_]*$/.test(name) ||
+        typeof value !== 'number' ||
+        !Number.isFinite(value)
+      ) {
+        throw new BadRequest(
+          `gauges must map lower-case names ([a-z_][a-z0-9_]*) to finite numbers, got ${JSON.stringify(name)}: ${JSON.stringify(value)}`
+        )
+      }
+      gauges[name] = value
+    }
+    patch.gauges = gauges
+  }
   return { image, patch }
 }
 

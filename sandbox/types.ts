@@ -71,6 +71,11 @@ export interface ImageBehaviour {
   notReadyReason: string
   /** Delay before a new pod becomes ready, in milliseconds. */
   startupMs: number
+  /**
+   * The application's own gauges, by name, exported per workload running the image as
+   * `sandbox_app_gauge{gauge, namespace, workload}`: what a user's custom metric reads.
+   */
+  gauges?: Readonly<Record<string, number>>
 }
 
 export const DEFAULT_BEHAVIOUR: ImageBehaviour = Object.freeze({

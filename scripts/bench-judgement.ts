@@ -7,8 +7,12 @@
  * in every cell (0.5% of both colors above the stable's p99 bucket), so its test only adds its
  * share of false rollbacks. Prints markdown (for the README); RUNS and SEED can be set.
  */
+import { estimateDecisions } from '../src/core/estimate.js'
+import { DEFAULT_JUDGE } from '../src/core/judge.js'
 import {
   argoRule,
+  DEFAULT_ROLLOUT,
+  defaultMetrics,
   type CellResult,
   flaggerRule,
   judgeRule,
@@ -65,6 +69,12 @@ function peer(r: CellResult, runs: number): string {
 }
 
 const rules: Rule[] = [judgeRule(), legacyRule(), flaggerRule(), argoRule()]
+const shape = {
+  steps: DEFAULT_ROLLOUT.steps,
+  stepDurationMs: DEFAULT_ROLLOUT.stepDurationMs,
+  maxExtensions: DEFAULT_ROLLOUT.maxExtensions,
+  checkIntervalMs: 10_000
+}
 const started = performance.now()
 const header = [
   'rps',
@@ -76,6 +86,7 @@ const header = [
   'median time',
   'p99 time',
   'candidate requests at rollback (median)',
+  'decidable',
   'previous rule: rolled back / promoted %',
   'Flagger',
   'Argo Rollouts'
@@ -114,6 +125,42 @@ for (const stable of STABLE) {
   }
 }
 console.log(lines.join('\n'))
+
+// One request per second reaching the candidate, stable 1%, a 3× regression: the weight held
+// where the candidate gets 1 rps (10% of 10 rps, or 50% of 2 rps) for up to 30 minutes.
+const held = [
+  { rps: 10, weight: 10 },
+  { rps: 2, weight: 50 }
+].map(({ rps, weight }) => {
+  const rule = judgeRule({
+    steps: [weight, 100],
+    stepDurationMs: 30 * 60_000,
+    maxExtensions: 0,
+    maxErrorRate: 0.01
+  })
+  const [r] = simulateCell(
+    [rule],
+    { rps, stableErrorRate: 0.01, candidateErrorRate: 0.03, slowRate: 0.005 },
+    RUNS,
+    SEED + 1000 + rps
+  ) as [CellResult]
+  const median = quantile(r.times, 0.5)
+  if (median > 8 * 60_000)
+    failures.push(
+      `3× at 1 rps to the candidate decided in a median of ${time(median)} (${rps} rps at ${weight}%)`
+    )
+  return `| ${rps} rps at ${weight}% | ${pct(r.rolledBack, RUNS)} | ${pct(r.promoted, RUNS)} | ${time(median)} | ${time(quantile(r.times, 0.9))} |`
+})
+console.log(
+  [
+    '',
+    '1 request/s reaching the candidate, stable 1% 5xx, candidate 3% (3×), weight held for up to 30 min:',
+    '',
+    '| traffic | rolled back % | promoted % | median time | p90 time |',
+    '|---|---:|---:|---:|---:|',
+    ...held
+  ].join('\n')
+)
 console.log(
   `\n${RUNS} seeded runs per cell (seed ${SEED}); times from the first weight to the decision; peers: rolled back / promoted %. ${((performance.now() - started) / 1000).toFixed(1)} s.`
 )

@@ -204,7 +204,8 @@ function warnIfUndecidable(d: CommandDeps, record: RolloutRecord, analysis: Anal
     {
       steps: record.steps,
       stepDurationMs: record.config.stepDurationMs,
-      maxExtensions: record.config.maxInconclusive
+      maxExtensions: record.config.maxInconclusive,
+      checkIntervalMs: record.config.checkIntervalMs
     },
     analysis.traffic
   )
@@ -463,11 +464,16 @@ async function checkPrometheus(d: CommandDeps, record: RolloutRecord): Promise<v
     queriesFor(specs, values),
     d.clock.now()
   )
-  const failed = specs.find((s) => readings[s.name]?.kind === 'none')
-  const r = failed ? readings[failed.name] : undefined
-  if (failed && r?.kind === 'none') {
+  const failures = specs.flatMap((s) => {
+    const r = readings[s.name]
+    return r?.kind === 'none' ? [{ metric: s.name, reason: r.reason }] : []
+  })
+  const first = failures[0]
+  if (first) {
+    // Every query failing the same way is Prometheus itself (transport, credentials), not a metric.
+    const one = failures.length === specs.length && failures.every((f) => f.reason === first.reason)
     throw new PreflightError(
-      `metric ${failed.name}: ${r.reason}; nothing was changed: give this run the same prometheus-* inputs as the release`
+      `${one ? first.reason : `metric ${first.metric}: ${first.reason}`}; nothing was changed: give this run the same prometheus-* inputs as the release`
     )
   }
 }
@@ -569,7 +575,8 @@ export async function plan(d: CommandDeps): Promise<CommandResult> {
   const shape = {
     steps: settings.steps,
     stepDurationMs: settings.stepDurationMs,
-    maxExtensions: settings.maxInconclusive
+    maxExtensions: settings.maxInconclusive,
+    checkIntervalMs: settings.checkIntervalMs
   }
   const estimate = estimateDecisions(metrics, judge, shape, p.analysis.traffic)
   const perStep = stepEstimates(metrics, judge, settings.steps, p.analysis.traffic)

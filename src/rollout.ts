@@ -8,12 +8,12 @@
 import { type Color, deploymentName, formatWeights, weightsFor } from './core/color.js'
 import {
   checkStep,
+  confidenceText,
   type Finding,
   initialState,
   type JudgeState,
   type MetricSample,
-  overLimitLogE,
-  regressionLogE,
+  rollbackLogE,
   safetyProgress,
   shareText,
   startStep,
@@ -120,7 +120,7 @@ export function describeAnalysis(r: RolloutRecord): string {
   return [
     `steps ${r.steps.join(', ')}% · bake ${formatDuration(c.stepDurationMs)} each · check every ${formatDuration(c.checkIntervalMs)}${c.pauseAt === undefined ? '' : ` · pause at ${c.pauseAt}%`}`,
     `analysis: reporter="${c.reporter}" · ${limits}`,
-    `judge: rolls back at ${Math.round((1 - j.alpha) * 1000) / 10}% confidence of a regression beyond ${j.tolerance}× the stable; before 100% the candidate must be shown less than ${j.maxRegression}× worse · up to ${c.maxInconclusive} extensions, then ${c.onInconclusive ?? 'pause'} if still inconclusive`
+    `judge: rolls back at ${confidenceText(j.alpha)} confidence of a regression beyond ${j.tolerance}× the stable; before 100% the candidate must be shown less than ${j.maxRegression}× worse · up to ${c.maxInconclusive} extensions, then ${c.onInconclusive ?? 'pause'} if still inconclusive`
   ].join('\n')
 }
 
@@ -408,11 +408,8 @@ export class Rollout {
         if (sample.stable) m.s = [sample.stable.bad, sample.stable.total]
       }
       if (e?.kind === 'ratio' && spec.kind === 'ratio') {
-        const toward = Math.max(
-          spec.relative ? regressionLogE(e) : -Infinity,
-          overLimitLogE(e, spec)
-        )
-        m.r = round(Math.max(0, Math.min(1, toward / t.rollback)))
+        const toward = rollbackLogE(e, spec)
+        m.r = round(Math.max(0, Math.min(1, toward / (t.rollback[spec.name] ?? Infinity))))
         if (spec.relative) {
           m.ok = round(safetyProgress(e, t))
         }

@@ -203,14 +203,15 @@ const rows: Row[] = [
     message: 'input "max-error-rate": "1.5" is not a rate'
   },
   {
-    name: 'min-requests of 0',
-    inputs: { 'min-requests': '0' },
-    message: 'input "min-requests": "0" is not a whole number of at least 1'
+    name: 'a confidence of 100%',
+    inputs: { confidence: '100%' },
+    message:
+      'input "confidence": "100%" is not a confidence; use a percentage such as 99% or 99.9% (or a fraction such as 0.99), above 50% and at most 99.99%'
   },
   {
-    name: 'a failure limit that is not a number',
-    inputs: { 'failure-limit': 'two' },
-    message: 'input "failure-limit": "two" is not a whole number of at least 1'
+    name: 'a max-regression not above the tolerance',
+    inputs: { tolerance: '2x', 'max-regression': '2x' },
+    message: 'input "max-regression": 2x is not above "tolerance" (2x)'
   },
   {
     name: 'a negative max-inconclusive',

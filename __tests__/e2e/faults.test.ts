@@ -161,7 +161,7 @@ describe('API faults', () => {
     expect(run.outputs.result).toBe(failing ? 'rolled-back' : 'promoted')
     if (failing)
       expect(run.outputs.reason).toMatch(
-        /^2 consecutive failed checks: error rate [\d.]+% above 1%$/
+        /^errors: candidate \d+\/\d+ = [\d.]+% 5xx, (above the limit 1\.00%|worse than stable .*) at 99% confidence$/
       )
 
     // The other controller's write is the one that added its label; every other write is the

@@ -106,7 +106,7 @@ describe('GitHub reporting', () => {
     )
     expect(lines.at(-2)).toMatch(
       new RegExp(
-        `^statuses /statuses/${SHA} failure rolled back to blue: 2 consecutive failed checks: error rate \\d+(\\.\\d+)?% above 1%$`
+        `^statuses /statuses/${SHA} failure rolled back to blue: errors: candidate \\d+/\\d+ = [\\d.]+% 5xx, above the limit 1\\.00% at 99% confidence$`
       )
     )
     expect(lines.at(-1)).toMatch(

@@ -298,21 +298,24 @@ describe('deploy inputs', () => {
     expect(run.log).toContain('reporter="source"')
   })
 
-  it('fail-on-rollback false succeeds with result=rolled-back; failure-limit 3 needs three failures', async () => {
+  it('fail-on-rollback false succeeds with result=rolled-back; a higher confidence needs more evidence', async () => {
     await control(sb, '/images', { image: 'example.com/reviews:2.0.0-bad', errorRate: 0.3 })
     const run = await runAction(
       fastInputs(sb, {
         image: 'example.com/reviews:2.0.0-bad',
         'fail-on-rollback': 'false',
-        'failure-limit': '3',
+        confidence: '99.99%',
         'step-duration': '20s'
       }),
       kubeEnv(sb)
     )
     expectExit(run, 'success')
     expect(run.outputs.result).toBe('rolled-back')
-    expect(run.outputs.reason).toMatch(/^3 consecutive failed checks: /)
-    expect(run.log).toContain('::warning::rolled back: 3 consecutive failed checks')
+    expect(run.outputs.reason).toMatch(
+      /^errors: candidate \d+\/\d+ = [\d.]+% 5xx, above the limit 1\.00% at 99\.99% confidence$/
+    )
+    expect(run.log).toContain('::warning::rolled back: errors: candidate')
+    expect(run.log).toContain('judge: rolls back at 99.99% confidence')
     expect(run.log).not.toContain('::error::')
   })
 })

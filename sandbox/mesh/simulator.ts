@@ -132,6 +132,7 @@ export class MeshSimulator {
   private random: RandomDraws
   private plans: FlowPlan[] = []
   private liveWorkloads = new Set<string>()
+  private runningImages: Array<{ namespace: string; workload: string; image: string }> = []
   private dirty = true
   private lastTick: number
   private lastPrune: number
@@ -196,9 +197,22 @@ export class MeshSimulator {
     }
   }
 
-  /** The metrics page a Prometheus scrape gets. */
+  /** The metrics page a Prometheus scrape gets: Istio's metrics, then the apps' own gauges. */
   metricsText(): string {
-    return this.metrics.render()
+    if (this.dirty) this.replan()
+    const lines: string[] = []
+    for (const w of this.runningImages) {
+      const gauges = this.behaviours.get(w.image).gauges ?? {}
+      for (const [gauge, value] of Object.entries(gauges)) {
+        lines.push(
+          `sandbox_app_gauge{gauge=${JSON.stringify(gauge)},namespace=${JSON.stringify(w.namespace)},workload=${JSON.stringify(w.workload)}} ${value}`
+        )
+      }
+    }
+    const apps = lines.length
+      ? `# HELP sandbox_app_gauge An application's own gauge, per workload.\n# TYPE sandbox_app_gauge gauge\n${lines.join('\n')}\n`
+      : ''
+    return this.metrics.render() + apps
   }
 
   labelSets(): IstioLabels[] {
@@ -261,6 +275,16 @@ export class MeshSimulator {
         (p) => `${p.metadata.namespace ?? 'default'}/${workloadOf(p, snapshot.deployments)}`
       )
     )
+    const running = new Map<string, { namespace: string; workload: string; image: string }>()
+    for (const p of snapshot.pods) {
+      const image = (p.spec as { containers?: Array<{ image?: string }> } | undefined)
+        ?.containers?.[0]?.image
+      if (!image) continue
+      const namespace = p.metadata.namespace ?? 'default'
+      const workload = workloadOf(p, snapshot.deployments)
+      running.set(`${namespace}/${workload}/${image}`, { namespace, workload, image })
+    }
+    this.runningImages = [...running.values()]
   }
 
   private counters(id: string): FlowCounters {

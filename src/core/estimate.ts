@@ -8,6 +8,7 @@
 import {
   absoluteGrid,
   candidateShare,
+  CHECK_CAP,
   type JudgedMetric,
   type JudgeSettings,
   NEGLIGIBLE_GRID,
@@ -32,6 +33,16 @@ export interface RolloutShape {
   steps: readonly number[]
   stepDurationMs: number
   maxExtensions: number
+  /**
+   * Time between checks: one check adds at most CHECK_CAP to the relative test, so at high
+   * traffic its rollbacks come no sooner than a few checks. Undefined: no such limit.
+   */
+  checkIntervalMs?: number
+}
+
+/** How many tests a metric averages into its rollback e-value: each alone needs that much more. */
+function tests(m: RatioMetric): number {
+  return (m.relative ? 1 : 0) + (m.maxRate !== undefined && m.maxRate > 0 && m.maxRate < 1 ? 1 : 0)
 }
 
 /** Mean and variance per second of one statistic at one weight. */
@@ -88,17 +99,27 @@ function phases(shape: RolloutShape, untilGate: boolean): Array<{ weight: number
   return out
 }
 
+/** A drift slowed to at most `cap` log-evidence per check (the relative test's per-check cap). */
+function capped(d: Drift, checkIntervalMs: number | undefined): Drift {
+  if (checkIntervalMs === undefined) return d
+  const perSecond = CHECK_CAP / (checkIntervalMs / 1000)
+  if (d.mean <= perSecond) return d
+  const scale = perSecond / d.mean
+  return { mean: perSecond, variance: d.variance * scale * scale }
+}
+
 /** First time (ms from the start) at which mean − Z·sd of a statistic reaches `level`. */
 function timeToReach(
   level: number,
   drift: (weight: number) => Drift,
-  parts: Array<{ weight: number; ms: number }>
+  parts: Array<{ weight: number; ms: number }>,
+  checkIntervalMs?: number
 ): number | undefined {
   let mean = 0
   let variance = 0
   let t = 0
   for (const { weight, ms } of parts) {
-    const d = drift(weight)
+    const d = capped(drift(weight), checkIntervalMs)
     // Within a part, mean − Z·sd is concave in time; step through it in tenths.
     for (let k = 1; k <= 10; k++) {
       const dt = ms / 10 / 1000
@@ -179,9 +200,10 @@ export function estimateDecisions(
     )
     const relative = m.relative
       ? timeToReach(
-          t.rollback + Math.log(RELATIVE_GRID.length),
+          (t.rollback[m.name] ?? Infinity) + Math.log(RELATIVE_GRID.length) + Math.log(tests(m)),
           (w) => relativeDrift(traffic.rps, share, w, bad, g * s.tolerance, s.tolerance),
-          toGate
+          toGate,
+          shape.checkIntervalMs
         )
       : undefined
     let absolute: number | undefined
@@ -194,7 +216,7 @@ export function estimateDecisions(
           Math.abs(x * limit - p) < Math.abs(best * limit - p) ? x : best
         )
         absolute = timeToReach(
-          t.rollback + Math.log(grid.length),
+          (t.rollback[m.name] ?? Infinity) + Math.log(grid.length) + Math.log(tests(m)),
           (w) => absoluteDrift(traffic.rps, w, p, a * limit, limit),
           toGate
         )

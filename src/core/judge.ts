@@ -45,7 +45,7 @@ export const DEFAULT_JUDGE: JudgeSettings = {
 /** Regressions (multiples of `tolerance`) the relative test mixes over. */
 export const RELATIVE_GRID: readonly number[] = [1.5, 2, 3, 5, 10]
 /** Multiples of the limit the absolute test mixes over (those below 100%). */
-export const ABSOLUTE_GRID: readonly number[] = [1.5, 2, 3, 5, 10, 20]
+export const ABSOLUTE_GRID: readonly number[] = [2, 3, 5, 10, 20]
 /** Most one check may add to the relative test's log-evidence: one burst cannot decide alone. */
 export const CHECK_CAP = Math.log(10)
 /** Checks in a row a gauge must be out of bounds to fail. */
@@ -165,7 +165,7 @@ export function relativeLlr(candidate: Counts, stable: Counts, r: number, r0: nu
 /** Log-likelihood ratio of bad share `p1` against `p0` for `bad` of `total` events. */
 export function binomialLlr(total: number, bad: number, p1: number, p0: number): number {
   const good = Math.max(0, total - bad)
-  if (p0 <= 0) return bad > 0 ? Infinity : 0
+  if (p0 <= 0) return bad > 0 ? Infinity : xlog(good, 1 - p1)
   return xlog(bad, p1 / p0) + xlog(good, (1 - p1) / (1 - p0))
 }
 
@@ -196,8 +196,9 @@ function hasLimit(metric: RatioMetric): metric is RatioMetric & { maxRate: numbe
 }
 
 /**
- * The sequential tests that can roll a rollout back, as `metric/test`: α is split evenly over
- * them (a union bound), so the whole rollout keeps its α.
+ * The sequential tests that can roll a rollout back, as `metric/test`. A metric's tests are
+ * averaged into one e-value (an average of e-processes under the same null is one), and α is
+ * split evenly over the metrics that have any (a union bound), so the rollout keeps its α.
  */
 export function rollbackTests(metrics: readonly JudgedMetric[]): string[] {
   return metrics.flatMap((m) =>
@@ -207,10 +208,23 @@ export function rollbackTests(metrics: readonly JudgedMetric[]): string[] {
   )
 }
 
+/** Ratio metrics with at least one rollback test: α is split over them. */
+export function judgedForRollback(metrics: readonly JudgedMetric[]): RatioMetric[] {
+  return metrics.filter((m): m is RatioMetric => m.kind === 'ratio' && (m.relative || hasLimit(m)))
+}
+
+/**
+ * Each metric's share of α is its weight over the total: the 5xx share, what every rollout is
+ * about, weighs twice as much as any other, so it decides sooner for the same α.
+ */
+export function alphaWeight(metric: RatioMetric): number {
+  return metric.name === 'errors' ? 2 : 1
+}
+
 /** Log-thresholds of one rollout's tests. */
 export interface Thresholds {
-  /** ln(1/α_each): a test's log e-value at or above it rolls back. */
-  rollback: number
+  /** ln(1/α_metric) per metric name: a metric's log e-value at or above it rolls back. */
+  rollback: Readonly<Record<string, number>>
   /** ln(1/β_relative): the relative safety statistic at or above it is shown. */
   safety: number
   /** ln(1/β_negligible): the negligible statistic at or above it is shown. */
@@ -221,9 +235,12 @@ export interface Thresholds {
 const RELATIVE_BETA_SHARE = 0.9
 
 export function thresholds(metrics: readonly JudgedMetric[], s: JudgeSettings): Thresholds {
-  const tests = Math.max(1, rollbackTests(metrics).length)
+  const tested = judgedForRollback(metrics)
+  const total = tested.reduce((sum, m) => sum + alphaWeight(m), 0)
   return {
-    rollback: Math.log(tests / s.alpha),
+    rollback: Object.fromEntries(
+      tested.map((m) => [m.name, Math.log(total / (s.alpha * alphaWeight(m)))])
+    ),
     safety: Math.log(1 / (s.beta * RELATIVE_BETA_SHARE)),
     negligible: Math.log(1 / (s.beta * (1 - RELATIVE_BETA_SHARE)))
   }
@@ -290,6 +307,18 @@ export function overLimitLogE(e: RatioEvidence, metric: RatioMetric): number {
 /** ln of the negligible test's e-value (the mixture over NEGLIGIBLE_GRID). */
 export function negligibleLogE(e: RatioEvidence): number {
   return logMeanExp(e.negligible)
+}
+
+/**
+ * ln of a metric's rollback e-value: the average of its relative and limit tests' e-values
+ * (whichever it has); -Infinity when it has neither.
+ */
+export function rollbackLogE(e: RatioEvidence, metric: RatioMetric): number {
+  const parts = [
+    ...(metric.relative ? [regressionLogE(e)] : []),
+    ...(hasLimit(metric) ? [overLimitLogE(e, metric)] : [])
+  ]
+  return logMeanExp(parts)
 }
 
 /** Whether a ratio metric has shown the candidate safe to take 100%. */
@@ -370,7 +399,10 @@ export function judgeCheck(
       const e = addRatio(before, metric, sample.candidate, sample.stable, s)
       next[metric.name] = e
       const c = `candidate ${shareText(e.candidate)} ${metric.what}`
-      if (metric.relative && regressionLogE(e) >= t.rollback) {
+      const relativeWins =
+        !hasLimit(metric) || (metric.relative && regressionLogE(e) >= overLimitLogE(e, metric))
+      const threshold = t.rollback[metric.name] ?? Infinity
+      if (rollbackLogE(e, metric) >= threshold && relativeWins) {
         const ratio =
           e.stable.total > 0 && e.stable.bad > 0 && e.candidate.total > 0
             ? ` (${ratioText(e.candidate.bad / e.candidate.total / (e.stable.bad / e.stable.total))})`
@@ -378,13 +410,13 @@ export function judgeCheck(
         findings.push({
           kind: 'regressed',
           metric: metric.name,
-          reason: `${metric.name}: ${c}, worse than stable ${shareText(e.stable)}${ratio} at ${Math.round((1 - s.alpha) * 1000) / 10}% confidence`
+          reason: `${metric.name}: ${c}, worse than stable ${shareText(e.stable)}${ratio} at ${confidenceText(s.alpha)} confidence`
         })
-      } else if (hasLimit(metric) && overLimitLogE(e, metric) >= t.rollback) {
+      } else if (rollbackLogE(e, metric) >= threshold) {
         findings.push({
           kind: 'regressed',
           metric: metric.name,
-          reason: `${metric.name}: ${c}, above the limit ${percent(metric.maxRate)} at ${Math.round((1 - s.alpha) * 1000) / 10}% confidence`
+          reason: `${metric.name}: ${c}, above the limit ${percent(metric.maxRate ?? 0)} at ${confidenceText(s.alpha)} confidence`
         })
       } else if (metric.maxRate === 0 && e.candidate.bad > 0) {
         findings.push({
@@ -640,4 +672,9 @@ export function checkStep(
   })
   if (verdict.kind === 'extend') next = { ...next, extensions: verdict.extension }
   return { state: judged.state, progress: next, findings: judged.findings, verdict }
+}
+
+/** `99%`, `99.9%`, `99.99%`: the confidence a rollback needs, for messages. */
+export function confidenceText(alpha: number): string {
+  return `${Number(((1 - alpha) * 100).toFixed(2))}%`
 }
