@@ -13,6 +13,7 @@ import { recordManagedFields } from './managed-fields.js'
 import {
   asObject,
   decodeBody,
+  type FieldValidation,
   fieldValidationOf,
   present,
   pruneUnknown,
@@ -20,7 +21,13 @@ import {
   storeErrorToApi,
   toStorage
 } from './objects.js'
-import { PatchError, jsonPatch, mergePatch, strategicMergePatch } from './patch.js'
+import {
+  PatchError,
+  applyJsonPatch,
+  decodeJsonPatch,
+  mergePatch,
+  strategicMergePatch
+} from './patch.js'
 import { apiVersionOf, type ResourceInfo } from './resources.js'
 import { validateAgainstSchema } from './schema.js'
 import {
@@ -40,6 +47,7 @@ import {
   notFound,
   pathNotFound,
   goQuote,
+  requestEntityTooLarge,
   unprocessable,
   unsupportedMediaType
 } from './status.js'
@@ -191,7 +199,8 @@ export class ResourceHandlers {
     const current = this.mustGet(req)
     const base =
       req.subresource === 'scale' ? scaleOf(current) : present(req.info, current, req.version)
-    const patched = applyPatch(patchType, base, req.body, req.info.custom)
+    const validation = fieldValidationOf(req.query)
+    const { patched, warnings } = applyPatch(patchType, base, req.body, req.info.custom, validation)
     if (!isObject(patched) || !isObject(patched.metadata)) {
       throw badRequest('the patched object is not a JSON object')
     }
@@ -204,21 +213,12 @@ export class ResourceHandlers {
     if (sent !== undefined && sent !== '' && sent !== current.metadata.resourceVersion) {
       throw conflict(req.info, name)
     }
-    if (req.info.custom && fieldValidationOf(req.query) === 'Strict') {
+    if (req.info.custom && validation === 'Strict') {
       const probe = clone(obj)
       const unknown = pruneUnknown(probe, req.info, req.version, this.crds, 'Warn')
-      if (unknown.length > 0) {
-        throw invalid({ group: '', kind: '' }, '', [
-          {
-            type: 'FieldValueInvalid',
-            field: 'patch',
-            value: goQuote(JSON.stringify(patched)),
-            detail: `strict decoding error: ${unknown.join(', ')}`
-          }
-        ])
-      }
+      if (unknown.length > 0) throw strictPatchError(patched, unknown)
     }
-    return this.writeOver(req, current, obj, { operation: 'Update', warnings: [] })
+    return this.writeOver(req, current, obj, { operation: 'Update', warnings })
   }
 
   delete(req: ResourceRequest): Answer {
@@ -514,22 +514,56 @@ function isDryRun(req: ResourceRequest): boolean {
   return req.query.getAll('dryRun').includes('All')
 }
 
-function applyPatch(patchType: string, base: unknown, body: string, custom: boolean): unknown {
-  let patch: unknown
+/** The patched JSON, and the warnings of decoding the patch (unknown JSON patch fields). */
+interface Patched {
+  patched: unknown
+  warnings: string[]
+}
+
+function applyPatch(
+  patchType: string,
+  base: unknown,
+  body: string,
+  custom: boolean,
+  validation: FieldValidation
+): Patched {
   try {
-    patch = JSON.parse(body)
-  } catch (e) {
-    throw badRequest(e instanceof Error ? e.message : String(e))
-  }
-  try {
-    if (patchType === PATCH_TYPES.json) return jsonPatch(base, patch)
+    if (patchType === PATCH_TYPES.json) {
+      const decoded = decodeJsonPatch(body)
+      const patched = applyJsonPatch(base, decoded)
+      if (decoded.unknownFields.length > 0 && validation === 'Strict') {
+        throw strictPatchError(patched, decoded.unknownFields)
+      }
+      return { patched, warnings: validation === 'Warn' ? decoded.unknownFields : [] }
+    }
+    let patch: unknown
+    try {
+      patch = JSON.parse(body)
+    } catch (e) {
+      throw badRequest(e instanceof Error ? e.message : String(e))
+    }
     if (!isObject(patch)) throw new PatchError('Invalid JSON Patch', true)
-    if (patchType === PATCH_TYPES.merge || custom) return mergePatch(base, patch)
-    return strategicMergePatch(base, patch)
+    if (patchType === PATCH_TYPES.merge || custom) {
+      return { patched: mergePatch(base, patch), warnings: [] }
+    }
+    return { patched: strategicMergePatch(base, patch), warnings: [] }
   } catch (e) {
-    if (e instanceof PatchError) throw e.malformed ? badRequest(e.message) : unprocessable()
-    throw e
+    if (!(e instanceof PatchError)) throw e
+    if (!e.malformed) throw unprocessable()
+    throw e.code === 413 ? requestEntityTooLarge(e.message) : badRequest(e.message)
   }
+}
+
+/** `"" is invalid: patch: Invalid value: "<patched>": strict decoding error: ...` (422). */
+function strictPatchError(patched: unknown, unknown: string[]): ApiError {
+  return invalid({ group: '', kind: '' }, '', [
+    {
+      type: 'FieldValueInvalid',
+      field: 'patch',
+      value: goQuote(JSON.stringify(patched)),
+      detail: `strict decoding error: ${unknown.join(', ')}`
+    }
+  ])
 }
 
 function keyOf(o: KubeObject): string {

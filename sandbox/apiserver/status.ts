@@ -117,6 +117,11 @@ export function badRequest(message: string): ApiError {
   return failure(400, 'BadRequest', message)
 }
 
+/** errors.NewRequestEntityTooLargeError (413), e.g. for a JSON patch of too many operations. */
+export function requestEntityTooLarge(message: string): ApiError {
+  return failure(413, 'RequestEntityTooLarge', `Request entity too large: ${message}`)
+}
+
 export function unauthorized(): ApiError {
   return failure(401, 'Unauthorized', 'Unauthorized')
 }
