@@ -237,6 +237,59 @@ it('rolls out a new template: new pods first, old ones removed once the new are 
   expect(done.metadata.annotations?.['deployment.kubernetes.io/revision']).toBe('2')
 })
 
+it('hashes a pod template whatever the order of its keys, as kube hashes the decoded struct', () => {
+  const template = {
+    metadata: { labels: { app: 'a', version: 'v' } },
+    spec: { containers: [{ name: 'app', image: 'i:1', ports: [{ containerPort: 80 }] }] }
+  }
+  const reordered = {
+    spec: { containers: [{ ports: [{ containerPort: 80 }], image: 'i:1', name: 'app' }] },
+    metadata: { labels: { version: 'v', app: 'a' } }
+  }
+  expect(podTemplateHash(reordered)).toBe(podTemplateHash(template))
+  expect(podTemplateHash({ ...template, spec: { containers: [] } })).not.toBe(
+    podTemplateHash(template)
+  )
+})
+
+it('does not roll out a template sent again with its keys in another order', async () => {
+  await create('reorder', 'good:1')
+  await waitFor(() => dep('reorder').status?.availableReplicas === 2, 2000, 'first rollout')
+  const before = pods('reorder')
+    .map((p) => p.metadata.name)
+    .sort()
+  const current = (await h.call('GET', `${DEPLOY_PATH}/reorder`)).body as KubeObject
+  const reverse = (v: unknown): unknown =>
+    Array.isArray(v)
+      ? v.map(reverse)
+      : typeof v === 'object' && v !== null
+        ? Object.fromEntries(
+            Object.entries(v)
+              .reverse()
+              .map(([k, x]) => [k, reverse(x)])
+          )
+        : v
+  // An annotation moves generation (as kubectl apply's would), so the controller looks again.
+  const r = await h.call('PUT', `${DEPLOY_PATH}/reorder`, {
+    body: {
+      ...current,
+      metadata: { ...current.metadata, annotations: { touched: 'yes' } },
+      spec: { ...current.spec, template: reverse(current.spec?.template) }
+    }
+  })
+  expect(r.status).toBe(200)
+  expect(r.body.metadata.generation).toBe(2)
+  await waitFor(() => dep('reorder').status?.observedGeneration === 2, 2000, 'observed')
+  // A new pod set would have been created at the controller's first look (20 ms).
+  await new Promise((resolve) => setTimeout(resolve, 200))
+  expect(
+    pods('reorder')
+      .map((p) => p.metadata.name)
+      .sort()
+  ).toEqual(before)
+  expect(dep('reorder').metadata.annotations?.['deployment.kubernetes.io/revision']).toBe('1')
+})
+
 it('keeps the old pods serving when the new template never becomes ready', async () => {
   await create('stuck', 'good:1')
   await waitFor(() => dep('stuck').status?.availableReplicas === 2, 2000, 'first rollout')

@@ -10,14 +10,32 @@ import { clone, isObject, kubeTime, type JsonObject } from './json.js'
 
 const SAFE_CHARS = 'bcdfghjklmnpqrstvwxz2456789'
 
-/** rand.SafeEncodeString of the decimal FNV-32a hash, as kube names ReplicaSets. */
+/**
+ * rand.SafeEncodeString of the decimal FNV-32a hash, as kube names ReplicaSets. kube hashes the
+ * decoded Go struct, whose field order is fixed, so the hash is taken over canonical JSON (object
+ * keys sorted at every level): a template sent with its keys in another order is the same
+ * template, and must not start a rollout.
+ */
 export function podTemplateHash(template: unknown): string {
   let h = 0x811c9dc5
-  for (const byte of Buffer.from(JSON.stringify(template ?? {}), 'utf8')) {
+  for (const byte of Buffer.from(canonicalJson(template ?? {}), 'utf8')) {
     h ^= byte
     h = Math.imul(h, 0x01000193) >>> 0
   }
   return [...String(h)].map((c) => SAFE_CHARS[c.charCodeAt(0) % SAFE_CHARS.length]).join('')
+}
+
+/** JSON with object keys sorted recursively: equal values give equal text. */
+export function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`
+  if (isObject(value)) {
+    const entries = Object.keys(value)
+      .sort()
+      .filter((k) => value[k] !== undefined)
+      .map((k) => `${JSON.stringify(k)}:${canonicalJson(value[k])}`)
+    return `{${entries.join(',')}}`
+  }
+  return JSON.stringify(value) ?? 'null'
 }
 
 export function randomChars(n: number): string {
