@@ -8,7 +8,16 @@ import yaml from 'js-yaml'
 import type { KubeObject } from '../types.js'
 import { applyDefaults, validateBuiltin, validateMetadata } from './builtins.js'
 import type { CrdCatalog } from './crds.js'
-import { clone, deepEqual, isObject, kubeTime, removeKey } from './json.js'
+import {
+  clone,
+  deepEqual,
+  isObject,
+  kubeTime,
+  parseKeepingSource,
+  removeKey,
+  withSource
+} from './json.js'
+import { GO_TYPES, SCALE_TYPE, type GoStruct, goConvertError, goDecodeError } from './typed.js'
 import { recordManagedFields } from './managed-fields.js'
 import {
   asObject,
@@ -163,15 +172,21 @@ export class ResourceHandlers {
 
   create(req: ResourceRequest): Answer {
     if (req.name !== undefined) throw methodNotAllowed()
-    const obj = asObject(decodeBody(req.body, req.contentType), req.info, req.version)
+    const body = decodeBody(req.body, req.contentType)
+    const obj = asObject(body, req.info, req.version)
+    checkGoTypes(req, body)
     return this.createObject(req, obj, { operation: 'Update', warnings: [] })
   }
 
   update(req: ResourceRequest): Answer {
     const name = this.requireName(req)
     const body = decodeBody(req.body, req.contentType)
-    if (req.subresource === 'scale') return this.updateScale(req, body as KubeObject)
+    if (req.subresource === 'scale') {
+      checkGoTypes(req, body)
+      return this.updateScale(req, body as KubeObject)
+    }
     const obj = asObject(body, req.info, req.version)
+    checkGoTypes(req, body)
     this.checkIdentity(req, obj, name)
     const current = this.store.get(req.info.name, req.namespace, name)
     if (!current) {
@@ -204,6 +219,7 @@ export class ResourceHandlers {
     if (!isObject(patched) || !isObject(patched.metadata)) {
       throw badRequest('the patched object is not a JSON object')
     }
+    checkPatchedGoTypes(req, patchType, patched, req.body)
     if (req.subresource === 'scale') {
       return this.updateScale(req, patched as KubeObject)
     }
@@ -512,6 +528,74 @@ export class ResourceHandlers {
 /** `?dryRun=All`: everything but the write (no resourceVersion or generation move). */
 function isDryRun(req: ResourceRequest): boolean {
   return req.query.getAll('dryRun').includes('All')
+}
+
+/** The Go struct a built-in request body decodes into (undefined for custom resources). */
+function goTypeOf(
+  req: ResourceRequest
+): { kind: string; version: string; type: GoStruct } | undefined {
+  if (req.subresource === 'scale') return { kind: 'Scale', version: 'v1', type: SCALE_TYPE }
+  if (req.info.custom) return undefined
+  const type = GO_TYPES[req.info.name as keyof typeof GO_TYPES]
+  return { kind: req.info.kind, version: req.version, type }
+}
+
+/**
+ * A create or update body of a built-in must decode into its Go struct: a non-integer in an
+ * integer field, an int32 out of range, a bad MicroTime are 400 BadRequest, worded as
+ * transformDecodeError words the decoder's error.
+ */
+function checkGoTypes(req: ResourceRequest, body: Record<string, unknown>): void {
+  const target = goTypeOf(req)
+  if (!target) return
+  const tree = req.contentType.includes('yaml') ? withSource(body) : parseKeepingSource(req.body)
+  const error = goDecodeError(tree, target.type)
+  if (error !== undefined) {
+    throw badRequest(
+      `${target.kind} in version ${goQuote(target.version)} cannot be handled as a ${target.kind}: ${error}`
+    )
+  }
+}
+
+/**
+ * A patched built-in must decode (JSON and merge patch) or convert (strategic merge patch) into
+ * its Go struct; kube answers 422 `"" is invalid: patch: Invalid value: ...` otherwise. The
+ * patched numbers are checked as JSON.stringify writes them (see README.md).
+ */
+function checkPatchedGoTypes(
+  req: ResourceRequest,
+  patchType: string,
+  patched: unknown,
+  body: string
+): void {
+  const target = goTypeOf(req)
+  if (!target) return
+  const strategic = patchType === PATCH_TYPES.strategic
+  const error = strategic
+    ? goConvertError(patched, target.type)
+    : goDecodeError(withSource(patched), target.type)
+  if (error === undefined) return
+  throw invalid({ group: '', kind: '' }, '', [
+    {
+      type: 'FieldValueInvalid',
+      field: 'patch',
+      value: goQuote(strategic ? goMapString(JSON.parse(body)) : JSON.stringify(patched)),
+      detail: error
+    }
+  ])
+}
+
+/** Go's %+v of a decoded JSON value (map[k:v ...] with sorted keys), as kube prints a patch map. */
+function goMapString(v: unknown): string {
+  if (v === null || v === undefined) return '<nil>'
+  if (Array.isArray(v)) return `[${v.map(goMapString).join(' ')}]`
+  if (isObject(v)) {
+    const entries = Object.keys(v)
+      .sort()
+      .map((k) => `${k}:${goMapString(v[k])}`)
+    return `map[${entries.join(' ')}]`
+  }
+  return String(v)
 }
 
 /** The patched JSON, and the warnings of decoding the patch (unknown JSON patch fields). */

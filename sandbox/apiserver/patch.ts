@@ -3,7 +3,16 @@
  * RFC 6902 JSON patch as evanphx/json-patch v4 applies it (the library the API server uses, with
  * its departures from the RFC), and an approximation of strategic merge patch for built-in types.
  */
-import { clone, deepEqual, isObject, omit, removeKey, type JsonObject } from './json.js'
+import {
+  SourceScalar,
+  clone,
+  deepEqual,
+  isObject,
+  omit,
+  parseKeepingSource,
+  removeKey,
+  type JsonObject
+} from './json.js'
 
 /**
  * A patch that could not be applied; `malformed` ones answer 400 (or `code`, e.g. 413 for too
@@ -29,11 +38,6 @@ export function mergePatch(target: unknown, patch: unknown): unknown {
     else out[k] = mergePatch(out[k], v)
   }
   return out
-}
-
-/** A number, string, boolean or null of a patch, as its bytes were sent. */
-class SentScalar {
-  constructor(readonly source: string) {}
 }
 
 /** One operation of a JSON patch, as evanphx/json-patch v4 reads it. */
@@ -78,15 +82,8 @@ export function decodeJsonPatch(text: string): DecodedJsonPatch {
   let sent: unknown
   try {
     patch = JSON.parse(text)
-    // Source text access: each scalar keeps its bytes, which `test` compares as the library does.
-    // (Node ≥ 21; older runtimes fall back to the value's canonical text.)
-    sent = JSON.parse(text, ((_key: string, value: unknown, context?: { source?: string }) =>
-      typeof value === 'object' && value !== null
-        ? value
-        : new SentScalar(context?.source ?? JSON.stringify(value))) as (
-      key: string,
-      value: unknown
-    ) => unknown)
+    // Each scalar keeps its bytes, which `test` compares as the library does.
+    sent = parseKeepingSource(text)
   } catch (e) {
     throw new PatchError(
       `error decoding patch: ${e instanceof Error ? e.message : String(e)}`,
@@ -129,7 +126,7 @@ export function decodeJsonPatch(text: string): DecodedJsonPatch {
       path: str(raw.path),
       from: str(raw.from),
       value: raw.value ?? null,
-      sent: isObject(sentOp) && !(sentOp instanceof SentScalar) ? sentOp.value : undefined,
+      sent: isObject(sentOp) && !(sentOp instanceof SourceScalar) ? sentOp.value : undefined,
       hasValue: 'value' in raw
     }
   })
@@ -264,7 +261,7 @@ function goScalarJson(v: unknown): string {
  * `"\u0041"` is not `"A"`; null members match only nulls.
  */
 function sameAsSent(doc: unknown, sent: unknown): boolean {
-  if (sent instanceof SentScalar) {
+  if (sent instanceof SourceScalar) {
     return !isContainer(doc) && goScalarJson(doc) === sent.source
   }
   if (Array.isArray(doc)) {
@@ -281,7 +278,7 @@ function sameAsSent(doc: unknown, sent: unknown): boolean {
     if (!Object.hasOwn(sent, k)) return false
     const a = doc[k]
     const b = sent[k]
-    const bNull = b instanceof SentScalar && b.source === 'null'
+    const bNull = b instanceof SourceScalar && b.source === 'null'
     if (a === null || bNull) return a === null && bNull
     return sameAsSent(a, b)
   })
