@@ -367,8 +367,9 @@ describe('PATCH over HTTP', () => {
   })
 
   describe('server-side apply (simplified)', () => {
+    // (Istio's webhook wants a route: a VirtualService without http, tcp or tls is refused.)
     const applied =
-      'apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata:\n  name: applied\nspec:\n  hosts: [applied]\n'
+      'apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata:\n  name: applied\nspec:\n  hosts: [applied]\n  http:\n  - route:\n    - destination: {host: applied}\n'
 
     it('requires fieldManager', async () => {
       const r = await h.call('PATCH', `${VS_PATH}/applied`, {

@@ -7,6 +7,7 @@ import { randomUUID } from 'node:crypto'
 import yaml from 'js-yaml'
 import type { KubeObject } from '../types.js'
 import { applyDefaults, validateBuiltin, validateMetadata } from './builtins.js'
+import { ISTIO_WEBHOOK, istioDenial } from './istio-webhook.js'
 import type { CrdCatalog } from './crds.js'
 import {
   clone,
@@ -48,6 +49,7 @@ import {
 } from './selectors.js'
 import {
   ApiError,
+  admissionDenied,
   badRequest,
   conflict,
   internalError,
@@ -496,6 +498,11 @@ export class ResourceHandlers {
       errors.push(...validateBuiltin(req.info.name, obj, old))
     }
     if (errors.length > 0) throw invalid(req.info, obj.metadata.name, errors)
+    // Validating admission runs after the registry's validation, and not on subresources.
+    if (req.info.custom && !req.subresource) {
+      const denial = istioDenial(req.info.name, obj)
+      if (denial !== undefined) throw admissionDenied(ISTIO_WEBHOOK, denial)
+    }
   }
 
   private checkIdentity(req: ResourceRequest, obj: KubeObject, name: string): void {
