@@ -8,6 +8,7 @@ import yaml from 'js-yaml'
 import type { KubeObject } from '../types.js'
 import { applyDefaults, validateBuiltin, validateMetadata } from './builtins.js'
 import { ISTIO_WEBHOOK, istioDenial } from './istio-webhook.js'
+import { deletesAtOnce, isTerminating, markTerminating, podGraceSeconds } from './pods.js'
 import type { CrdCatalog } from './crds.js'
 import {
   clone,
@@ -244,6 +245,10 @@ export class ResourceHandlers {
     if (req.subresource) throw methodNotAllowed()
     const options = req.body.trim() ? decodeBody(req.body, req.contentType) : {}
     const pre = isObject(options.preconditions) ? options.preconditions : {}
+    if (req.info.name === 'pods' && !isDryRun(req)) {
+      const graceful = this.deletePodGracefully(req, name, options, pre)
+      if (graceful) return graceful
+    }
     let gone: KubeObject
     try {
       gone = isDryRun(req)
@@ -279,6 +284,12 @@ export class ResourceHandlers {
   deleteCollection(req: ResourceRequest): Answer {
     if (!req.info.verbs.includes('deletecollection')) throw methodNotAllowed()
     const items = this.select(req).map((o) => {
+      const grace = req.info.name === 'pods' ? podGraceSeconds(o) : 0
+      if (req.info.name === 'pods' && !deletesAtOnce(o, grace)) {
+        if (isTerminating(o)) return present(req.info, o, req.version, true)
+        const marked = this.store.replace('pods', markTerminating(o, grace, Date.now()))
+        return present(req.info, marked, req.version, true)
+      }
       this.store.delete(req.info.name, o.metadata.namespace, o.metadata.name)
       return present(req.info, o, req.version, true)
     })
@@ -291,6 +302,47 @@ export class ResourceHandlers {
         items
       }
     }
+  }
+
+  /**
+   * A pod's graceful deletion (the pod strategy's CheckGracefulDelete and BeforeDelete): the pod
+   * gets deletionTimestamp and deletionGracePeriodSeconds and stays, Terminating, until the
+   * kubelet stand-in removes it; a second delete may only shorten the grace. Undefined when the
+   * pod goes at once (grace 0, never scheduled, finished): the ordinary delete does that.
+   */
+  private deletePodGracefully(
+    req: ResourceRequest,
+    name: string,
+    options: Record<string, unknown>,
+    pre: Record<string, unknown>
+  ): Answer | undefined {
+    const current = this.mustGet(req)
+    if (typeof pre.uid === 'string' && pre.uid !== current.metadata.uid) return undefined
+    if (
+      typeof pre.resourceVersion === 'string' &&
+      pre.resourceVersion !== current.metadata.resourceVersion
+    ) {
+      return undefined
+    }
+    const asked = options.gracePeriodSeconds ?? req.query.get('gracePeriodSeconds') ?? undefined
+    const grace =
+      asked === undefined || asked === null || asked === ''
+        ? podGraceSeconds(current)
+        : Math.max(0, Number(asked))
+    if (deletesAtOnce(current, grace)) return undefined
+    const already = current.metadata.deletionGracePeriodSeconds
+    if (isTerminating(current) && typeof already === 'number' && grace >= already) {
+      return { code: 200, body: present(req.info, current, req.version) }
+    }
+    let stored: KubeObject
+    try {
+      stored = this.store.replace('pods', markTerminating(current, grace, Date.now()), {
+        expectedResourceVersion: current.metadata.resourceVersion
+      })
+    } catch (e) {
+      throw storeErrorToApi(e, req.info, name)
+    }
+    return { code: 200, body: present(req.info, stored, req.version) }
   }
 
   /** Server-side apply, simplified: the applied configuration is merged over the live object. */

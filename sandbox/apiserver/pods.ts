@@ -276,3 +276,55 @@ export function isPodReady(pod: KubeObject): boolean {
   const conditions = Array.isArray(pod.status?.conditions) ? pod.status.conditions : []
   return conditions.some((c) => isObject(c) && c.type === 'Ready' && c.status === 'True')
 }
+
+/** A pod being deleted gracefully (metadata.deletionTimestamp set): kubectl's "Terminating". */
+export function isTerminating(pod: KubeObject): boolean {
+  return typeof pod.metadata.deletionTimestamp === 'string'
+}
+
+/** The grace period a pod's deletion gets by default: spec.terminationGracePeriodSeconds (30). */
+export function podGraceSeconds(pod: KubeObject): number {
+  const grace = pod.spec?.terminationGracePeriodSeconds
+  return typeof grace === 'number' && grace >= 0 ? grace : 30
+}
+
+/**
+ * Whether kube deletes a pod at once rather than gracefully: no grace asked, never scheduled to a
+ * node, or already finished (the pod strategy's CheckGracefulDelete).
+ */
+export function deletesAtOnce(pod: KubeObject, graceSeconds: number): boolean {
+  const phase = pod.status?.phase
+  return graceSeconds <= 0 || !pod.spec?.nodeName || phase === 'Succeeded' || phase === 'Failed'
+}
+
+/**
+ * The pod as a graceful deletion leaves it at `now`: deletionTimestamp (now + grace, in seconds)
+ * and deletionGracePeriodSeconds set, and no longer Ready, as the kubelet reports while it stops
+ * the containers.
+ */
+export function markTerminating(pod: KubeObject, graceSeconds: number, now: number): KubeObject {
+  const next = clone(pod)
+  next.metadata.deletionTimestamp = kubeTime(new Date(now + graceSeconds * 1000))
+  next.metadata.deletionGracePeriodSeconds = graceSeconds
+  const status = isObject(next.status) ? next.status : {}
+  const conditions = Array.isArray(status.conditions) ? status.conditions.filter(isObject) : []
+  const statuses = Array.isArray(status.containerStatuses)
+    ? status.containerStatuses.filter(isObject)
+    : []
+  const names = statuses.map((s) => String(s.name))
+  for (const c of conditions) {
+    if ((c.type === 'Ready' || c.type === 'ContainersReady') && c.status === 'True') {
+      c.status = 'False'
+      c.lastTransitionTime = kubeTime(new Date(now))
+      c.reason = 'ContainersNotReady'
+      c.message = `containers with unready status: [${names.join(' ')}]`
+    }
+  }
+  for (const s of statuses) s.ready = false
+  next.status = {
+    ...status,
+    ...(Array.isArray(status.conditions) ? { conditions } : {}),
+    ...(Array.isArray(status.containerStatuses) ? { containerStatuses: statuses } : {})
+  }
+  return next
+}
