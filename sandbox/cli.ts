@@ -6,7 +6,8 @@
  * only the env lines and the ready line.
  *
  * Options: --dir (default: env SANDBOX_DIR, else .sandbox in the repo root),
- * --rps, --scrape-interval, --controller-delay-ms, --no-seed, --no-prometheus.
+ * --rps, --scrape-interval, --controller-delay-ms, --termination-grace-scale, --no-seed,
+ * --no-prometheus.
  */
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -14,7 +15,8 @@ import { parseArgs } from 'node:util'
 import { envLines, startSandbox, type Sandbox } from './index.js'
 
 const usage = `usage: npm run sandbox -- [--dir DIR] [--rps N] [--scrape-interval 1s]
-                       [--controller-delay-ms N] [--no-seed] [--no-prometheus]`
+                       [--controller-delay-ms N] [--termination-grace-scale 1]
+                       [--no-seed] [--no-prometheus]`
 
 async function main(): Promise<number> {
   const { values } = parseArgs({
@@ -23,6 +25,7 @@ async function main(): Promise<number> {
       rps: { type: 'string' },
       'scrape-interval': { type: 'string' },
       'controller-delay-ms': { type: 'string' },
+      'termination-grace-scale': { type: 'string' },
       'no-seed': { type: 'boolean' },
       'no-prometheus': { type: 'boolean' },
       help: { type: 'boolean', short: 'h' }
@@ -38,6 +41,10 @@ async function main(): Promise<number> {
   )
   const rps = numberOption(values.rps, '--rps')
   const controllerDelayMs = numberOption(values['controller-delay-ms'], '--controller-delay-ms')
+  const terminationGraceScale = numberOption(
+    values['termination-grace-scale'],
+    '--termination-grace-scale'
+  )
 
   console.error(`sandbox: starting in ${dir}`)
   // Filled once started; the signal handler may run before that.
@@ -74,7 +81,8 @@ async function main(): Promise<number> {
     ...(values['scrape-interval'] !== undefined
       ? { scrapeInterval: values['scrape-interval'] }
       : {}),
-    ...(controllerDelayMs !== undefined ? { controllerDelayMs } : {})
+    ...(controllerDelayMs !== undefined ? { controllerDelayMs } : {}),
+    ...(terminationGraceScale !== undefined ? { terminationGraceScale } : {})
   })
   running.sandbox = sandbox
   if (stopping) {

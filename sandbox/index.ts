@@ -26,6 +26,11 @@ export interface SandboxOptions {
   /** Prometheus scrape and evaluation interval (default `1s`). */
   scrapeInterval?: string
   controllerDelayMs?: number
+  /**
+   * Share of a deleted pod's grace period it stays Terminating (default 1: real time, 30 s for
+   * most pods); tests pass e.g. 0.01 so replaced pods are gone in 300 ms.
+   */
+  terminationGraceScale?: number
 }
 
 export interface SandboxEnv {
@@ -67,7 +72,10 @@ export async function startSandbox(o: SandboxOptions): Promise<Sandbox> {
     const api = await startApiServer({
       token: randomBytes(24).toString('hex'),
       behaviours,
-      ...(o.controllerDelayMs !== undefined ? { controllerDelayMs: o.controllerDelayMs } : {})
+      ...(o.controllerDelayMs !== undefined ? { controllerDelayMs: o.controllerDelayMs } : {}),
+      ...(o.terminationGraceScale !== undefined
+        ? { terminationGraceScale: o.terminationGraceScale }
+        : {})
     })
     stops.push(() => api.close())
     if (o.seed ?? true) seed(api.store)

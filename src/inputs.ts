@@ -86,7 +86,7 @@ export interface Settings {
   onDrift: 'pause' | 'rollback'
   /** How long to wait for another run's lock; undefined: fail at once. */
   waitForLockMs?: number
-  /** How long a lock outlives its holder's last renewal. */
+  /** How long a lock outlives its holder's last renewal, in whole seconds (rounded up). */
   leaseDurationMs: number
   /** The user's own metrics, judged beside the built-in ones; empty when none are given. */
   metrics: readonly MetricDefinition[]
@@ -532,7 +532,9 @@ export function readSettings(read: InputReader): Readonly<Settings> {
     onDrift: oneOf('on-drift', get('on-drift', 'pause'), ['pause', 'rollback'] as const),
     waitForLockMs: waitForLock === undefined ? undefined : duration('wait-for-lock', waitForLock),
     metrics: metricDefinitions(get('metrics')),
-    leaseDurationMs: duration('lease-duration', get('lease-duration', '60s'))
+    // A Lease counts in whole seconds (leaseDurationSeconds is an int32): round up, never down.
+    leaseDurationMs:
+      Math.ceil(duration('lease-duration', get('lease-duration', '60s')) / 1000) * 1000
   }
   if (settings.leaseDurationMs < 5000) {
     throw new InputError(

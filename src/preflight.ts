@@ -7,7 +7,13 @@ import yaml from 'js-yaml'
 import { type Color, COLORS, deploymentName, otherColor } from './core/color.js'
 import { type ServiceRef } from './core/routes.js'
 import { type DestinationRuleSpec, subsetPatch } from './core/subsets.js'
-import { type DeploymentObject, imageOf, inMesh, type MeshPod } from './core/workload.js'
+import {
+  type DeploymentObject,
+  imageOf,
+  inMesh,
+  isTerminating,
+  type MeshPod
+} from './core/workload.js'
 import { formatDuration, promRange } from './core/duration.js'
 import type { TrafficNow } from './core/estimate.js'
 import {
@@ -263,11 +269,10 @@ export async function preflight(
     Object.entries(d.spec?.selector?.matchLabels ?? {})
       .map(([k, v]) => `${k}=${v}`)
       .join(',')
-  const pods = (await kube.list(
-    PODS,
-    namespace,
-    selectorOf(stableDeployment)
-  )) as unknown as MeshPod[]
+  // Terminating pods are leaving and do not count, in or out of the mesh.
+  const pods = (
+    (await kube.list(PODS, namespace, selectorOf(stableDeployment))) as unknown as MeshPod[]
+  ).filter((p) => !isTerminating(p))
   if (pods.length === 0) {
     fail(
       `Deployment ${stableDeployment.metadata.name} has no pods: the stable color must be running before a release`

@@ -45,6 +45,7 @@ import {
   buildCandidate,
   type DeploymentObject,
   inMesh,
+  isTerminating,
   type MeshPod,
   podTrouble,
   type PodObject,
@@ -253,11 +254,14 @@ export class Rollout {
       if (r.summary !== lastSummary) log.info(`${name}: ${r.summary}`)
       lastSummary = r.summary
       if (r.ready || clock.now() >= deadline) {
-        const pods = (await kube.list(
-          PODS,
-          namespace,
-          `app=${service},${config.colorLabel}=${color}`
-        )) as unknown as Array<PodObject & MeshPod>
+        // Terminating pods are leaving: they judge neither readiness nor mesh membership.
+        const pods = (
+          (await kube.list(
+            PODS,
+            namespace,
+            `app=${service},${config.colorLabel}=${color}`
+          )) as unknown as Array<PodObject & MeshPod>
+        ).filter((p) => !isTerminating(p))
         if (!r.ready) {
           return {
             ready: false,

@@ -1,6 +1,7 @@
 import {
   buildCandidate,
   type DeploymentObject,
+  isTerminating,
   podTrouble,
   readiness
 } from '../../src/core/workload.js'
@@ -176,6 +177,19 @@ describe('podTrouble', () => {
     ).toBe(
       '2 pods: ImagePullBackOff (Back-off pulling image "x"); 1 pod: Unschedulable (0/3 nodes are available)'
     )
+  })
+})
+
+describe('isTerminating', () => {
+  it.each<[string, string | null | undefined, boolean]>([
+    ['a running pod', undefined, false],
+    ['a deleted pod in its grace period', '2026-12-02T05:00:30Z', true],
+    ['a null deletionTimestamp (as some clients write it)', null, false],
+    ['an empty one', '', false]
+  ])('%s: %s', (_what, deletionTimestamp, expected) => {
+    const metadata =
+      deletionTimestamp === undefined ? { name: 'p' } : { name: 'p', deletionTimestamp }
+    expect(isTerminating({ metadata })).toBe(expected)
   })
 })
 

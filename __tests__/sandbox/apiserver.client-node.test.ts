@@ -147,21 +147,32 @@ describe.each([
     const name = `lock-${Math.random().toString(36).slice(2, 7)}`
     const lease = await coord.createNamespacedLease({
       namespace: NS,
-      body: {
-        metadata: { name },
-        spec: { holderIdentity: 'a', leaseDurationSeconds: 10, renewTime: new Date() }
-      }
+      body: { metadata: { name }, spec: { holderIdentity: 'a', leaseDurationSeconds: 10 } }
     })
     const renewed = await coord.replaceNamespacedLease({
       name,
       namespace: NS,
-      body: { ...lease, spec: { ...lease.spec, renewTime: new Date(Date.now() + 1000) } }
+      body: { ...lease, spec: { ...lease.spec, holderIdentity: 'b' } }
     })
     expect(Number(renewed.metadata?.resourceVersion)).toBeGreaterThan(
       Number(lease.metadata?.resourceVersion)
     )
     const err = await apiError(coord.replaceNamespacedLease({ name, namespace: NS, body: lease }))
     expect(err.code).toBe(409)
+  })
+
+  it('sees a Date in renewTime refused: client-node writes 3 fractional digits, MicroTime needs 6', async () => {
+    const coord = config().makeApiClient(CoordinationV1Api)
+    const err = await apiError(
+      coord.createNamespacedLease({
+        namespace: NS,
+        body: { metadata: { name: 'dated' }, spec: { holderIdentity: 'a', renewTime: new Date() } }
+      })
+    )
+    expect(err.code).toBe(400)
+    expect(err.body.message).toMatch(
+      /^Lease in version "v1" cannot be handled as a Lease: parsing time "[^"]+\.\d{3}Z" as "2006-01-02T15:04:05\.000000Z07:00": cannot parse "\.\d{3}Z" as "\.000000"$/
+    )
   })
 
   it('lists pods by label and asks SelfSubjectAccessReview', async () => {

@@ -226,8 +226,12 @@ it('rolls out a new template: new pods first, old ones removed once the new are 
     2000,
     'second rollout'
   )
+  // The rollout is complete while the old pods are still Terminating: not ready, not counted.
+  const old = pods('roll').filter((p) => oldNames.includes(p.metadata.name))
+  expect(old.every((p) => typeof p.metadata.deletionTimestamp === 'string' && !ready(p))).toBe(true)
+  expect(done.status).toMatchObject({ replicas: 2, updatedReplicas: 2, availableReplicas: 2 })
+  await waitFor(() => pods('roll').length === 2, 2000, 'old pods gone')
   const now = pods('roll')
-  expect(now).toHaveLength(2)
   expect(
     now.every(
       (p) =>
@@ -235,6 +239,59 @@ it('rolls out a new template: new pods first, old ones removed once the new are 
     )
   ).toBe(true)
   expect(done.metadata.annotations?.['deployment.kubernetes.io/revision']).toBe('2')
+})
+
+it('hashes a pod template whatever the order of its keys, as kube hashes the decoded struct', () => {
+  const template = {
+    metadata: { labels: { app: 'a', version: 'v' } },
+    spec: { containers: [{ name: 'app', image: 'i:1', ports: [{ containerPort: 80 }] }] }
+  }
+  const reordered = {
+    spec: { containers: [{ ports: [{ containerPort: 80 }], image: 'i:1', name: 'app' }] },
+    metadata: { labels: { version: 'v', app: 'a' } }
+  }
+  expect(podTemplateHash(reordered)).toBe(podTemplateHash(template))
+  expect(podTemplateHash({ ...template, spec: { containers: [] } })).not.toBe(
+    podTemplateHash(template)
+  )
+})
+
+it('does not roll out a template sent again with its keys in another order', async () => {
+  await create('reorder', 'good:1')
+  await waitFor(() => dep('reorder').status?.availableReplicas === 2, 2000, 'first rollout')
+  const before = pods('reorder')
+    .map((p) => p.metadata.name)
+    .sort()
+  const current = (await h.call('GET', `${DEPLOY_PATH}/reorder`)).body as KubeObject
+  const reverse = (v: unknown): unknown =>
+    Array.isArray(v)
+      ? v.map(reverse)
+      : typeof v === 'object' && v !== null
+        ? Object.fromEntries(
+            Object.entries(v)
+              .reverse()
+              .map(([k, x]) => [k, reverse(x)])
+          )
+        : v
+  // An annotation moves generation (as kubectl apply's would), so the controller looks again.
+  const r = await h.call('PUT', `${DEPLOY_PATH}/reorder`, {
+    body: {
+      ...current,
+      metadata: { ...current.metadata, annotations: { touched: 'yes' } },
+      spec: { ...current.spec, template: reverse(current.spec?.template) }
+    }
+  })
+  expect(r.status).toBe(200)
+  expect(r.body.metadata.generation).toBe(2)
+  await waitFor(() => dep('reorder').status?.observedGeneration === 2, 2000, 'observed')
+  // A new pod set would have been created at the controller's first look (20 ms).
+  await new Promise((resolve) => setTimeout(resolve, 200))
+  expect(
+    pods('reorder')
+      .map((p) => p.metadata.name)
+      .sort()
+  ).toEqual(before)
+  expect(dep('reorder').metadata.annotations?.['deployment.kubernetes.io/revision']).toBe('1')
 })
 
 it('keeps the old pods serving when the new template never becomes ready', async () => {
@@ -308,6 +365,112 @@ it('replaces a deleted pod and garbage-collects the pods of a deleted Deployment
   )
   await h.call('DELETE', `${DEPLOY_PATH}/gc`)
   await waitFor(() => pods('gc').length === 0, 2000, 'garbage collection')
+})
+
+describe('pods are deleted gracefully (Terminating for their grace period, here at 1%)', () => {
+  const POD = (name: string) => `/api/v1/namespaces/${NS}/pods/${name}`
+  const terminatingPods = (deploy: string) =>
+    pods(deploy).filter((p) => typeof p.metadata.deletionTimestamp === 'string')
+
+  it('keeps a deleted pod listed as Terminating, not ready and not counted, then removes it', async () => {
+    await create('term', 'good:1')
+    await waitFor(() => dep('term').status?.availableReplicas === 2, 2000, 'available')
+    const victim = pods('term')[0] as KubeObject
+    const before = Date.now()
+    const r = await h.call('DELETE', POD(victim.metadata.name))
+    expect(r.status).toBe(200)
+    expect(r.body.kind).toBe('Pod')
+    expect(r.body.metadata.deletionGracePeriodSeconds).toBe(30)
+    const at = Date.parse(r.body.metadata.deletionTimestamp as string)
+    expect(at).toBeGreaterThanOrEqual(Math.floor(before / 1000) * 1000 + 30_000)
+    expect(at).toBeLessThanOrEqual(Date.now() + 30_000)
+    const listed = (await h.call('GET', `/api/v1/namespaces/${NS}/pods`)).body.items as KubeObject[]
+    const shown = listed.find((p) => p.metadata.name === victim.metadata.name)
+    expect(shown?.metadata.deletionTimestamp).toBe(r.body.metadata.deletionTimestamp)
+    expect(ready(shown as KubeObject)).toBe(false)
+    // The ReplicaSet replaces it at once; the status never counts the Terminating pod.
+    await waitFor(
+      () => pods('term').length === 3 && dep('term').status?.availableReplicas === 2,
+      2000,
+      'replacement'
+    )
+    expect(dep('term').status).toMatchObject({
+      replicas: 2,
+      readyReplicas: 2,
+      availableReplicas: 2
+    })
+    expect(terminatingPods('term').map((p) => p.metadata.name)).toEqual([victim.metadata.name])
+    // 30 s at 1%: gone after 300 ms.
+    await waitFor(() => pods('term').length === 2, 2000, 'removal')
+    expect(Date.now() - before).toBeGreaterThanOrEqual(290)
+    expect(terminatingPods('term')).toEqual([])
+  })
+
+  it('takes gracePeriodSeconds from DeleteOptions; a second delete may only shorten it', async () => {
+    await create('grace', 'good:1', 1)
+    const pod = await waitFor(() => pods('grace').find(ready), 2000, 'ready pod')
+    const first = await h.call('DELETE', POD(pod.metadata.name), {
+      body: { kind: 'DeleteOptions', apiVersion: 'v1', gracePeriodSeconds: 60 }
+    })
+    expect(first.body.metadata.deletionGracePeriodSeconds).toBe(60)
+    const longer = await h.call('DELETE', `${POD(pod.metadata.name)}?gracePeriodSeconds=90`)
+    expect(longer.status).toBe(200)
+    expect(longer.body.metadata.deletionGracePeriodSeconds).toBe(60)
+    expect(longer.body.metadata.resourceVersion).toBe(first.body.metadata.resourceVersion)
+    await new Promise((resolve) => setTimeout(resolve, 200))
+    expect(store().get('pods', NS, pod.metadata.name)).toBeDefined()
+    const shorter = await h.call('DELETE', `${POD(pod.metadata.name)}?gracePeriodSeconds=10`)
+    expect(shorter.body.metadata.deletionGracePeriodSeconds).toBe(10)
+    await waitFor(() => !store().get('pods', NS, pod.metadata.name), 2000, 'removal')
+  })
+
+  it('deletes at once with gracePeriodSeconds 0, or a pod never scheduled to a node', async () => {
+    await create('now', 'good:1', 1)
+    const pod = await waitFor(() => pods('now')[0], 2000, 'pod')
+    const r = await h.call('DELETE', `${POD(pod.metadata.name)}?gracePeriodSeconds=0`)
+    expect(r.status).toBe(200)
+    expect(store().get('pods', NS, pod.metadata.name)).toBeUndefined()
+    const bare = await h.call('POST', `/api/v1/namespaces/${NS}/pods`, {
+      body: {
+        apiVersion: 'v1',
+        kind: 'Pod',
+        metadata: { name: 'unscheduled' },
+        spec: { containers: [{ name: 'c', image: 'good:1' }] }
+      }
+    })
+    expect(bare.status).toBe(201)
+    await h.call('DELETE', POD('unscheduled'))
+    expect(store().get('pods', NS, 'unscheduled')).toBeUndefined()
+  })
+
+  it('scales down through Terminating pods, which the status drops at once', async () => {
+    await create('shrink', 'good:1', 3)
+    await waitFor(() => dep('shrink').status?.availableReplicas === 3, 2000, 'available')
+    await h.call('PATCH', `${DEPLOY_PATH}/shrink`, {
+      contentType: 'application/merge-patch+json',
+      body: { spec: { replicas: 1 } }
+    })
+    await waitFor(() => terminatingPods('shrink').length === 2, 2000, 'terminating')
+    expect(dep('shrink').status).toMatchObject({ replicas: 1, availableReplicas: 1 })
+    await waitFor(() => pods('shrink').length === 1, 2000, 'removed')
+  })
+
+  it('lets Recreate start the new pods only once the old ones are gone', async () => {
+    await create('recreate', 'good:1', 1, { strategy: { type: 'Recreate' } })
+    const first = await waitFor(() => pods('recreate').find(ready), 2000, 'ready pod')
+    await h.call('PATCH', `${DEPLOY_PATH}/recreate`, {
+      contentType: 'application/strategic-merge-patch+json',
+      body: { spec: { template: { spec: { containers: [{ name: 'app', image: 'good:2' }] } } } }
+    })
+    await waitFor(() => terminatingPods('recreate').length === 1, 2000, 'terminating')
+    expect(pods('recreate').map((p) => p.metadata.name)).toEqual([first.metadata.name])
+    await waitFor(
+      () =>
+        pods('recreate').length === 1 && pods('recreate')[0]?.metadata.name !== first.metadata.name,
+      3000,
+      'new pod after the old one went'
+    )
+  })
 })
 
 it('injects the istio-proxy sidecar where the namespace asks for it', async () => {

@@ -31,7 +31,14 @@ export interface Harness {
 
 export async function startHarness(options: Partial<ApiServerOptions> = {}): Promise<Harness> {
   const behaviours = options.behaviours ?? new BehaviourRegistry()
-  const server = await startApiServer({ token: 't', controllerDelayMs: 10, ...options, behaviours })
+  // Deleted pods stay Terminating for 1% of their grace period (30 s: 300 ms) unless a test says.
+  const server = await startApiServer({
+    token: 't',
+    controllerDelayMs: 10,
+    terminationGraceScale: 0.01,
+    ...options,
+    behaviours
+  })
   return {
     server,
     behaviours,

@@ -500,14 +500,33 @@ describe('resourceVersion', () => {
     expect((await h.call('GET', `${VS_PATH}/reviews`)).body).toEqual(current)
   })
 
-  it('allows an unconditional PUT (no resourceVersion) of built-ins', async () => {
+  it.each([
+    [DEPLOY_PATH, 'reviews-blue'],
+    [SVC_PATH, 'reviews']
+  ])('allows an unconditional PUT (no resourceVersion) at %s/%s, as built-ins do', async (p, n) => {
+    const current = (await h.call('GET', `${p}/${n}`)).body
+    const metadata = withoutResourceVersion(current.metadata)
+    const r = await h.call('PUT', `${p}/${n}`, {
+      body: {
+        ...current,
+        metadata: { ...metadata, labels: { ...(metadata.labels as object), put: 'yes' } }
+      }
+    })
+    expect(r.status).toBe(200)
+    expect(r.body.metadata.labels.put).toBe('yes')
+  })
+
+  it('refuses a Lease PUT without resourceVersion: its strategy allows no unconditional update', async () => {
     const current = (await h.call('GET', `${LEASE_PATH}/reviews-lock`)).body
     const metadata = withoutResourceVersion(current.metadata)
     const r = await h.call('PUT', `${LEASE_PATH}/reviews-lock`, {
       body: { ...current, metadata, spec: { ...current.spec, holderIdentity: 'run-2' } }
     })
-    expect(r.status).toBe(200)
-    expect(r.body.spec.holderIdentity).toBe('run-2')
+    expect(r.status).toBe(422)
+    expect(r.body.message).toBe(
+      'leases.coordination.k8s.io "reviews-lock" is invalid: metadata.resourceVersion: Invalid value: 0x0: must be specified for an update'
+    )
+    expect(h.server.store.get('leases', NS, 'reviews-lock')?.spec?.holderIdentity).toBe('run-1')
   })
 
   it('refuses a PUT without resourceVersion on custom resources, as kube-apiserver does', async () => {

@@ -499,6 +499,18 @@ describe('readSettings', () => {
   })
 })
 
+describe('lease-duration', () => {
+  it.each([
+    ['60s', 60_000],
+    ['1m30s', 90_000],
+    ['7500ms', 8_000],
+    ['5s1ms', 6_000],
+    ['4500ms', 5_000]
+  ])('%s is %i ms: whole seconds, rounded up, as leaseDurationSeconds is an integer', (v, ms) => {
+    expect(settings({ 'lease-duration': v }).leaseDurationMs).toBe(ms)
+  })
+})
+
 describe('parseRate', () => {
   it.each([
     ['1%', 0.01],

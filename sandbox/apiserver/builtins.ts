@@ -1,7 +1,9 @@
 /**
  * What kube-apiserver does to built-in objects on the way in: defaulting (SetDefaults_* of
  * k8s.io/api) and the validation rules the action can trip over (names, labels, Deployment
- * selector/template agreement and selector immutability, Service ports), with kube's messages.
+ * selector/template agreement and selector immutability, Service ports, Lease duration and
+ * transitions), with kube's messages. Go types (integers, MicroTime) are checked before, in
+ * typed.ts.
  * Anything else about built-ins is stored as sent.
  */
 import type { KubeObject, ResourceName } from '../types.js'
@@ -277,7 +279,32 @@ function validateService(o: KubeObject): FieldError[] {
   return errs
 }
 
-/** Kind-specific validation (ValidateDeployment, ValidateService, ...). */
+/** ValidateLeaseSpec: a positive duration, no negative transition count. */
+function validateLease(o: KubeObject): FieldError[] {
+  const errs: FieldError[] = []
+  const spec = obj(o.spec)
+  const duration = spec.leaseDurationSeconds
+  if (typeof duration === 'number' && duration <= 0) {
+    errs.push({
+      type: 'FieldValueInvalid',
+      field: 'spec.leaseDurationSeconds',
+      value: String(duration),
+      detail: 'must be greater than 0'
+    })
+  }
+  const transitions = spec.leaseTransitions
+  if (typeof transitions === 'number' && transitions < 0) {
+    errs.push({
+      type: 'FieldValueInvalid',
+      field: 'spec.leaseTransitions',
+      value: String(transitions),
+      detail: 'must be greater than or equal to 0'
+    })
+  }
+  return errs
+}
+
+/** Kind-specific validation (ValidateDeployment, ValidateService, ValidateLease, ...). */
 export function validateBuiltin(
   resource: ResourceName,
   o: KubeObject,
@@ -285,5 +312,6 @@ export function validateBuiltin(
 ): FieldError[] {
   if (resource === 'deployments') return validateDeployment(o, old)
   if (resource === 'services') return validateService(o)
+  if (resource === 'leases') return validateLease(o)
   return []
 }

@@ -3,8 +3,10 @@
  * spec (one pod set per template, like ReplicaSets), lets pods become ready per their images'
  * behaviours, and writes the Deployment's status through the store's status path, as
  * kube-controller-manager and the kubelet would. Rollouts surge the whole new pod set and remove
- * old pods once every new pod is ready (Recreate removes them at once), so a broken image leaves
- * the old pods serving and the Deployment stuck until its progress deadline.
+ * old pods once every new pod is ready (Recreate removes them at once and waits until they are
+ * gone), so a broken image leaves the old pods serving and the Deployment stuck until its
+ * progress deadline. Pods are deleted gracefully: Terminating (not ready, not counted) for their
+ * grace period, times `terminationGraceScale`, then gone, as the kubelet removes them.
  */
 import type { BehaviourRegistry, KubeObject } from '../types.js'
 import { clone, deepEqual, isObject, kubeTime, type JsonObject } from './json.js'
@@ -12,7 +14,11 @@ import { recordManagedFields } from './managed-fields.js'
 import {
   buildPod,
   containerImages,
+  deletesAtOnce,
   isPodReady,
+  isTerminating,
+  markTerminating,
+  podGraceSeconds,
   podStatus,
   podTemplateHash,
   wantsSidecar
@@ -25,6 +31,11 @@ export interface ControllerOptions {
   behaviours: BehaviourRegistry
   /** Delay before reacting to a Deployment change, in milliseconds. */
   delayMs: number
+  /**
+   * How much of a Terminating pod's grace period passes before the kubelet stand-in removes it:
+   * 1 is real time (30 s by default), 0.01 makes that 300 ms, 0 removes it at the next tick.
+   */
+  terminationGraceScale?: number
 }
 
 export interface DeploymentController {
@@ -51,12 +62,15 @@ function maxUnavailable(spec: JsonObject, replicas: number): number {
 
 export function startDeploymentController(options: ControllerOptions): DeploymentController {
   const { store, behaviours, delayMs } = options
+  const graceScale = options.terminationGraceScale ?? 1
   const timers = new Set<ReturnType<typeof setTimeout>>()
   const pending = new Map<string, ReturnType<typeof setTimeout>>()
   const seenGeneration = new Map<string, number>()
   const revisions = new Map<string, { hash: string; revision: number }>()
   const readyAt = new Map<string, number | undefined>()
   const deleting = new Set<string>()
+  /** Terminating pods the kubelet stand-in will remove, and when. */
+  const removals = new Map<string, { at: number; timer: ReturnType<typeof setTimeout> }>()
   let nextIP = 2
   let stopped = false
 
@@ -100,6 +114,29 @@ export function startDeploymentController(options: ControllerOptions): Deploymen
       )
   }
 
+  /** Owned pods that are not Terminating: what ReplicaSets count (FilterActivePods). */
+  const activePods = (d: KubeObject): KubeObject[] => ownedPods(d).filter((p) => !isTerminating(p))
+
+  /** The kubelet stand-in: a Terminating pod goes once its (scaled) grace period is over. */
+  const scheduleRemoval = (pod: KubeObject): void => {
+    if (stopped || !isTerminating(pod)) return
+    const key = podKey(pod)
+    const grace = Number(pod.metadata.deletionGracePeriodSeconds ?? 0)
+    const at = Date.now() + Math.max(0, grace * 1000 * graceScale)
+    const planned = removals.get(key)
+    if (planned && planned.at <= at) return
+    if (planned) clearTimeout(planned.timer)
+    const uid = pod.metadata.uid
+    const timer = setTimeout(() => {
+      removals.delete(key)
+      if (stopped) return
+      const fresh = store.get('pods', pod.metadata.namespace, pod.metadata.name)
+      if (fresh && fresh.metadata.uid === uid)
+        store.delete('pods', fresh.metadata.namespace, fresh.metadata.name)
+    }, at - Date.now())
+    removals.set(key, { at, timer })
+  }
+
   const behaviourOf = (image: string) => behaviours.get(image)
 
   /** When a pod's containers pass readiness, or undefined while an image is broken. */
@@ -110,6 +147,8 @@ export function startDeploymentController(options: ControllerOptions): Deploymen
   }
 
   const refreshPod = (pod: KubeObject): void => {
+    // A Terminating pod's readiness stays as its deletion left it (not ready).
+    if (isTerminating(pod)) return
     const key = podKey(pod)
     const now = Date.now()
     const at = readyAt.get(key)
@@ -150,11 +189,15 @@ export function startDeploymentController(options: ControllerOptions): Deploymen
     refreshPod(stored)
   }
 
+  /** Delete a pod as the ReplicaSet controller does: gracefully, with the pod's own grace. */
   const deletePod = (pod: KubeObject): void => {
+    if (isTerminating(pod)) return
     const key = podKey(pod)
+    const grace = podGraceSeconds(pod)
     deleting.add(key)
     try {
-      store.delete('pods', pod.metadata.namespace, pod.metadata.name)
+      if (deletesAtOnce(pod, grace)) store.delete('pods', pod.metadata.namespace, pod.metadata.name)
+      else store.replace('pods', markTerminating(pod, grace, Date.now()))
     } finally {
       deleting.delete(key)
       readyAt.delete(key)
@@ -169,18 +212,26 @@ export function startDeploymentController(options: ControllerOptions): Deploymen
     const template = isObject(spec.template) ? spec.template : {}
     const hash = podTemplateHash(template)
     const desired = typeof spec.replicas === 'number' ? spec.replicas : 1
-    const pods = ownedPods(d)
+    const pods = activePods(d)
     const current = pods.filter((p) => p.metadata.labels?.['pod-template-hash'] === hash)
     const old = pods.filter((p) => p.metadata.labels?.['pod-template-hash'] !== hash)
 
     const recreate = isObject(spec.strategy) && spec.strategy.type === 'Recreate'
-    if (recreate) for (const p of old.splice(0)) deletePod(p)
+    if (recreate) {
+      for (const p of old.splice(0)) deletePod(p)
+      // Recreate starts the new pods only once the old ones are gone, Terminating ones too.
+      const oldLeft = ownedPods(d).some((p) => p.metadata.labels?.['pod-template-hash'] !== hash)
+      if (oldLeft) {
+        writeStatus(key, hash, desired)
+        return
+      }
+    }
     for (let i = current.length; i < desired; i++) createPod(d, template, hash)
     if (current.length > desired) {
       const extra = [...current].sort((a, b) => Number(isPodReady(a)) - Number(isPodReady(b)))
       for (const p of extra.slice(0, current.length - desired)) deletePod(p)
     }
-    const fresh = ownedPods(d)
+    const fresh = activePods(d)
     const updated = fresh.filter((p) => p.metadata.labels?.['pod-template-hash'] === hash)
     if (
       old.length > 0 &&
@@ -196,7 +247,8 @@ export function startDeploymentController(options: ControllerOptions): Deploymen
     const d = store.get('deployments', namespace, name)
     if (!d) return
     const spec = d.spec ?? {}
-    const pods = ownedPods(d)
+    // Terminating pods count nowhere in the status (replicas, ready, available, updated).
+    const pods = activePods(d)
     const updated = pods.filter((p) => p.metadata.labels?.['pod-template-hash'] === hash)
     const ready = pods.filter(isPodReady).length
     const available = ready
@@ -337,11 +389,21 @@ export function startDeploymentController(options: ControllerOptions): Deploymen
       if (seenGeneration.get(key) === generation) return
       seenGeneration.set(key, generation)
       schedule(key, delayMs)
-    } else if (event.resource === 'pods' && event.type === 'DELETED') {
+    } else if (event.resource === 'pods') {
       const key = podKey(obj)
-      readyAt.delete(key)
       const owner = ownerOf(obj)
-      if (owner && !deleting.has(key)) schedule(owner, delayMs)
+      if (event.type === 'DELETED') {
+        readyAt.delete(key)
+        const planned = removals.get(key)
+        if (planned) clearTimeout(planned.timer)
+        removals.delete(key)
+        if (owner && !deleting.has(key)) schedule(owner, delayMs)
+      } else if (isTerminating(obj)) {
+        // Deleted through the API: the kubelet stops it, the ReplicaSet replaces it at once.
+        const fresh = !removals.has(key)
+        scheduleRemoval(obj)
+        if (fresh && owner && !deleting.has(key)) schedule(owner, delayMs)
+      }
     }
   })
 
@@ -366,6 +428,8 @@ export function startDeploymentController(options: ControllerOptions): Deploymen
       unsubscribeBehaviours()
       for (const t of timers) clearTimeout(t)
       for (const t of pending.values()) clearTimeout(t)
+      for (const r of removals.values()) clearTimeout(r.timer)
+      removals.clear()
       timers.clear()
       pending.clear()
     }

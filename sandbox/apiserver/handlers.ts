@@ -7,12 +7,24 @@ import { randomUUID } from 'node:crypto'
 import yaml from 'js-yaml'
 import type { KubeObject } from '../types.js'
 import { applyDefaults, validateBuiltin, validateMetadata } from './builtins.js'
+import { ISTIO_WEBHOOK, istioDenial } from './istio-webhook.js'
+import { deletesAtOnce, isTerminating, markTerminating, podGraceSeconds } from './pods.js'
 import type { CrdCatalog } from './crds.js'
-import { clone, deepEqual, isObject, kubeTime, removeKey } from './json.js'
+import {
+  clone,
+  deepEqual,
+  isObject,
+  kubeTime,
+  parseKeepingSource,
+  removeKey,
+  withSource
+} from './json.js'
+import { GO_TYPES, SCALE_TYPE, type GoStruct, goConvertError, goDecodeError } from './typed.js'
 import { recordManagedFields } from './managed-fields.js'
 import {
   asObject,
   decodeBody,
+  type FieldValidation,
   fieldValidationOf,
   present,
   pruneUnknown,
@@ -20,7 +32,13 @@ import {
   storeErrorToApi,
   toStorage
 } from './objects.js'
-import { PatchError, jsonPatch, mergePatch, strategicMergePatch } from './patch.js'
+import {
+  PatchError,
+  applyJsonPatch,
+  decodeJsonPatch,
+  mergePatch,
+  strategicMergePatch
+} from './patch.js'
 import { apiVersionOf, type ResourceInfo } from './resources.js'
 import { validateAgainstSchema } from './schema.js'
 import {
@@ -32,6 +50,7 @@ import {
 } from './selectors.js'
 import {
   ApiError,
+  admissionDenied,
   badRequest,
   conflict,
   internalError,
@@ -40,6 +59,7 @@ import {
   notFound,
   pathNotFound,
   goQuote,
+  requestEntityTooLarge,
   unprocessable,
   unsupportedMediaType
 } from './status.js'
@@ -155,15 +175,21 @@ export class ResourceHandlers {
 
   create(req: ResourceRequest): Answer {
     if (req.name !== undefined) throw methodNotAllowed()
-    const obj = asObject(decodeBody(req.body, req.contentType), req.info, req.version)
+    const body = decodeBody(req.body, req.contentType)
+    const obj = asObject(body, req.info, req.version)
+    checkGoTypes(req, body)
     return this.createObject(req, obj, { operation: 'Update', warnings: [] })
   }
 
   update(req: ResourceRequest): Answer {
     const name = this.requireName(req)
     const body = decodeBody(req.body, req.contentType)
-    if (req.subresource === 'scale') return this.updateScale(req, body as KubeObject)
+    if (req.subresource === 'scale') {
+      checkGoTypes(req, body)
+      return this.updateScale(req, body as KubeObject)
+    }
     const obj = asObject(body, req.info, req.version)
+    checkGoTypes(req, body)
     this.checkIdentity(req, obj, name)
     const current = this.store.get(req.info.name, req.namespace, name)
     if (!current) {
@@ -191,10 +217,12 @@ export class ResourceHandlers {
     const current = this.mustGet(req)
     const base =
       req.subresource === 'scale' ? scaleOf(current) : present(req.info, current, req.version)
-    const patched = applyPatch(patchType, base, req.body, req.info.custom)
+    const validation = fieldValidationOf(req.query)
+    const { patched, warnings } = applyPatch(patchType, base, req.body, req.info.custom, validation)
     if (!isObject(patched) || !isObject(patched.metadata)) {
       throw badRequest('the patched object is not a JSON object')
     }
+    checkPatchedGoTypes(req, patchType, patched, req.body)
     if (req.subresource === 'scale') {
       return this.updateScale(req, patched as KubeObject)
     }
@@ -204,21 +232,12 @@ export class ResourceHandlers {
     if (sent !== undefined && sent !== '' && sent !== current.metadata.resourceVersion) {
       throw conflict(req.info, name)
     }
-    if (req.info.custom && fieldValidationOf(req.query) === 'Strict') {
+    if (req.info.custom && validation === 'Strict') {
       const probe = clone(obj)
       const unknown = pruneUnknown(probe, req.info, req.version, this.crds, 'Warn')
-      if (unknown.length > 0) {
-        throw invalid({ group: '', kind: '' }, '', [
-          {
-            type: 'FieldValueInvalid',
-            field: 'patch',
-            value: goQuote(JSON.stringify(patched)),
-            detail: `strict decoding error: ${unknown.join(', ')}`
-          }
-        ])
-      }
+      if (unknown.length > 0) throw strictPatchError(patched, unknown)
     }
-    return this.writeOver(req, current, obj, { operation: 'Update', warnings: [] })
+    return this.writeOver(req, current, obj, { operation: 'Update', warnings })
   }
 
   delete(req: ResourceRequest): Answer {
@@ -226,6 +245,10 @@ export class ResourceHandlers {
     if (req.subresource) throw methodNotAllowed()
     const options = req.body.trim() ? decodeBody(req.body, req.contentType) : {}
     const pre = isObject(options.preconditions) ? options.preconditions : {}
+    if (req.info.name === 'pods' && !isDryRun(req)) {
+      const graceful = this.deletePodGracefully(req, name, options, pre)
+      if (graceful) return graceful
+    }
     let gone: KubeObject
     try {
       gone = isDryRun(req)
@@ -261,6 +284,12 @@ export class ResourceHandlers {
   deleteCollection(req: ResourceRequest): Answer {
     if (!req.info.verbs.includes('deletecollection')) throw methodNotAllowed()
     const items = this.select(req).map((o) => {
+      const grace = req.info.name === 'pods' ? podGraceSeconds(o) : 0
+      if (req.info.name === 'pods' && !deletesAtOnce(o, grace)) {
+        if (isTerminating(o)) return present(req.info, o, req.version, true)
+        const marked = this.store.replace('pods', markTerminating(o, grace, Date.now()))
+        return present(req.info, marked, req.version, true)
+      }
       this.store.delete(req.info.name, o.metadata.namespace, o.metadata.name)
       return present(req.info, o, req.version, true)
     })
@@ -273,6 +302,47 @@ export class ResourceHandlers {
         items
       }
     }
+  }
+
+  /**
+   * A pod's graceful deletion (the pod strategy's CheckGracefulDelete and BeforeDelete): the pod
+   * gets deletionTimestamp and deletionGracePeriodSeconds and stays, Terminating, until the
+   * kubelet stand-in removes it; a second delete may only shorten the grace. Undefined when the
+   * pod goes at once (grace 0, never scheduled, finished): the ordinary delete does that.
+   */
+  private deletePodGracefully(
+    req: ResourceRequest,
+    name: string,
+    options: Record<string, unknown>,
+    pre: Record<string, unknown>
+  ): Answer | undefined {
+    const current = this.mustGet(req)
+    if (typeof pre.uid === 'string' && pre.uid !== current.metadata.uid) return undefined
+    if (
+      typeof pre.resourceVersion === 'string' &&
+      pre.resourceVersion !== current.metadata.resourceVersion
+    ) {
+      return undefined
+    }
+    const asked = options.gracePeriodSeconds ?? req.query.get('gracePeriodSeconds') ?? undefined
+    const grace =
+      asked === undefined || asked === null || asked === ''
+        ? podGraceSeconds(current)
+        : Math.max(0, Number(asked))
+    if (deletesAtOnce(current, grace)) return undefined
+    const already = current.metadata.deletionGracePeriodSeconds
+    if (isTerminating(current) && typeof already === 'number' && grace >= already) {
+      return { code: 200, body: present(req.info, current, req.version) }
+    }
+    let stored: KubeObject
+    try {
+      stored = this.store.replace('pods', markTerminating(current, grace, Date.now()), {
+        expectedResourceVersion: current.metadata.resourceVersion
+      })
+    } catch (e) {
+      throw storeErrorToApi(e, req.info, name)
+    }
+    return { code: 200, body: present(req.info, stored, req.version) }
   }
 
   /** Server-side apply, simplified: the applied configuration is merged over the live object. */
@@ -480,6 +550,11 @@ export class ResourceHandlers {
       errors.push(...validateBuiltin(req.info.name, obj, old))
     }
     if (errors.length > 0) throw invalid(req.info, obj.metadata.name, errors)
+    // Validating admission runs after the registry's validation, and not on subresources.
+    if (req.info.custom && !req.subresource) {
+      const denial = istioDenial(req.info.name, obj)
+      if (denial !== undefined) throw admissionDenied(ISTIO_WEBHOOK, denial)
+    }
   }
 
   private checkIdentity(req: ResourceRequest, obj: KubeObject, name: string): void {
@@ -514,22 +589,124 @@ function isDryRun(req: ResourceRequest): boolean {
   return req.query.getAll('dryRun').includes('All')
 }
 
-function applyPatch(patchType: string, base: unknown, body: string, custom: boolean): unknown {
-  let patch: unknown
-  try {
-    patch = JSON.parse(body)
-  } catch (e) {
-    throw badRequest(e instanceof Error ? e.message : String(e))
+/** The Go struct a built-in request body decodes into (undefined for custom resources). */
+function goTypeOf(
+  req: ResourceRequest
+): { kind: string; version: string; type: GoStruct } | undefined {
+  if (req.subresource === 'scale') return { kind: 'Scale', version: 'v1', type: SCALE_TYPE }
+  if (req.info.custom) return undefined
+  const type = GO_TYPES[req.info.name as keyof typeof GO_TYPES]
+  return { kind: req.info.kind, version: req.version, type }
+}
+
+/**
+ * A create or update body of a built-in must decode into its Go struct: a non-integer in an
+ * integer field, an int32 out of range, a bad MicroTime are 400 BadRequest, worded as
+ * transformDecodeError words the decoder's error.
+ */
+function checkGoTypes(req: ResourceRequest, body: Record<string, unknown>): void {
+  const target = goTypeOf(req)
+  if (!target) return
+  const tree = req.contentType.includes('yaml') ? withSource(body) : parseKeepingSource(req.body)
+  const error = goDecodeError(tree, target.type)
+  if (error !== undefined) {
+    throw badRequest(
+      `${target.kind} in version ${goQuote(target.version)} cannot be handled as a ${target.kind}: ${error}`
+    )
   }
+}
+
+/**
+ * A patched built-in must decode (JSON and merge patch) or convert (strategic merge patch) into
+ * its Go struct; kube answers 422 `"" is invalid: patch: Invalid value: ...` otherwise. The
+ * patched numbers are checked as JSON.stringify writes them (see README.md).
+ */
+function checkPatchedGoTypes(
+  req: ResourceRequest,
+  patchType: string,
+  patched: unknown,
+  body: string
+): void {
+  const target = goTypeOf(req)
+  if (!target) return
+  const strategic = patchType === PATCH_TYPES.strategic
+  const error = strategic
+    ? goConvertError(patched, target.type)
+    : goDecodeError(withSource(patched), target.type)
+  if (error === undefined) return
+  throw invalid({ group: '', kind: '' }, '', [
+    {
+      type: 'FieldValueInvalid',
+      field: 'patch',
+      value: goQuote(strategic ? goMapString(JSON.parse(body)) : JSON.stringify(patched)),
+      detail: error
+    }
+  ])
+}
+
+/** Go's %+v of a decoded JSON value (map[k:v ...] with sorted keys), as kube prints a patch map. */
+function goMapString(v: unknown): string {
+  if (v === null || v === undefined) return '<nil>'
+  if (Array.isArray(v)) return `[${v.map(goMapString).join(' ')}]`
+  if (isObject(v)) {
+    const entries = Object.keys(v)
+      .sort()
+      .map((k) => `${k}:${goMapString(v[k])}`)
+    return `map[${entries.join(' ')}]`
+  }
+  return String(v)
+}
+
+/** The patched JSON, and the warnings of decoding the patch (unknown JSON patch fields). */
+interface Patched {
+  patched: unknown
+  warnings: string[]
+}
+
+function applyPatch(
+  patchType: string,
+  base: unknown,
+  body: string,
+  custom: boolean,
+  validation: FieldValidation
+): Patched {
   try {
-    if (patchType === PATCH_TYPES.json) return jsonPatch(base, patch)
+    if (patchType === PATCH_TYPES.json) {
+      const decoded = decodeJsonPatch(body)
+      const patched = applyJsonPatch(base, decoded)
+      if (decoded.unknownFields.length > 0 && validation === 'Strict') {
+        throw strictPatchError(patched, decoded.unknownFields)
+      }
+      return { patched, warnings: validation === 'Warn' ? decoded.unknownFields : [] }
+    }
+    let patch: unknown
+    try {
+      patch = JSON.parse(body)
+    } catch (e) {
+      throw badRequest(e instanceof Error ? e.message : String(e))
+    }
     if (!isObject(patch)) throw new PatchError('Invalid JSON Patch', true)
-    if (patchType === PATCH_TYPES.merge || custom) return mergePatch(base, patch)
-    return strategicMergePatch(base, patch)
+    if (patchType === PATCH_TYPES.merge || custom) {
+      return { patched: mergePatch(base, patch), warnings: [] }
+    }
+    return { patched: strategicMergePatch(base, patch), warnings: [] }
   } catch (e) {
-    if (e instanceof PatchError) throw e.malformed ? badRequest(e.message) : unprocessable()
-    throw e
+    if (!(e instanceof PatchError)) throw e
+    if (!e.malformed) throw unprocessable()
+    throw e.code === 413 ? requestEntityTooLarge(e.message) : badRequest(e.message)
   }
+}
+
+/** `"" is invalid: patch: Invalid value: "<patched>": strict decoding error: ...` (422). */
+function strictPatchError(patched: unknown, unknown: string[]): ApiError {
+  return invalid({ group: '', kind: '' }, '', [
+    {
+      type: 'FieldValueInvalid',
+      field: 'patch',
+      value: goQuote(JSON.stringify(patched)),
+      detail: `strict decoding error: ${unknown.join(', ')}`
+    }
+  ])
 }
 
 function keyOf(o: KubeObject): string {

@@ -39,6 +39,32 @@ function emptyToUndefined(v: unknown): unknown {
   return v
 }
 
+/** A number, string, boolean or null of a request body, as its bytes were sent. */
+export class SourceScalar {
+  constructor(readonly source: string) {}
+}
+
+/**
+ * JSON.parse that keeps each scalar's text (`7.50`, `1e3`, `"\u0041"`) as a SourceScalar, for
+ * checks that Go's decoder makes on the bytes. Objects and arrays stay plain. (Source text access
+ * needs Node ≥ 21; older runtimes fall back to the value's canonical text.)
+ */
+export function parseKeepingSource(text: string): unknown {
+  const revive = (_key: string, value: unknown, context?: { source?: string }): unknown =>
+    typeof value === 'object' && value !== null
+      ? value
+      : new SourceScalar(context?.source ?? JSON.stringify(value))
+  return JSON.parse(text, revive as (key: string, value: unknown) => unknown)
+}
+
+/** A decoded value as parseKeepingSource would give it, each scalar as its canonical text. */
+export function withSource(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(withSource)
+  if (isObject(value))
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, withSource(v)]))
+  return new SourceScalar(JSON.stringify(value) ?? 'null')
+}
+
 /** RFC 3339 with seconds, as metav1.Time serialises. */
 export function kubeTime(date: Date = new Date()): string {
   return date.toISOString().replace(/\.\d{3}Z$/, 'Z')

@@ -1,15 +1,28 @@
 /**
  * The three PATCH bodies kube-apiserver applies to an object's JSON: RFC 7386 merge patch,
- * RFC 6902 JSON patch (errors worded as evanphx/json-patch v4, which the API server uses), and an
- * approximation of strategic merge patch for built-in types.
+ * RFC 6902 JSON patch as evanphx/json-patch v4 applies it (the library the API server uses, with
+ * its departures from the RFC), and an approximation of strategic merge patch for built-in types.
  */
-import { clone, deepEqual, isObject, omit, removeKey, type JsonObject } from './json.js'
+import {
+  SourceScalar,
+  clone,
+  deepEqual,
+  isObject,
+  omit,
+  parseKeepingSource,
+  removeKey,
+  type JsonObject
+} from './json.js'
 
-/** A patch that could not be applied; `malformed` ones answer 400, the rest 422. */
+/**
+ * A patch that could not be applied; `malformed` ones answer 400 (or `code`, e.g. 413 for too
+ * many operations), the rest 422.
+ */
 export class PatchError extends Error {
   constructor(
     message: string,
-    readonly malformed = false
+    readonly malformed = false,
+    readonly code = 400
   ) {
     super(message)
     this.name = 'PatchError'
@@ -27,175 +40,357 @@ export function mergePatch(target: unknown, patch: unknown): unknown {
   return out
 }
 
+/** One operation of a JSON patch, as evanphx/json-patch v4 reads it. */
 interface Operation {
-  op: string
-  path: string
+  /** `op` when it is a string, else undefined (the library's "unknown"). */
+  op?: string
+  /** undefined when absent or null: the library's "missing value". */
+  path?: string
   from?: string
-  value?: unknown
+  /** The value (null when sent as null or absent), and its bytes for `test`. */
+  value: unknown
+  sent: unknown
   hasValue: boolean
 }
 
-function decodeOperations(patch: unknown): Operation[] {
-  if (!Array.isArray(patch)) {
+/** A decoded JSON patch, and the fields kube's strict decoding does not know. */
+export interface DecodedJsonPatch {
+  operations: Operation[]
+  /** `json patch unknown field "[0].spurious"`: a Warning, or with fieldValidation=Strict an error. */
+  unknownFields: string[]
+}
+
+/** kube-apiserver refuses a JSON patch with more operations than this (413). */
+export const MAX_JSON_PATCH_OPERATIONS = 10_000
+
+const OPERATION_FIELDS = ['op', 'path', 'from', 'value']
+
+function goJsonKind(v: unknown): string {
+  if (v === null) return 'null'
+  if (Array.isArray(v)) return 'array'
+  if (typeof v === 'object') return 'object'
+  return typeof v === 'boolean' ? 'bool' : typeof v
+}
+
+/**
+ * Decode a JSON patch body as kube-apiserver does before applying it: first strictly into its
+ * own `[]jsonPatchOp` (op, path and from must be strings: 400 otherwise; unknown fields noted),
+ * then as the library's operations. Malformed bodies are PatchErrors with `malformed` (400).
+ */
+export function decodeJsonPatch(text: string): DecodedJsonPatch {
+  let patch: unknown
+  let sent: unknown
+  try {
+    patch = JSON.parse(text)
+    // Each scalar keeps its bytes, which `test` compares as the library does.
+    sent = parseKeepingSource(text)
+  } catch (e) {
     throw new PatchError(
-      'json: cannot unmarshal object into Go value of type jsonpatch.Patch',
+      `error decoding patch: ${e instanceof Error ? e.message : String(e)}`,
       true
     )
   }
-  return patch.map((raw) => {
+  if (!Array.isArray(patch) || !Array.isArray(sent)) {
+    throw new PatchError(
+      `error decoding patch: json: cannot unmarshal ${goJsonKind(patch)} into Go value of type []handlers.jsonPatchOp`,
+      true
+    )
+  }
+  const unknownFields: string[] = []
+  const sentOps = sent as unknown[]
+  const operations = patch.map((raw, i): Operation => {
+    if (raw === null) return { value: null, sent: undefined, hasValue: false }
     if (!isObject(raw)) {
       throw new PatchError(
-        'json: cannot unmarshal array into Go value of type jsonpatch.Operation',
+        `error decoding patch: json: cannot unmarshal ${goJsonKind(raw)} into Go value of type handlers.jsonPatchOp`,
         true
       )
     }
+    for (const field of ['op', 'path', 'from']) {
+      const v = raw[field]
+      if (v !== undefined && v !== null && typeof v !== 'string') {
+        throw new PatchError(
+          `error decoding patch: json: cannot unmarshal ${goJsonKind(v)} into Go struct field jsonPatchOp.${field} of type string`,
+          true
+        )
+      }
+    }
+    for (const k of Object.keys(raw)) {
+      if (!OPERATION_FIELDS.includes(k))
+        unknownFields.push(`json patch unknown field "[${i}].${k}"`)
+    }
+    const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined)
+    const sentOp = sentOps[i]
     return {
-      op: typeof raw.op === 'string' ? raw.op : '',
-      path: typeof raw.path === 'string' ? raw.path : '',
-      from: typeof raw.from === 'string' ? raw.from : undefined,
-      value: raw.value,
+      op: str(raw.op),
+      path: str(raw.path),
+      from: str(raw.from),
+      value: raw.value ?? null,
+      sent: isObject(sentOp) && !(sentOp instanceof SourceScalar) ? sentOp.value : undefined,
       hasValue: 'value' in raw
     }
   })
-}
-
-function parsePointer(pointer: string): string[] | undefined {
-  if (pointer === '') return []
-  if (!pointer.startsWith('/')) return undefined
-  return pointer
-    .slice(1)
-    .split('/')
-    .map((t) => t.replace(/~1/g, '/').replace(/~0/g, '~'))
+  if (operations.length > MAX_JSON_PATCH_OPERATIONS) {
+    throw new PatchError(
+      `The allowed maximum operations in a JSON patch is ${MAX_JSON_PATCH_OPERATIONS}, got ${operations.length}`,
+      true,
+      413
+    )
+  }
+  return { operations, unknownFields }
 }
 
 type Container = JsonObject | unknown[]
 
-/** The parent container of a pointer and the last token, or undefined when the parent is missing. */
-function locate(doc: unknown, tokens: string[]): { parent: Container; key: string } | undefined {
-  let cur: unknown = doc
-  for (const t of tokens.slice(0, -1)) {
+function isContainer(v: unknown): v is Container {
+  return Array.isArray(v) || isObject(v)
+}
+
+/** strconv.Atoi: an optional sign and decimal digits (leading zeros allowed), within int64. */
+function atoi(token: string): number | undefined {
+  if (!/^[+-]?\d+$/.test(token)) return undefined
+  const n = BigInt(token)
+  if (n > 2n ** 63n - 1n || n < -(2n ** 63n)) return undefined
+  return Number(n)
+}
+
+/**
+ * An array index as the library resolves it: negative indices count from the end, and
+ * `extra` is 1 where one past the end is allowed (add). Undefined for an invalid index.
+ */
+function arrayIndex(list: unknown[], token: string, extra = 0): number | undefined {
+  const i = atoi(token)
+  if (i === undefined) return undefined
+  const size = list.length + extra
+  if (i >= size || i < -size) return undefined
+  return i < 0 ? i + size : i
+}
+
+function unescapeToken(t: string): string {
+  return t.replace(/~1/g, '/').replace(/~0/g, '~')
+}
+
+/**
+ * The container a pointer's last token lives in, as the library finds it: the text before the
+ * first `/` is ignored (so `""` and `"foo"` find nothing), every token but the last must name an
+ * existing object or array (missing keys, nulls and scalars find nothing).
+ */
+function findParent(doc: unknown, pointer: string): { parent: Container; key: string } | undefined {
+  const tokens = pointer.split('/')
+  if (tokens.length < 2 || !isContainer(doc)) return undefined
+  let cur: Container = doc
+  for (const raw of tokens.slice(1, -1)) {
+    const t = unescapeToken(raw)
+    let next: unknown
     if (Array.isArray(cur)) {
-      const i = Number(t)
-      if (!/^\d+$/.test(t) || i >= cur.length) return undefined
-      cur = cur[i]
-    } else if (isObject(cur)) {
-      if (!(t in cur)) return undefined
-      cur = cur[t]
-    } else return undefined
+      const i = arrayIndex(cur, t)
+      next = i === undefined ? undefined : cur[i]
+    } else next = Object.hasOwn(cur, t) ? cur[t] : undefined
+    if (!isContainer(next)) return undefined
+    cur = next
   }
-  if (!Array.isArray(cur) && !isObject(cur)) return undefined
-  return { parent: cur, key: tokens[tokens.length - 1] ?? '' }
+  return { parent: cur, key: unescapeToken(tokens[tokens.length - 1] ?? '') }
 }
 
-function getAt(doc: unknown, pointer: string): { found: boolean; value?: unknown } {
-  const tokens = parsePointer(pointer)
-  if (!tokens) return { found: false }
-  if (tokens.length === 0) return { found: true, value: doc }
-  const loc = locate(doc, tokens)
-  if (!loc) return { found: false }
-  if (Array.isArray(loc.parent)) {
-    const i = Number(loc.key)
-    if (!/^\d+$/.test(loc.key) || i >= loc.parent.length) return { found: false }
-    return { found: true, value: loc.parent[i] }
-  }
-  return loc.key in loc.parent ? { found: true, value: loc.parent[loc.key] } : { found: false }
+function doesNotApply(op: string, what: string): PatchError {
+  return new PatchError(`${op} operation does not apply: ${what}: missing value`)
 }
 
-function missingPath(op: string, path: string): PatchError {
-  return new PatchError(
-    `${op} operation does not apply: doc is missing path: "${path}": missing value`
+/** The library's refusal of an array index: not an integer (strconv's words), or out of range. */
+function invalidIndex(key: string, add = false): PatchError {
+  const n = atoi(key)
+  if (n !== undefined) {
+    return new PatchError(`Unable to access invalid index: ${n}: invalid index referenced`)
+  }
+  const syntax = `strconv.Atoi: parsing ${JSON.stringify(key)}: invalid syntax`
+  return new PatchError(add ? `value was not a proper array index: '${key}': ${syntax}` : syntax)
+}
+
+/** The library's get: an array index must be valid; a missing object key is simply absent. */
+function getIn(c: Container, key: string): { value: unknown } {
+  if (Array.isArray(c)) {
+    const i = arrayIndex(c, key)
+    if (i === undefined) throw invalidIndex(key)
+    return { value: c[i] }
+  }
+  return { value: Object.hasOwn(c, key) ? c[key] : undefined }
+}
+
+function addIn(c: Container, key: string, value: unknown): void {
+  if (Array.isArray(c)) {
+    const i = key === '-' ? c.length : arrayIndex(c, key, 1)
+    if (i === undefined) throw invalidIndex(key, true)
+    c.splice(i, 0, value)
+  } else c[key] = value
+}
+
+function removeIn(c: Container, key: string): void {
+  if (Array.isArray(c)) {
+    const i = arrayIndex(c, key)
+    if (i === undefined) throw invalidIndex(key)
+    c.splice(i, 1)
+  } else {
+    if (!Object.hasOwn(c, key)) {
+      throw new PatchError(`Unable to remove nonexistent key: ${key}: missing value`)
+    }
+    removeKey(c, key)
+  }
+}
+
+/** Run `step`, prefixing the library's context to its refusal. */
+function within(context: string, step: () => void): void {
+  try {
+    step()
+  } catch (e) {
+    if (e instanceof PatchError) throw new PatchError(`${context}: ${e.message}`)
+    throw e
+  }
+}
+
+/** How Go's encoding/json writes a scalar kube-apiserver encoded (HTML characters escaped). */
+function goScalarJson(v: unknown): string {
+  return (JSON.stringify(v) ?? 'null').replace(
+    /[<>&\u2028\u2029]/g,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`
   )
 }
 
-function add(doc: unknown, path: string, value: unknown, op = 'add'): unknown {
-  const tokens = parsePointer(path)
-  if (!tokens) throw missingPath(op, path)
-  if (tokens.length === 0) return clone(value)
-  const loc = locate(doc, tokens)
-  if (!loc) throw missingPath(op, path)
-  if (Array.isArray(loc.parent)) {
-    const i = loc.key === '-' ? loc.parent.length : Number(loc.key)
-    if (!(loc.key === '-' || /^\d+$/.test(loc.key)) || i > loc.parent.length) {
-      throw new PatchError(`Unable to access invalid index: ${loc.key}: invalid index referenced`)
-    }
-    loc.parent.splice(i, 0, clone(value))
-  } else loc.parent[loc.key] = clone(value)
-  return doc
-}
-
-function remove(doc: unknown, path: string, op = 'remove'): unknown {
-  const tokens = parsePointer(path)
-  const loc = tokens && tokens.length > 0 ? locate(doc, tokens) : undefined
-  if (!loc) throw missingPath(op, path)
-  if (Array.isArray(loc.parent)) {
-    const i = Number(loc.key)
-    if (!/^\d+$/.test(loc.key) || i >= loc.parent.length) {
-      throw new PatchError(`Unable to access invalid index: ${loc.key}: invalid index referenced`)
-    }
-    loc.parent.splice(i, 1)
-  } else {
-    if (!(loc.key in loc.parent)) throw missingPath(op, path)
-    removeKey(loc.parent, loc.key)
+/**
+ * The library's equality of a document value (encoded by kube-apiserver) with a value as sent:
+ * objects and arrays compare structurally, scalars by their bytes, so `1.0` is not `1` and
+ * `"\u0041"` is not `"A"`; null members match only nulls.
+ */
+function sameAsSent(doc: unknown, sent: unknown): boolean {
+  if (sent instanceof SourceScalar) {
+    return !isContainer(doc) && goScalarJson(doc) === sent.source
   }
-  return doc
+  if (Array.isArray(doc)) {
+    return (
+      Array.isArray(sent) &&
+      sent.length === doc.length &&
+      doc.every((v, i) => sameAsSent(v, sent[i]))
+    )
+  }
+  if (!isObject(doc) || !isObject(sent) || Array.isArray(sent)) return false
+  const keys = Object.keys(doc)
+  if (keys.length !== Object.keys(sent).length) return false
+  return keys.every((k) => {
+    if (!Object.hasOwn(sent, k)) return false
+    const a = doc[k]
+    const b = sent[k]
+    const bNull = b instanceof SourceScalar && b.source === 'null'
+    if (a === null || bNull) return a === null && bNull
+    return sameAsSent(a, b)
+  })
 }
 
-/** Replace a value known to exist, in place, so object key order is kept. */
-function replace(doc: unknown, path: string, value: unknown): unknown {
-  const tokens = parsePointer(path) ?? []
-  if (tokens.length === 0) return clone(value)
-  const loc = locate(doc, tokens)
-  if (!loc) throw missingPath('replace', path)
-  if (Array.isArray(loc.parent)) loc.parent[Number(loc.key)] = clone(value)
-  else loc.parent[loc.key] = clone(value)
-  return doc
+function requirePointer(op: string, pointer: string | undefined, field = 'path'): string {
+  if (pointer === undefined) {
+    throw new PatchError(`${op} operation failed to decode ${field}: missing value`)
+  }
+  return pointer
 }
 
-/** RFC 6902 on a copy of `doc`; the first failing operation aborts the whole patch. */
-export function jsonPatch(doc: unknown, patch: unknown): unknown {
+/**
+ * RFC 6902 as evanphx/json-patch v4 applies it, which is what kube-apiserver runs, quirks
+ * included (see README.md, "JSON patch"): `add` and `remove` at the root and `test`/`replace`
+ * of a bare `""` differ from the RFC; `replace` of a missing object member adds it; a missing
+ * `value` is null; negative array indices count from the end; `copy` from a missing object
+ * member copies null. Works on a copy; the first failing operation aborts the whole patch.
+ */
+export function applyJsonPatch(doc: unknown, patch: DecodedJsonPatch): unknown {
   let out = clone(doc)
-  for (const o of decodeOperations(patch)) {
-    switch (o.op) {
+  for (const o of patch.operations) {
+    const kind = o.op ?? 'unknown'
+    switch (kind) {
       case 'add':
-        out = add(out, o.path, o.value)
+      case 'remove': {
+        const path = requirePointer(kind, o.path)
+        const at = findParent(out, path)
+        if (!at) throw doesNotApply(kind, `doc is missing path: "${path}"`)
+        within(`error in ${kind} for path: '${path}'`, () => {
+          if (kind === 'add') addIn(at.parent, at.key, clone(o.value))
+          else removeIn(at.parent, at.key)
+        })
         break
-      case 'remove':
-        out = remove(out, o.path)
-        break
+      }
       case 'replace': {
-        if (!getAt(out, o.path).found) {
-          throw new PatchError(
-            `replace operation does not apply: doc is missing key: ${o.path}: missing value`
-          )
+        const path = requirePointer(kind, o.path)
+        if (path === '') {
+          if (!o.hasValue || !isContainer(o.value)) {
+            throw new PatchError('replace operation value must be object or array')
+          }
+          out = clone(o.value)
+          break
         }
-        out = replace(out, o.path, o.value)
+        const at = findParent(out, path)
+        if (!at) throw doesNotApply(kind, `doc is missing path: ${path}`)
+        if (Array.isArray(at.parent)) {
+          const i = arrayIndex(at.parent, at.key)
+          if (i === undefined) throw doesNotApply(kind, `doc is missing key: ${path}`)
+          at.parent[i] = clone(o.value)
+        } else at.parent[at.key] = clone(o.value)
         break
       }
       case 'move':
       case 'copy': {
-        const from = getAt(out, o.from ?? '')
-        if (o.from === undefined || !from.found) {
-          throw new PatchError(
-            `${o.op} operation does not apply: doc is missing from path: ${o.from ?? ''}: missing value`
-          )
-        }
-        if (o.op === 'move') out = remove(out, o.from, 'move')
-        out = add(out, o.path, from.value, o.op)
+        const from = requirePointer(kind, o.from, 'from')
+        const source = findParent(out, from)
+        if (!source) throw doesNotApply(kind, `doc is missing from path: ${from}`)
+        let value: unknown
+        within(
+          kind === 'move'
+            ? `error in move for path: '${source.key}'`
+            : `error in copy for from: '${from}'`,
+          () => {
+            value = getIn(source.parent, source.key).value
+            if (kind === 'move') removeIn(source.parent, source.key)
+          }
+        )
+        const path = requirePointer(kind, o.path)
+        const target = findParent(out, path)
+        if (!target) throw doesNotApply(kind, `doc is missing destination path: ${path}`)
+        within(
+          kind === 'move'
+            ? `error in move for path: '${path}'`
+            : 'error while adding value during copy',
+          () =>
+            addIn(
+              target.parent,
+              target.key,
+              kind === 'copy' ? clone(value ?? null) : (value ?? null)
+            )
+        )
         break
       }
       case 'test': {
-        const at = getAt(out, o.path)
-        const same = at.found
-          ? deepEqual(at.value, o.value)
-          : o.value === undefined || o.value === null
-        if (!same) throw new PatchError(`testing value ${o.path} failed: test failed`)
+        const path = requirePointer(kind, o.path)
+        const failed = new PatchError(`testing value ${path} failed: test failed`)
+        if (path === '') {
+          if (!o.hasValue || !sameAsSent(out, o.sent)) throw failed
+          break
+        }
+        const at = findParent(out, path)
+        if (!at) throw doesNotApply(kind, `is missing path: ${path}`)
+        let value: unknown
+        within(`error in test for path: '${path}'`, () => {
+          value = getIn(at.parent, at.key).value
+        })
+        if (value === undefined || value === null) {
+          if (o.hasValue && o.value !== null) throw failed
+        } else if (!o.hasValue || !sameAsSent(value, o.sent)) throw failed
         break
       }
       default:
-        throw new PatchError(`Unexpected kind: ${o.op}`)
+        throw new PatchError(`Unexpected kind: ${kind}`)
     }
   }
   return out
+}
+
+/** Decode and apply a JSON patch body (see decodeJsonPatch and applyJsonPatch). */
+export function jsonPatch(doc: unknown, text: string): unknown {
+  return applyJsonPatch(doc, decodeJsonPatch(text))
 }
 
 /** Merge keys of built-in list fields (the patchMergeKey tags of k8s.io/api). */

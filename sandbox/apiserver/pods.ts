@@ -10,14 +10,32 @@ import { clone, isObject, kubeTime, type JsonObject } from './json.js'
 
 const SAFE_CHARS = 'bcdfghjklmnpqrstvwxz2456789'
 
-/** rand.SafeEncodeString of the decimal FNV-32a hash, as kube names ReplicaSets. */
+/**
+ * rand.SafeEncodeString of the decimal FNV-32a hash, as kube names ReplicaSets. kube hashes the
+ * decoded Go struct, whose field order is fixed, so the hash is taken over canonical JSON (object
+ * keys sorted at every level): a template sent with its keys in another order is the same
+ * template, and must not start a rollout.
+ */
 export function podTemplateHash(template: unknown): string {
   let h = 0x811c9dc5
-  for (const byte of Buffer.from(JSON.stringify(template ?? {}), 'utf8')) {
+  for (const byte of Buffer.from(canonicalJson(template ?? {}), 'utf8')) {
     h ^= byte
     h = Math.imul(h, 0x01000193) >>> 0
   }
   return [...String(h)].map((c) => SAFE_CHARS[c.charCodeAt(0) % SAFE_CHARS.length]).join('')
+}
+
+/** JSON with object keys sorted recursively: equal values give equal text. */
+export function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`
+  if (isObject(value)) {
+    const entries = Object.keys(value)
+      .sort()
+      .filter((k) => value[k] !== undefined)
+      .map((k) => `${JSON.stringify(k)}:${canonicalJson(value[k])}`)
+    return `{${entries.join(',')}}`
+  }
+  return JSON.stringify(value) ?? 'null'
 }
 
 export function randomChars(n: number): string {
@@ -257,4 +275,56 @@ export function podStatus(
 export function isPodReady(pod: KubeObject): boolean {
   const conditions = Array.isArray(pod.status?.conditions) ? pod.status.conditions : []
   return conditions.some((c) => isObject(c) && c.type === 'Ready' && c.status === 'True')
+}
+
+/** A pod being deleted gracefully (metadata.deletionTimestamp set): kubectl's "Terminating". */
+export function isTerminating(pod: KubeObject): boolean {
+  return typeof pod.metadata.deletionTimestamp === 'string'
+}
+
+/** The grace period a pod's deletion gets by default: spec.terminationGracePeriodSeconds (30). */
+export function podGraceSeconds(pod: KubeObject): number {
+  const grace = pod.spec?.terminationGracePeriodSeconds
+  return typeof grace === 'number' && grace >= 0 ? grace : 30
+}
+
+/**
+ * Whether kube deletes a pod at once rather than gracefully: no grace asked, never scheduled to a
+ * node, or already finished (the pod strategy's CheckGracefulDelete).
+ */
+export function deletesAtOnce(pod: KubeObject, graceSeconds: number): boolean {
+  const phase = pod.status?.phase
+  return graceSeconds <= 0 || !pod.spec?.nodeName || phase === 'Succeeded' || phase === 'Failed'
+}
+
+/**
+ * The pod as a graceful deletion leaves it at `now`: deletionTimestamp (now + grace, in seconds)
+ * and deletionGracePeriodSeconds set, and no longer Ready, as the kubelet reports while it stops
+ * the containers.
+ */
+export function markTerminating(pod: KubeObject, graceSeconds: number, now: number): KubeObject {
+  const next = clone(pod)
+  next.metadata.deletionTimestamp = kubeTime(new Date(now + graceSeconds * 1000))
+  next.metadata.deletionGracePeriodSeconds = graceSeconds
+  const status = isObject(next.status) ? next.status : {}
+  const conditions = Array.isArray(status.conditions) ? status.conditions.filter(isObject) : []
+  const statuses = Array.isArray(status.containerStatuses)
+    ? status.containerStatuses.filter(isObject)
+    : []
+  const names = statuses.map((s) => String(s.name))
+  for (const c of conditions) {
+    if ((c.type === 'Ready' || c.type === 'ContainersReady') && c.status === 'True') {
+      c.status = 'False'
+      c.lastTransitionTime = kubeTime(new Date(now))
+      c.reason = 'ContainersNotReady'
+      c.message = `containers with unready status: [${names.join(' ')}]`
+    }
+  }
+  for (const s of statuses) s.ready = false
+  next.status = {
+    ...status,
+    ...(Array.isArray(status.conditions) ? { conditions } : {}),
+    ...(Array.isArray(status.containerStatuses) ? { containerStatuses: statuses } : {})
+  }
+  return next
 }

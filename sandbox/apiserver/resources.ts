@@ -29,7 +29,7 @@ export interface ResourceInfo {
   /** Has the status subresource: main-resource writes keep status, status writes keep the rest. */
   hasStatus: boolean
   hasScale: boolean
-  /** PUT without metadata.resourceVersion is allowed (false for custom resources). */
+  /** PUT without metadata.resourceVersion is allowed (false for custom resources and Leases). */
   allowUnconditionalUpdate: boolean
   /** PUT of a missing object creates it (Services and Leases). */
   allowCreateOnUpdate: boolean
@@ -145,7 +145,8 @@ export const RESOURCES: Readonly<Record<ResourceName, ResourceInfo>> = {
     verbs: ALL_VERBS,
     hasStatus: false,
     hasScale: false,
-    allowUnconditionalUpdate: true,
+    // leaseStrategy.AllowUnconditionalUpdate is false: a Lease PUT must name its version.
+    allowUnconditionalUpdate: false,
     allowCreateOnUpdate: true,
     generation: 'none',
     custom: false,

@@ -56,6 +56,11 @@ export interface ApiServerOptions {
   behaviours: BehaviourRegistry
   /** Delay before the deployment controller reacts to a change (default 300 ms). */
   controllerDelayMs?: number
+  /**
+   * How much of its grace period a deleted pod stays Terminating before it is gone: 1 (the
+   * default) is real time, 30 s unless the pod says otherwise; 0.01 makes that 300 ms.
+   */
+  terminationGraceScale?: number
   /** The user the token stands for, as named in Forbidden messages. */
   user?: string
 }
@@ -216,7 +221,8 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
   const controller = startDeploymentController({
     store,
     behaviours: options.behaviours,
-    delayMs: options.controllerDelayMs ?? 300
+    delayMs: options.controllerDelayMs ?? 300,
+    terminationGraceScale: options.terminationGraceScale ?? 1
   })
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {

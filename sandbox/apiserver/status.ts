@@ -117,6 +117,20 @@ export function badRequest(message: string): ApiError {
   return failure(400, 'BadRequest', message)
 }
 
+/** errors.NewRequestEntityTooLargeError (413), e.g. for a JSON patch of too many operations. */
+export function requestEntityTooLarge(message: string): ApiError {
+  return failure(413, 'RequestEntityTooLarge', `Request entity too large: ${message}`)
+}
+
+/**
+ * A validating webhook's denial as kube-apiserver answers it (webhook errors.ToStatusErr): at
+ * least 400, the webhook's message after `admission webhook "<name>" denied the request: `, and
+ * no reason, as the webhook sets none.
+ */
+export function admissionDenied(webhook: string, message: string): ApiError {
+  return failure(400, undefined, `admission webhook "${webhook}" denied the request: ${message}`)
+}
+
 export function unauthorized(): ApiError {
   return failure(401, 'Unauthorized', 'Unauthorized')
 }

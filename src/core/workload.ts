@@ -138,9 +138,24 @@ export function readiness(d: DeploymentObject): Readiness {
   return { ready, summary }
 }
 
+/** A Pod as far as its deletion goes. */
+export interface DeletablePod {
+  metadata: { name: string; deletionTimestamp?: string | null }
+}
+
+/**
+ * Whether a pod is Terminating: deleted, with its grace period running (deletionTimestamp set).
+ * It is on its way out and its Deployment no longer counts it, so it says nothing about the
+ * readiness of the Deployment or about which pods are in the mesh.
+ */
+export function isTerminating(pod: DeletablePod): boolean {
+  const at = pod.metadata.deletionTimestamp
+  return typeof at === 'string' && at !== ''
+}
+
 /** A Pod as far as readiness trouble goes. */
 export interface PodObject {
-  metadata: { name: string }
+  metadata: { name: string; deletionTimestamp?: string | null }
   status?: {
     phase?: string
     conditions?: Array<{ type: string; status: string; reason?: string; message?: string }>
@@ -191,7 +206,11 @@ export function podTrouble(pods: readonly PodObject[]): string {
 
 /** A Pod as far as mesh membership goes. */
 export interface MeshPod {
-  metadata: { name: string; annotations?: Record<string, string> }
+  metadata: {
+    name: string
+    annotations?: Record<string, string>
+    deletionTimestamp?: string | null
+  }
   spec?: { containers?: Array<{ name: string }>; initContainers?: Array<{ name: string }> }
 }
 
