@@ -24,7 +24,8 @@ jest.setTimeout(240_000)
 
 /** Inputs with the judge's defaults: no negligible-rate shortcut for fast rollouts. */
 function judged(sb: Sandbox, extra: Record<string, string>): Record<string, string> {
-  const { 'negligible-rate': _fast, ...inputs } = fastInputs(sb, extra)
+  const inputs = fastInputs(sb, extra)
+  delete inputs['negligible-rate']
   return inputs
 }
 
