@@ -4,8 +4,10 @@
  * w = nC/nS; ℓ(r; r0) = eC·ln(π(r)/π(r0)) + eS·ln((1−π(r))/(1−π(r0))).
  */
 import {
+  ABSOLUTE_GRID,
   absoluteGrid,
   addRatio,
+  alphaWeight,
   binomialLlr,
   candidateShare,
   CHECK_CAP,
@@ -14,16 +16,22 @@ import {
   emptyEvidence,
   GAUGE_FAILURES,
   initialState,
+  judgedForRollback,
   judgeCheck,
   logMeanExp,
+  NEGLIGIBLE_GRID,
   needText,
+  negligibleLogE,
   negligibleRate,
   overLimitLogE,
   regressionLogE,
+  RELATIVE_GRID,
   relativeLlr,
+  rollbackLogE,
   rollbackTests,
   roughDuration,
   safetyGap,
+  safetyProgress,
   startStep,
   stepDecision,
   thresholds,
@@ -73,8 +81,9 @@ function evidenceAfter(
   checks: ReadonlyArray<readonly [Counts, Counts | undefined]>
 ): RatioEvidence {
   let e = emptyEvidence(metric) as RatioEvidence
-  for (const [candidate, stable] of checks)
+  for (const [candidate, stable] of checks) {
     e = addRatio(e, metric, candidate, stable, DEFAULT_JUDGE)
+  }
   return e
 }
 
@@ -152,26 +161,32 @@ describe('logMeanExp', () => {
 })
 
 describe('absoluteGrid', () => {
+  it('mixes over 2, 3, 5, 10 and 20 × the limit', () => {
+    expect(ABSOLUTE_GRID).toEqual([2, 3, 5, 10, 20])
+  })
+
   it.each<[number, number[]]>([
-    [0.01, [1.5, 2, 3, 5, 10, 20]],
-    [0.05, [1.5, 2, 3, 5, 10]], // 20·5% = 100% is left out
-    [0.1, [1.5, 2, 3, 5]],
-    [0.25, [1.5, 2, 3]], // 3·25% = 75% < 100% ≤ 5·25%
-    [0.5, [1.5]],
-    [0.7, []] // 1.5·70% = 105%
+    [0.01, [2, 3, 5, 10, 20]],
+    [0.05, [2, 3, 5, 10]], // 20·5% = 100% is left out
+    [0.1, [2, 3, 5]],
+    [0.25, [2, 3]], // 3·25% = 75% < 100% ≤ 5·25%
+    [0.4, [2]], // 2·40% = 80%
+    [0.5, []], // 2·50% = 100%
+    [0.7, []]
   ])('limit %d → %j', (maxRate, expected) => {
     expect(absoluteGrid(maxRate)).toEqual(expected)
   })
 })
 
 describe('negligibleRate', () => {
-  it.each<[string, number | undefined, number]>([
-    ['no limit: a tenth of 1%', undefined, 0.001], // min(0.01, 0.01)·0.1
-    ['a 5% limit: at most 0.1%', 0.05, 0.001], // min(0.05, 0.01)·0.1
-    ['a 1% limit', 0.01, 0.001],
-    ['a 0.2% limit: a tenth of it', 0.002, 0.0002], // 0.002·0.1
-    ['a 0% limit: a tenth of the 0.1% ceiling', 0, 0.0001] // 0·0.1 is 0, so 0.001/10
-  ])('%s', (_name, maxRate, expected) => {
+  it.each<[string, number | undefined, number | undefined, number]>([
+    ['no limit: a quarter of 1%', undefined, undefined, 0.0025], // min(0.01, 0.01)·0.25
+    ['a 5% limit: at most 0.25%', 0.05, undefined, 0.0025], // min(0.05, 0.01)·0.25
+    ['a 1% limit', 0.01, undefined, 0.0025],
+    ['a 0.2% limit: a quarter of it', 0.002, undefined, 0.0005], // 0.002·0.25
+    ['a 0% limit counts as none', 0, undefined, 0.0025],
+    ['set for every metric', 0.05, 0.001, 0.001]
+  ])('%s', (_name, maxRate, setting, expected) => {
     const metric: RatioMetric = {
       kind: 'ratio',
       name: 'm',
@@ -179,7 +194,8 @@ describe('negligibleRate', () => {
       relative: true,
       ...(maxRate === undefined ? {} : { maxRate })
     }
-    expect(negligibleRate(metric)).toBeCloseTo(expected, 9)
+    const s = setting === undefined ? DEFAULT_JUDGE : { ...DEFAULT_JUDGE, negligibleRate: setting }
+    expect(negligibleRate(metric, s)).toBeCloseTo(expected, 9)
   })
 })
 
@@ -206,44 +222,134 @@ describe('rollbackTests', () => {
   })
 })
 
+describe('judgedForRollback', () => {
+  const limitOnly: RatioMetric = {
+    kind: 'ratio',
+    name: 'q',
+    what: 'bad',
+    relative: false,
+    maxRate: 0.05
+  }
+  const panics: RatioMetric = { kind: 'ratio', name: 'p', what: 'bad', relative: false, maxRate: 0 }
+  const noLimit: RatioMetric = {
+    kind: 'ratio',
+    name: 'n',
+    what: 'bad',
+    relative: false,
+    maxRate: 1
+  }
+  it.each<[string, JudgedMetric[], string[]]>([
+    ['errors and latency', [errors, latency], ['errors', 'latency']],
+    ['a gauge is not', [cpu, latency], ['latency']],
+    ['a limit only is', [limitOnly], ['q']],
+    // a 0% limit rolls back on the first bad event, not by a sequential test
+    ['neither relative nor a limit in (0, 1) is not', [panics, noLimit], []]
+  ])('%s', (_name, metrics, expected) => {
+    expect(judgedForRollback(metrics).map((m) => m.name)).toEqual(expected)
+  })
+})
+
+describe('alphaWeight', () => {
+  it.each<[RatioMetric, number]>([
+    [errors, 2],
+    [{ ...errors, maxRate: 1 }, 2], // by name, whatever its tests
+    [latency, 1],
+    [{ kind: 'ratio', name: 'queue', what: 'bad', relative: true }, 1]
+  ])('%j → %d', (metric, expected) => {
+    expect(alphaWeight(metric)).toBe(expected)
+  })
+})
+
 describe('thresholds', () => {
-  it.each<[string, JudgedMetric[], number, number, number, number, number]>([
-    // 3 tests: ln(3/0.01); β split 90/10: ln(1/(0.9·0.01)), ln(1/(0.1·0.01))
+  const queue: RatioMetric = {
+    kind: 'ratio',
+    name: 'queue',
+    what: 'bad',
+    relative: false,
+    maxRate: 0.05
+  }
+  const panics: RatioMetric = { kind: 'ratio', name: 'p', what: 'bad', relative: false, maxRate: 0 }
+  it.each<[string, JudgedMetric[], number, number, Record<string, number>, number, number]>([
+    // α split by weight, errors 2 of 3: ln(3/(0.01·2)), ln(3/(0.01·1));
+    // β split 90/10: ln(1/(0.9·0.01)), ln(1/(0.1·0.01))
     [
-      'three tests',
+      'errors and latency: errors weighs 2 of 3',
       [errors, latency],
       0.01,
       0.01,
-      5.703782474656201,
+      { errors: 5.0106352940962555, latency: 5.703782474656201 },
       4.710530701645918,
       6.907755278982137
     ],
-    ['one test', [latency], 0.01, 0.01, 4.605170185988092, 4.710530701645918, 6.907755278982137], // ln 100
     [
-      'gauges only: one test',
-      [cpu],
+      'one metric has all of α', // ln(1/0.01)
+      [latency],
       0.01,
       0.01,
-      4.605170185988092,
+      { latency: 4.605170185988092 },
       4.710530701645918,
       6.907755278982137
     ],
-    // ln(2/0.01); ln(1/(0.9·0.1)), ln(1/(0.1·0.1))
+    // ln(2/(0.01·2)) = ln 100; ln(1/(0.9·0.1)), ln(1/(0.1·0.1))
     [
-      'α = 1%, β = 10%',
+      'errors alone: all of α, whatever its weight; β = 10%',
       [errors],
       0.01,
       0.1,
-      5.298317366548036,
+      { errors: 4.605170185988092 },
       2.407945608651872,
       4.605170185988092
     ],
-    ['α = 5%', [latency], 0.05, 0.01, 2.995732273553991, 4.710530701645918, 6.907755278982137] // ln 20
+    [
+      'gauges only: no rollback threshold',
+      [cpu],
+      0.01,
+      0.01,
+      {},
+      4.710530701645918,
+      6.907755278982137
+    ],
+    [
+      'a metric without a rollback test takes no share', // ln(1/0.01)
+      [latency, panics, cpu],
+      0.01,
+      0.01,
+      { latency: 4.605170185988092 },
+      4.710530701645918,
+      6.907755278982137
+    ],
+    // weights 2 + 1 + 1: ln(4/(0.01·2)) = ln 200, ln(4/0.01) = ln 400
+    [
+      "a user's metric weighs 1",
+      [errors, latency, queue],
+      0.01,
+      0.01,
+      { errors: 5.298317366548036, latency: 5.991464547107982, queue: 5.991464547107982 },
+      4.710530701645918,
+      6.907755278982137
+    ],
+    [
+      'α = 5%', // ln(1/0.05)
+      [latency],
+      0.05,
+      0.01,
+      { latency: 2.995732273553991 },
+      4.710530701645918,
+      6.907755278982137
+    ]
   ])('%s', (_name, metrics, alpha, beta, rollback, safety, negligible) => {
     const t = thresholds(metrics, { ...DEFAULT_JUDGE, alpha, beta })
-    expect(t.rollback).toBeCloseTo(rollback, 9)
+    expect(t.rollback).toEqual(
+      Object.fromEntries(Object.entries(rollback).map(([k, v]) => [k, expect.closeTo(v, 9)]))
+    )
     expect(t.safety).toBeCloseTo(safety, 9)
     expect(t.negligible).toBeCloseTo(negligible, 9)
+  })
+
+  it('the rollback shares add up to α', () => {
+    const t = thresholds([errors, latency, queue], DEFAULT_JUDGE)
+    const spent = Object.values(t.rollback).reduce((sum, x) => sum + Math.exp(-x), 0)
+    expect(spent).toBeCloseTo(DEFAULT_JUDGE.alpha, 12)
   })
 })
 
@@ -266,7 +372,7 @@ describe('addRatio', () => {
         regression: number[]
         safety: number
         overLimit: number[]
-        negligible: number
+        negligible: number[]
         candidate: Counts
         stable: Counts
       }
@@ -283,12 +389,13 @@ describe('addRatio', () => {
           -8.231907537459806
         ],
         safety: 1.4492065585428726, // ℓ(1; 3): 2·ln(0.1/0.25) + 18·ln(0.9/0.75)
-        // 2·ln(g) + 98·ln((1 − g·0.01)/0.99) for g = 1.5, 2, 3, 5, 10, 20
+        // 2·ln(g) + 98·ln((1 − g·0.01)/0.99) for g = 2, 3, 5, 10, 20
         overLimit: [
-          0.3147266244747461, 0.39136195764613035, 0.19715515747792134, -0.8229341114686144,
-          -4.7352274348357355, -14.891670568041423
+          0.39136195764613035, 0.19715515747792134, -0.8229341114686144, -4.7352274348357355,
+          -14.891670568041423
         ],
-        negligible: -3.1404287524383756, // 2·ln(0.2) + 98·ln(0.9998/0.999)
+        // 2·ln(g) + 98·ln((1 − g·0.0025)/0.9975) for g = 0.5, 0.2, 0.05 of 0.25%
+        negligible: [-1.263564226106235, -3.0225813175774583, -5.758408551421175],
         candidate: n(100, 2),
         stable: n(900, 18)
       }
@@ -302,10 +409,11 @@ describe('addRatio', () => {
         regression: [1.3442632421687746, 2.1313933855391793, LN10, LN10, LN10],
         safety: -2.940559648225184, // ℓ(1; 3) = 5·ln(0.1/0.25) + 9·ln(0.9/0.75), uncapped
         overLimit: [
-          1.5463118546688799, 2.50126061371802, 3.5542186383758727, 4.129108501435834,
-          2.4584583835593783, -5.265194100997325
+          2.50126061371802, 3.5542186383758727, 4.129108501435834, 2.4584583835593783,
+          -5.265194100997325
         ], // 5·ln(g) + 95·ln((1 − g·0.01)/0.99)
-        negligible: -7.971143930733426, // 5·ln(0.2) + 95·ln(0.9998/0.999)
+        // 5·ln(g) + 95·ln((1 − g·0.0025)/0.9975)
+        negligible: [-3.3467628127354687, -7.856904070409068, -14.752739739298049],
         candidate: n(100, 5),
         stable: n(900, 9)
       }
@@ -318,10 +426,10 @@ describe('addRatio', () => {
         regression: [2.688526484337549, 4.262786771078359, 2 * LN10, 2 * LN10, 2 * LN10],
         safety: -5.881119296450368,
         overLimit: [
-          3.0926237093377598, 5.00252122743604, 7.108437276751745, 8.258217002871667,
-          4.916916767118757, -10.53038820199465
+          5.00252122743604, 7.108437276751745, 8.258217002871667, 4.916916767118757,
+          -10.53038820199465
         ],
-        negligible: -15.942287861466852,
+        negligible: [-6.693525625470937, -15.713808140818136, -29.505479478596097],
         candidate: n(200, 10),
         stable: n(1800, 18)
       }
@@ -337,8 +445,9 @@ describe('addRatio', () => {
           -55.345554574140216
         ],
         safety: 14.384103622589045, // 50·ln(0.5/0.75) + 50·ln(0.5/0.25) = 50·ln(4/3)
-        overLimit: [0, 0, 0, 0, 0, 0], // no limit
-        negligible: -79.71143930733426, // 50·ln(0.2) + 950·ln(0.9998/0.999)
+        overLimit: [0, 0, 0, 0, 0], // no limit
+        // 50·ln(g) + 950·ln((1 − g·0.0025)/0.9975)
+        negligible: [-33.467628127354686, -78.56904070409068, -147.52739739298048],
         candidate: n(1000, 50),
         stable: n(1000, 50)
       }
@@ -351,10 +460,10 @@ describe('addRatio', () => {
         regression: [0, 0, 0, 0, 0],
         safety: 0,
         overLimit: [
-          0.3147266244747461, 0.39136195764613035, 0.19715515747792134, -0.8229341114686144,
-          -4.7352274348357355, -14.891670568041423
+          0.39136195764613035, 0.19715515747792134, -0.8229341114686144, -4.7352274348357355,
+          -14.891670568041423
         ],
-        negligible: -3.1404287524383756,
+        negligible: [-1.263564226106235, -3.0225813175774583, -5.758408551421175],
         candidate: n(100, 2),
         stable: n(0, 0)
       }
@@ -367,10 +476,10 @@ describe('addRatio', () => {
         regression: [0, 0, 0, 0, 0],
         safety: 0,
         overLimit: [
-          0.3147266244747461, 0.39136195764613035, 0.19715515747792134, -0.8229341114686144,
-          -4.7352274348357355, -14.891670568041423
+          0.39136195764613035, 0.19715515747792134, -0.8229341114686144, -4.7352274348357355,
+          -14.891670568041423
         ],
-        negligible: -3.1404287524383756,
+        negligible: [-1.263564226106235, -3.0225813175774583, -5.758408551421175],
         candidate: n(100, 2),
         stable: n(900, 18)
       }
@@ -385,12 +494,12 @@ describe('addRatio', () => {
           -8.231907537459806
         ],
         safety: 1.4492065585428726,
-        // 2·ln(g) + 98·ln((1 − g·0.05)/0.95) for g = 1.5, 2, 3, 5, 10
+        // 2·ln(g) + 98·ln((1 − g·0.05)/0.95) for g = 2, 3, 5, 10
         overLimit: [
-          -1.8025579978354664, -3.9122933233671278, -8.702887663465768, -19.94722442542638,
-          -58.2965106589066, 0
+          -3.9122933233671278, -8.702887663465768, -19.94722442542638, -58.2965106589066, 0
         ],
-        negligible: -3.1404287524383756, // the negligible share is still 0.1%
+        // the negligible share is still 0.25%
+        negligible: [-1.263564226106235, -3.0225813175774583, -5.758408551421175],
         candidate: n(100, 2),
         stable: n(900, 18)
       }
@@ -400,7 +509,7 @@ describe('addRatio', () => {
     expect(e.regression).toEqual(close(expected.regression))
     expect(e.safety).toBeCloseTo(expected.safety, 9)
     expect(e.overLimit).toEqual(close(expected.overLimit))
-    expect(e.negligible).toBeCloseTo(expected.negligible, 9)
+    expect(e.negligible).toEqual(close(expected.negligible))
     expect(e.candidate).toEqual(expected.candidate)
     expect(e.stable).toEqual(expected.stable)
   })
@@ -416,6 +525,64 @@ describe('addRatio', () => {
     const copy = structuredClone(before)
     addRatio(before, errors, B[0], B[1], DEFAULT_JUDGE)
     expect(before).toEqual(copy)
+  })
+})
+
+describe('rollbackLogE', () => {
+  // e-values by hand: relative mean_g exp = (1 + 2 + 3 + 4 + 5)/5 = 3,
+  // limit (2 + 4 + 6 + 8 + 10)/5 = 6
+  const e: RatioEvidence = {
+    ...(emptyEvidence(errors) as RatioEvidence),
+    regression: [1, 2, 3, 4, 5].map(Math.log),
+    overLimit: [2, 4, 6, 8, 10].map(Math.log)
+  }
+  const plain = (relative: boolean, maxRate?: number): RatioMetric => ({
+    kind: 'ratio',
+    name: 'm',
+    what: 'bad',
+    relative,
+    ...(maxRate === undefined ? {} : { maxRate })
+  })
+  it.each<[string, RatioMetric, number]>([
+    ['relative and limit: the mean of both', errors, 1.5040773967762742], // ln((3 + 6)/2)
+    ['relative only', latency, 1.0986122886681098], // ln 3
+    ['a limit of 100% is no limit test', plain(true, 1), 1.0986122886681098], // ln 3
+    ['limit only', plain(false, 0.01), 1.791759469228055], // ln 6
+    // g = 20 is out of a 5% limit's grid: (2 + 4 + 6 + 8)/4 = 5, then ln((3 + 5)/2)
+    ['a 5% limit mixes over its grid only', plain(true, 0.05), 1.3862943611198906],
+    ['neither test', plain(false, 0), -Infinity]
+  ])('%s', (_name, metric, expected) => {
+    expect(rollbackLogE(e, metric)).toBeCloseTo(expected, 9)
+  })
+})
+
+describe('the negligible path', () => {
+  const t = thresholds([errors], DEFAULT_JUDGE)
+  const evidence = (safety: number, negligible: number[]): RatioEvidence => ({
+    ...(emptyEvidence(errors) as RatioEvidence),
+    safety,
+    negligible
+  })
+
+  it('mixes over 0.5, 0.2 and 0.05 × the negligible share', () => {
+    expect(NEGLIGIBLE_GRID).toEqual([0.5, 0.2, 0.05])
+    expect(emptyEvidence(errors)).toMatchObject({ negligible: [0, 0, 0] })
+    // ln((2 + 4 + 6)/3) = ln 4
+    expect(negligibleLogE(evidence(0, [2, 4, 6].map(Math.log)))).toBeCloseTo(1.3862943611198906, 9)
+  })
+
+  // safety of ln(1/(0.9·0.01)) = 4.7105, negligible of ln(1/(0.1·0.01)) = 6.9078: the nearer
+  // path, clamped to 0..1
+  const quarter = 1.7269388197455342 // ln(1000)/4
+  it.each<[string, number, number[], number]>([
+    ['no evidence', 0, [0, 0, 0], 0],
+    ['half way on the relative path', 2.355265350822959, [0, 0, 0], 0.5], // ln(1/0.009)/2
+    // a tenth of the relative path, ln(1/0.009)/10, against a quarter of the negligible one
+    ['a quarter on the negligible path', 0.4710530701645918, [quarter, quarter, quarter], 0.25],
+    ['evidence against both is 0', -3, [-5, -5, -5], 0],
+    ['past the threshold is 1', 10, [0, 0, 0], 1]
+  ])('safetyProgress: %s', (_name, safety, negligible, expected) => {
+    expect(safetyProgress(evidence(safety, negligible), t)).toBeCloseTo(expected, 9)
   })
 })
 
@@ -438,22 +605,26 @@ describe('judgeCheck', () => {
     return { state, findings }
   }
 
-  // One check caps the relative test at ln 10 < ln 300, so the limit test decides:
-  // ln mean_g exp(k·ln(g) + (n−k)·ln((1 − g·0.01)/0.99)) over g = 1.5 … 20 against ln 300 = 5.7038.
-  it.each<[number, number, number, number, number]>([
-    [20, 4, 180, 2, 7.1784622464363],
-    [25, 5, 225, 2, 9.235614584922526],
-    [30, 6, 270, 3, 11.315521360899801],
-    [40, 8, 360, 4, 15.514811565497453]
+  // errors weighs 2 of 3, so it rolls back at ln(3/(2·0.01)) = ln 150 = 5.0106, on the mean of
+  // its relative and limit e-values. One check caps the relative one at 10 (10/2 < 150), so the
+  // limit test decides: L = ln mean_g exp(k·ln(g) + (n−k)·ln((1 − g·0.01)/0.99)) over
+  // g = 2 … 20, R = ln mean_g exp(min(ℓ(g; 1), ln 10)); rolled back when
+  // ln((e^R + e^L)/2) ≥ ln 150.
+  it.each<[number, number, number, number, number, number]>([
+    [20, 4, 180, 2, 7.360190068108879, 6.672474118395651], // R = 2.1473
+    [25, 5, 225, 2, 9.417824616383427, 8.725414975180854], // R = 2.2060
+    [30, 6, 270, 3, 11.497822436412282, 10.80477137711309], // R = 2.2480
+    [40, 8, 360, 4, 15.697132458219567, 15.003986801086665] // R = ln 10
   ])(
     'a 20%% 5xx candidate, %d requests (%d bad) against a 1%% limit, rolls back at its first check',
-    (total, bad, stableTotal, stableBad, logE) => {
+    (total, bad, stableTotal, stableBad, logE, rollback) => {
       const { state, findings } = run(metrics, [
         { errors: ratio(n(total, bad), n(stableTotal, stableBad)), latency: healthy }
       ])
       const e = state['errors'] as RatioEvidence
       expect(overLimitLogE(e, errors)).toBeCloseTo(logE, 9)
       expect(regressionLogE(e)).toBeLessThanOrEqual(LN10)
+      expect(rollbackLogE(e, errors)).toBeCloseTo(rollback, 9)
       expect(findings[0]).toEqual([
         {
           kind: 'regressed',
@@ -473,11 +644,89 @@ describe('judgeCheck', () => {
     ])
     // ln mean exp(ℓ(g; 1)) for 1/100 against 9/900: 1·ln(π(g)/0.1) + 9·ln((1−π(g))/0.9)
     expect(regressionLogE(state['errors'] as RatioEvidence)).toBeCloseTo(-0.7483886166459724, 9)
-    // ln mean exp(ln(g) + 99·ln((1 − g·0.01)/0.99))
+    // ln mean exp(ln(g) + 99·ln((1 − g·0.01)/0.99)) over g = 2 … 20
     expect(overLimitLogE(state['errors'] as RatioEvidence, errors)).toBeCloseTo(
-      -1.0386818909735038,
+      -1.4147916337435884,
       9
     )
+    // ln((e^−0.74839 + e^−1.41479)/2)
+    expect(rollbackLogE(state['errors'] as RatioEvidence, errors)).toBeCloseTo(
+      -1.0270762611257347,
+      9
+    )
+  })
+
+  // At the edge, 4 bad of n with the stable at 3/9n: R = 2.1237 both, L = 5.8527 at n = 30,
+  // 5.6045 at n = 32; ln((e^R + e^L)/2) = 5.1833 ≥ ln 150, 4.9417 < ln 150.
+  it.each<[number, number, string]>([
+    [30, 5.183276982634891, 'regressed'],
+    [32, 4.941671236792921, 'ok']
+  ])('4 bad of %d requests: the mean of both e-values is %d', (total, rollback, kind) => {
+    const { state, findings } = run(metrics, [
+      { errors: ratio(n(total, 4), n(9 * total, 3)), latency: healthy }
+    ])
+    expect(rollbackLogE(state['errors'] as RatioEvidence, errors)).toBeCloseTo(rollback, 9)
+    expect(findings[0]?.[0]?.kind).toBe(kind)
+  })
+
+  // Evidence set by hand, then a check that adds nothing (no requests): only the thresholds and
+  // the mean of the two e-values decide. Alone, errors has all of α: ln 100; beside latency,
+  // 2 of 3: ln 150.
+  const carried = (relative: number, limit: number): JudgeState => ({
+    errors: {
+      ...(emptyEvidence(errors) as RatioEvidence),
+      regression: RELATIVE_GRID.map(() => Math.log(relative)),
+      overLimit: ABSOLUTE_GRID.map(() => Math.log(limit)),
+      candidate: n(1000, 30),
+      stable: n(9000, 90)
+    }
+  })
+  const worse =
+    'errors: candidate 30/1000 = 3.00% 5xx, worse than stable 90/9000 = 1.00% (3×) at 99% confidence'
+  const above = 'errors: candidate 30/1000 = 3.00% 5xx, above the limit 1.00% at 99% confidence'
+  it.each<[string, JudgedMetric[], number, number, Finding]>([
+    // (150 + 60)/2 = 105 ≥ 100, though neither test alone reaches 1/(α/2) = 200
+    [
+      'the mean of both reaches 1/α',
+      [errors],
+      150,
+      60,
+      { kind: 'regressed', metric: 'errors', reason: worse }
+    ],
+    // (150 + 40)/2 = 95 < 100, though the relative test alone is past 1/α
+    ['one test alone past 1/α is not enough', [errors], 150, 40, { kind: 'ok', metric: 'errors' }],
+    // (10 + 195)/2 = 102.5, the limit test the larger
+    [
+      'the larger e-value names the test',
+      [errors],
+      10,
+      195,
+      { kind: 'regressed', metric: 'errors', reason: above }
+    ],
+    // 105 < 150: beside latency, errors has 2/3 of α
+    [
+      'beside latency errors needs 150',
+      [errors, latency],
+      150,
+      60,
+      { kind: 'ok', metric: 'errors' }
+    ],
+    // (250 + 60)/2 = 155 ≥ 150
+    [
+      'beside latency 155 is enough',
+      [errors, latency],
+      250,
+      60,
+      { kind: 'regressed', metric: 'errors', reason: worse }
+    ]
+  ])('%s', (_name, ms, relative, limit, finding) => {
+    const r = judgeCheck(
+      carried(relative, limit),
+      ms,
+      { errors: ratio(n(0, 0), n(0, 0)), latency: ratio(n(0, 0), n(0, 0)) },
+      DEFAULT_JUDGE
+    )
+    expect(r.findings[0]).toEqual(finding)
   })
 
   it('a relative regression needs three bursts of ln 10: one cannot decide alone', () => {
@@ -633,18 +882,19 @@ describe('safetyGap', () => {
       { progress: 0.3053605747132284, requests: 2274.81699606809 }
     ],
     [
-      // no bad events: only the negligible path; per candidate request ln(0.9998/0.999),
-      // ln(1000) / ln(0.9998/0.999) candidate requests, half of all requests at 50%
+      // no bad events: only the negligible path, on its fastest grid point (g = 0.05: per
+      // candidate request ln((1 − 0.05·0.0025)/0.9975) = 0.0023781) with the mixture's ln 3:
+      // (ln 1000 + ln 3) / 0.0023781 candidate requests, half of all requests at 50%
       'no evidence at 50%',
       emptyEvidence(errors) as RatioEvidence,
       50,
-      { progress: 0, requests: 17259.02564294736 }
+      { progress: 0, requests: 6733.351951040497 }
     ],
     [
       'no evidence at 10%',
       emptyEvidence(errors) as RatioEvidence,
       10,
-      { progress: 0, requests: 86295.12821473679 }
+      { progress: 0, requests: 33666.75975520248 }
     ],
     // at 100% nothing to compare, and 2% is not negligible: no estimate
     ['2/100 at 100%', evidenceAfter(errors, [[n(100, 2), undefined]]), 100, { progress: 0 }]
@@ -669,9 +919,14 @@ describe('needText', () => {
     [2274.8, 5, 'about 2,275 more requests (~8m at 5 rps)'], // 455 s → 7.6 min
     [1234.5, undefined, 'about 1,235 more requests'],
     [1234.5, 0, 'about 1,235 more requests'],
-    [0.2, undefined, 'about 1 more requests'],
+    [1.5, undefined, 'about 2 more requests'],
     [90, 2.5, 'about 90 more requests (~36s at 2.5 rps)'],
-    [1e6, 100, 'about 1,000,000 more requests (~2h47m at 100 rps)'] // 10000 s → 167 min
+    [1e6, 100, 'about 1,000,000 more requests (~2h47m at 100 rps)'], // 10000 s → 167 min
+    [0.2, undefined, 'about 1 more request'],
+    [1, undefined, 'about 1 more request'],
+    [90, 0.04, 'about 90 more requests (~38m at 0.04 rps)'], // 2250 s → 37.5 min; not "0 rps"
+    [100, 0.25, 'about 100 more requests (~7m at 0.25 rps)'], // 400 s → 6.7 min; not "0.3 rps"
+    [600, 12.34, 'about 600 more requests (~49s at 12 rps)'] // 48.6 s; not "12.3 rps"
   ])('%d at %d rps → %s', (requests, rps, expected) => {
     expect(needText(requests, rps)).toBe(expected)
   })
@@ -764,7 +1019,7 @@ describe('stepDecision', () => {
       { gate: true, maxExtensions: 0 },
       {
         kind: 'inconclusive',
-        reason: `inconclusive after 1 step duration at 50%: ${notShown('0%', 'about 17,260 more requests')}`
+        reason: `inconclusive after 1 step duration at 50%: ${notShown('0%', 'about 6,734 more requests')}`
       }
     ],
     ['the gate with safety shown advances', { gate: true, state: safe }, { kind: 'advance' }],
@@ -790,8 +1045,9 @@ describe('checkStep', () => {
 
   it('carries the extensions, then is inconclusive with the requests still needed', () => {
     // Thin traffic without a bad event: 5 + 5 requests every 10 s at 50%. Only the negligible
-    // path moves: after k checks 5k·ln(0.9998/0.999) of ln 1000; the requests still needed are
-    // (ln 1000 − 5k·ln(0.9998/0.999)) / ln(0.9998/0.999) / 0.5, at 1 rps.
+    // path moves: after k checks L = ln mean_g exp(5k·ln((1 − g·0.0025)/0.9975)) of ln 1000
+    // (L = 0.0564, 0.1131, 0.1699 at k = 6, 12, 18); the requests still needed are
+    // (ln 1000 + ln 3 − L) / ln((1 − 0.05·0.0025)/0.9975) / 0.5, at 1 rps.
     const metrics: JudgedMetric[] = [errors]
     let state = initialState(metrics)
     let progress: StepProgress = startStep(50, 0)
@@ -812,22 +1068,22 @@ describe('checkStep', () => {
     const bake = { kind: 'bake' }
     expect(verdicts).toEqual([
       ...Array(5).fill(bake),
-      // 17,259.03 − 60 requests; 17,200 s → 287 min
+      // 6,685.9 requests; 6,686 s → 111 min
       {
         kind: 'extend',
         extension: 1,
-        reason: notShown('0%', 'about 17,200 more requests (~4h47m at 1 rps)')
+        reason: notShown('1%', 'about 6,686 more requests (~111m at 1 rps)')
       },
       ...Array(5).fill(bake),
       {
         kind: 'extend',
         extension: 2,
-        reason: notShown('1%', 'about 17,140 more requests (~4h46m at 1 rps)')
+        reason: notShown('2%', 'about 6,639 more requests (~111m at 1 rps)')
       },
       ...Array(5).fill(bake),
       {
         kind: 'inconclusive',
-        reason: `inconclusive after 3 step durations at 50%: ${notShown('1%', 'about 17,080 more requests (~4h45m at 1 rps)')}`
+        reason: `inconclusive after 3 step durations at 50%: ${notShown('2%', 'about 6,591 more requests (~110m at 1 rps)')}`
       }
     ])
     expect(extensions).toEqual([0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2])

@@ -17,6 +17,7 @@ import {
   setTraffic,
   versions,
   virtualService,
+  waitForSeries,
   weightsOf
 } from './harness.js'
 
@@ -116,6 +117,8 @@ describe('judgement on noisy traffic', () => {
       gauges: { queue_lag: 12 }
     })
     await setTraffic(sb, { rps: 50, noise: 'poisson', seed: 5 })
+    // Prometheus scrapes every second: wait for the stable's gauge before preflight asks for it.
+    await waitForSeries(sb, 'sandbox_app_gauge{gauge="queue_lag",workload="reviews-blue"}')
     const run = await runAction(
       fastInputs(sb, {
         image: 'example.com/reviews:2.0.0-laggy',

@@ -42,7 +42,8 @@ export interface RolloutShape {
 
 /** How many tests a metric averages into its rollback e-value: each alone needs that much more. */
 function tests(m: RatioMetric): number {
-  return (m.relative ? 1 : 0) + (m.maxRate !== undefined && m.maxRate > 0 && m.maxRate < 1 ? 1 : 0)
+  const limit = m.maxRate !== undefined && m.maxRate > 0 && absoluteGrid(m.maxRate).length > 0
+  return (m.relative ? 1 : 0) + (limit ? 1 : 0)
 }
 
 /** Mean and variance per second of one statistic at one weight. */

@@ -190,9 +190,18 @@ export function negligibleRate(metric: RatioMetric, s: JudgeSettings): number {
   return Math.min(limit, 0.01) * NEGLIGIBLE_FRACTION
 }
 
-/** Whether the absolute test runs: a limit strictly between 0 and 1. */
+/**
+ * Whether the absolute test runs: a limit strictly between 0 and 1 that leaves some alternative
+ * of the grid below a share of 1 (a limit of 50% or more has none: it can never be exceeded by
+ * twice its share).
+ */
 function hasLimit(metric: RatioMetric): metric is RatioMetric & { maxRate: number } {
-  return metric.maxRate !== undefined && metric.maxRate > 0 && metric.maxRate < 1
+  return (
+    metric.maxRate !== undefined &&
+    metric.maxRate > 0 &&
+    metric.maxRate < 1 &&
+    absoluteGrid(metric.maxRate).length > 0
+  )
 }
 
 /**
@@ -535,9 +544,9 @@ export function needText(requests: number | undefined, rps: number | undefined):
   const n = Math.max(1, Math.ceil(requests))
   const time =
     rps !== undefined && rps > 0
-      ? ` (~${roughDuration((n / rps) * 1000)} at ${Number(rps.toFixed(1))} rps)`
+      ? ` (~${roughDuration((n / rps) * 1000)} at ${Number(rps.toPrecision(2))} rps)`
       : ''
-  return `about ${n.toLocaleString('en-US')} more requests${time}`
+  return `about ${n.toLocaleString('en-US')} more request${n === 1 ? '' : 's'}${time}`
 }
 
 /** A duration rounded for people: `45s`, `7m`, `2h10m`. */
