@@ -376,6 +376,8 @@ export async function checkMetrics(
   return {
     specs,
     buckets: chosen.buckets,
-    traffic: { rps: traffic.rps, badShare: { ...badShare, errors: traffic.errorShare ?? 0 } }
+    // Lifetime shares (every request since the pods started) where there are counters; the
+    // window's 5xx share only when there are none.
+    traffic: { rps: traffic.rps, badShare: { errors: traffic.errorShare ?? 0, ...badShare } }
   }
 }

@@ -144,12 +144,21 @@ function metricCell(spec: MetricSpec, checks: readonly CheckEntry[]): string {
 
 /** `1.2 rps; errors 0.12%, latency 0.40% slow` */
 function trafficText(traffic: TrafficNow): string {
-  const shares = Object.entries(traffic.badShare).map(([name, share]) => `${name} ${pct(share)}`)
+  const shares = Object.entries(traffic.badShare).map(
+    ([name, share]) =>
+      `${name} ${share > 0 && share < 0.0001 ? '<0.01%' : share < 0.01 ? `${(share * 100).toFixed(3)}%` : pct(share)}`
+  )
   return `${Number(traffic.rps.toPrecision(3))} rps${shares.length ? `; bad shares: ${shares.join(', ')}` : ''}`
 }
 
 function within(ms: number | undefined): string {
   return ms === undefined ? 'not within the steps' : `after about ${roughDuration(ms)}`
+}
+
+function rolledBackWithin(ms: number | undefined): string {
+  return ms === undefined
+    ? 'would not be rolled back within the steps (it would pause as inconclusive before 100%)'
+    : `is rolled back after about ${roughDuration(ms)}`
 }
 
 /**
@@ -167,7 +176,7 @@ export function estimateLines(
   ]
   for (const m of estimate.metrics) {
     lines.push(
-      `- ${m.metric}: a healthy release is shown safe for 100% ${within(m.safeByMs)}; a ${judge.maxRegression}× regression is rolled back ${within(m.regressionByMs)}`
+      `- ${m.metric}: a healthy release is shown safe for 100% ${within(m.safeByMs)}; a ${judge.maxRegression}× regression ${rolledBackWithin(m.regressionByMs)}`
     )
   }
   lines.push(
