@@ -3,7 +3,7 @@
  * faulty one (expected: rolled back), showing the action's progress as it goes and ending with a
  * short report. Exits 0 only when both outcomes are as expected.
  */
-import { mkdtemp, rm } from 'node:fs/promises'
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { startSandbox } from '../sandbox/index.js'
@@ -56,6 +56,14 @@ async function main(): Promise<number> {
       onLine: show
     })
     results.push({ name: 'reviews:2.1.0 (20% 5xx)', expected: 'rolled-back', run: faulty })
+
+    // DEMO_SUMMARIES=<dir>: keep each run's job summary there (docs/summary-example.md is one).
+    const keep = process.env.DEMO_SUMMARIES
+    if (keep) {
+      for (const [i, r] of results.entries()) {
+        await writeFile(path.join(keep, `summary-${i + 1}.md`), r.run.summary)
+      }
+    }
 
     console.log(bold('\nReport'))
     let ok = true

@@ -24,6 +24,7 @@ import {
   judged,
   type MetricSpec,
   type MetricsSource,
+  p99Display,
   placeholders,
   queriesFor,
   type Reading,
@@ -80,7 +81,7 @@ function percent(rate: number | undefined): string {
   return rate === undefined ? 'n/a' : `${(rate * 100).toFixed(2)}%`
 }
 
-/** A display-only p99 query per color, never judged: the judge counts slow requests instead. */
+/** The display-only p99 query's name (see p99Display). */
 const P99 = 'p99'
 
 /** One log line per check: each metric's counts since the last check and how far its tests are. */
@@ -538,18 +539,11 @@ export class Rollout {
       return { samples: Object.fromEntries(specs.map((s) => [s.name, none])), p99: {} }
     }
     const window = promRange(config.analysisWindowMs)
-    const p99Query = (color: Color) => ({
-      kind: 'gauge' as const,
-      name: P99,
-      query: `histogram_quantile(0.99, sum by (le) (rate(istio_request_duration_milliseconds_bucket{reporter="${config.reporter}",destination_workload="${this.name(color)}",destination_workload_namespace="${namespace}"}[${window}])))`
-    })
+    const shown = [...specs, p99Display(config.reporter)]
     const at = clock.now()
     const [c, s] = await Promise.all(
       [candidate.color, stable.color].map((color) =>
-        metrics.read(
-          [...queriesFor(specs, placeholders(service, namespace, color, window)), p99Query(color)],
-          at
-        )
+        metrics.read(queriesFor(shown, placeholders(service, namespace, color, window)), at)
       )
     )
     const readings = {

@@ -46,6 +46,18 @@ function slowQuery(reporter: Reporter, bucket: Bucket): string {
   return `${count} - ignoring(le) ${under}`
 }
 
+/**
+ * The candidate's and stable's p99 for the log and the summary: shown, never judged (an
+ * interpolation across wide buckets, close to the maximum on a few dozen requests).
+ */
+export function p99Display(reporter: Reporter): GaugeSpec {
+  return {
+    kind: 'gauge',
+    name: 'p99',
+    query: `histogram_quantile(0.99, sum by (le) (rate(istio_request_duration_milliseconds_bucket${istioMatchers(reporter)}[{{ window }}])))`
+  }
+}
+
 /** The metrics every rollout judges: 5xx share, and the share of slow requests. */
 export function builtinMetrics(o: {
   reporter: Reporter
