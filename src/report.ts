@@ -176,7 +176,9 @@ export function estimateLines(
   ]
   for (const m of estimate.metrics) {
     lines.push(
-      `- ${m.metric}: a healthy release is shown safe for 100% ${within(m.safeByMs)}; a ${judge.maxRegression}× regression ${rolledBackWithin(m.regressionByMs)}`
+      m.relative
+        ? `- ${m.metric}: a healthy release is shown safe for 100% ${within(m.safeByMs)}; a ${judge.maxRegression}× regression ${rolledBackWithin(m.regressionByMs)}`
+        : `- ${m.metric}: judged against its limit only${m.regressionByMs === undefined ? '' : `; a ${judge.maxRegression}× regression over it is rolled back after about ${roughDuration(m.regressionByMs)}`}`
     )
   }
   lines.push(
@@ -202,7 +204,7 @@ export function estimateWarning(
   judge: JudgeSettings,
   traffic: TrafficNow
 ): string | undefined {
-  const short = estimate.metrics.filter((m) => m.safeByMs === undefined)
+  const short = estimate.metrics.filter((m) => m.relative && m.safeByMs === undefined)
   if (short.length === 0) return undefined
   return `at the stable's current traffic (${trafficText(traffic)}), the steps (${roughDuration(estimate.gateMs)} of bake before 100%, with every extension) are not expected to gather enough evidence to show a healthy release less than ${judge.maxRegression}× worse on ${short.map((m) => m.metric).join(', ')}: it would end inconclusive. Lengthen step-duration or max-inconclusive, release at a busier time, or raise max-regression (see "plan" for how long each step needs)`
 }

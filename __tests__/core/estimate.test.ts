@@ -53,7 +53,10 @@ describe('estimateDecisions', () => {
     ['1 rps at 1%', 1, 0.01],
     ['no traffic', 0, 0.01]
   ])('very thin traffic (%s) estimates neither decision', (_name, rps, share) => {
-    expect(estimate(rps, share).metrics).toEqual([{ metric: 'errors' }, { metric: 'latency' }])
+    expect(estimate(rps, share).metrics).toEqual([
+      { metric: 'errors', relative: true },
+      { metric: 'latency', relative: true }
+    ])
   })
 
   const busier = [1, 3, 10, 30, 50, 100, 200, 500, 1000, 5000]
@@ -76,19 +79,19 @@ describe('estimateDecisions', () => {
   // candidate weight v, w = v/(100 − v)) fC·a + fS·b and fC·a² + fS·b², fC = rps·v·3·share/100
   // and fS = rps·(100 − v)·share/100 the bad events per color, a = ln(π(3)/π(1)),
   // b = ln((1 − π(3))/(1 − π(1))); the relative drift is capped at ln 10 per 10 s check (the
-  // variance scaled with it); a decision is the first tenth of a step at which
+  // variance scaled with it); a decision is the first second of a step at which
   // mean − 2.326·sd ≥ ln(3/(α·weight)) + ln(grid size) + ln(tests the metric averages).
   it.each<[string, number, number, number, Array<[number | undefined, number | undefined]>]>([
     // errors ln 150 + ln 5 + ln 2 = ln 1500 for both tests (relative, and the limit test's
-    // g = 3 of its 5); without the ln 2: 120 s
+    // g = 3 of its 5); on the old grid of tenths of a step these were 174 s, 138 s and 156 s
     [
       '100 rps at 1%, limit 1%',
       100,
       0.01,
       0.01,
       [
-        [174_000, 138_000],
-        [174_000, 156_000]
+        [165_000, 121_000],
+        [165_000, 141_000]
       ]
     ],
     // without the ln 2: errors at 72 s
@@ -98,22 +101,22 @@ describe('estimateDecisions', () => {
       0.005,
       0.01,
       [
-        [48_000, 78_000],
-        [48_000, 78_000]
+        [46_000, 73_000],
+        [46_000, 73_000]
       ]
     ],
     // At 10%: fC = 30/s, fS = 90/s, mean 11.08/s capped to ln 10/10 s = 0.2303/s, variance
-    // 28.18 → 0.01217/s. errors (relative only) needs ln 150 + ln 5 = ln 750 = 6.620:
-    // 8.289 − 2.326·0.662 = 6.75 at 36 s, 5.50 at 30 s; latency ln 300 + ln 5 = 7.313: 8.01 at
-    // 42 s, 6.75 at 36 s. Equal weights would give errors 42 s too; no cap, 6 s.
+    // 28.18 → 0.01217/s. errors (relative only) needs ln 150 + ln 5 = ln 750 = 6.620: reached
+    // at 36 s (8.289 − 2.326·0.662 = 6.75; 35 s gives 6.57); latency ln 300 + ln 5 = 7.313 at
+    // 39 s. Equal weights would give errors 39 s too; no cap, 3 s.
     [
       '10000 rps at 1%, relative test only',
       10_000,
       0.01,
       1,
       [
-        [6_000, 36_000],
-        [6_000, 42_000]
+        [3_000, 36_000],
+        [3_000, 39_000]
       ]
     ]
   ])('%s: decisions by hand', (_name, rps, share, limit, expected) => {

@@ -121,12 +121,14 @@ function timeToReach(
   let t = 0
   for (const { weight, ms } of parts) {
     const d = capped(drift(weight), checkIntervalMs)
-    // Within a part, mean − Z·sd is concave in time; step through it in tenths.
-    for (let k = 1; k <= 10; k++) {
-      const dt = ms / 10 / 1000
-      const m = mean + d.mean * dt * k
-      const v = variance + d.variance * dt * k
-      if (m - Z_99 * Math.sqrt(v) >= level) return t + (ms * k) / 10
+    // Within a part, mean − Z·sd is concave in time: step through it a second at a time (at most
+    // 3600 points a part), so a long part still gives a time as fine as a short one.
+    const points = Math.min(3600, Math.max(10, Math.ceil(ms / 1000)))
+    for (let k = 1; k <= points; k++) {
+      const dt = ((ms / points) * k) / 1000
+      const m = mean + d.mean * dt
+      const v = variance + d.variance * dt
+      if (m - Z_99 * Math.sqrt(v) >= level) return t + (ms * k) / points
     }
     mean += (d.mean * ms) / 1000
     variance += (d.variance * ms) / 1000
@@ -137,6 +139,8 @@ function timeToReach(
 
 export interface MetricEstimate {
   metric: string
+  /** Compared with the stable, and so shown safe before 100%; a limit-only metric is not. */
+  relative: boolean
   /** When a healthy candidate is shown safe (ms from the first weight); undefined: not in time. */
   safeByMs?: number
   /**
@@ -168,7 +172,7 @@ export function estimateDecisions(
   const ratio = metrics.filter((m): m is RatioMetric => m.kind === 'ratio')
   const out: MetricEstimate[] = ratio.map((m) => {
     const share = traffic.badShare[m.name] ?? 0
-    const estimate: MetricEstimate = { metric: m.name }
+    const estimate: MetricEstimate = { metric: m.name, relative: m.relative }
     if (m.relative) {
       const relative = timeToReach(
         t.safety,

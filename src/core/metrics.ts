@@ -338,7 +338,9 @@ export function chooseBuckets(
     if (b) buckets.limit = b
     else
       notes.push(
-        `max-p99-latency ${maxP99Ms}ms is above the largest histogram bucket (${sorted.at(-1)?.ms ?? 'none'}ms): it cannot be judged`
+        sorted.length === 0
+          ? `max-p99-latency ${maxP99Ms}ms cannot be judged: the stable's latency histogram has no buckets`
+          : `max-p99-latency ${maxP99Ms}ms is above the largest histogram bucket (${sorted.at(-1)?.ms}ms): it cannot be judged`
       )
   }
   return { buckets, notes }
