@@ -20,6 +20,7 @@ import {
   metricsSummary,
   outputsOf
 } from '../../src/report.js'
+import { rolloutConfig, rolloutRecord } from '../fixtures/record.js'
 
 const judge: JudgeSettings = DEFAULT_JUDGE
 const traffic: TrafficNow = { rps: 50, badShare: { errors: 0.02, latency: 0.0005 } }
@@ -294,38 +295,11 @@ describe('metricsSummary', () => {
     reasons: [],
     ...(metrics ? { metrics } : {})
   })
-  const record = (checks: CheckEntry[], metrics: MetricSpec[] | 'none' = specs): RolloutRecord => ({
-    id: '1',
-    phase: 'shifting',
-    service: 'reviews',
-    namespace: 'demo',
-    stable: { color: 'blue' },
-    candidate: { color: 'green' },
-    steps: [10, 100],
-    config: {
-      virtualService: 'reviews',
-      destinationRule: 'reviews',
-      routes: [],
-      colorLabel: 'version',
-      istioVersion: 'v1',
-      stepDurationMs: 60_000,
-      checkIntervalMs: 10_000,
-      readyTimeoutMs: 300_000,
-      prometheusUrl: 'http://127.0.0.1:9090',
-      maxErrorRate: 0.01,
-      analysisWindowMs: 60_000,
-      maxInconclusive: 2,
-      reporter: 'destination',
-      previousColor: 'keep',
-      ...(metrics === 'none' ? {} : { metrics })
-    },
-    step: 0,
-    weights: { blue: 90, green: 10 },
-    startedAt: '2026-11-25T10:00:00.000Z',
-    heartbeatAt: '2026-11-25T10:03:00.000Z',
-    owner: {},
-    checks
-  })
+  const record = (checks: CheckEntry[], metrics: MetricSpec[] | 'none' = specs): RolloutRecord =>
+    rolloutRecord({
+      checks,
+      config: rolloutConfig(metrics === 'none' ? {} : { metrics })
+    })
   const zero = { bad: 0, total: 0, stableBad: 0, stableTotal: 0 }
 
   const checks: CheckEntry[] = [
