@@ -1,4 +1,5 @@
 /** The rollout record: what a run is doing, kept in the cluster so any later run can see it. */
+import type { Adoption } from './adoption.js'
 import type { Color, ColorWeights } from './color.js'
 import { DEFAULT_JUDGE, type JudgeSettings, type JudgeState } from './judge.js'
 import { builtinMetrics, type LatencyBuckets, type MetricSpec } from './metrics.js'
@@ -128,6 +129,11 @@ export interface RolloutRecord {
   /** The GitHub deployment that tracks this rollout, and the one it replaces. */
   github?: { deploymentId?: number; replacesDeploymentId?: number }
   checks: CheckEntry[]
+  /**
+   * The service had no colors: this rollout's run copied `adopted.deployment` into
+   * `<service>-blue`. Once the rollout ends, whichever run ends it scales the original to 0.
+   */
+  adopted?: Adoption
   /** The judge's evidence so far, carried across steps and the runs that continue the rollout. */
   evidence?: JudgeState
 }
