@@ -25,6 +25,7 @@ import { judgeSettingsOf, metricSpecsOf } from './core/record.js'
 import { estimateLines, estimateWarning } from './report.js'
 import { promRange } from './core/duration.js'
 import { describeAnalysis, type Outcome, type Readiness, Rollout } from './rollout.js'
+import { retireAdopted } from './adoption.js'
 import type { Settings } from './inputs.js'
 import type { Clock, Log } from './log.js'
 
@@ -175,9 +176,16 @@ function engine(d: CommandDeps, record: RolloutRecord): Rollout {
   )
 }
 
-async function finish(d: CommandDeps, outcome: Outcome): Promise<CommandResult> {
+async function finish(d: CommandDeps, ended: Outcome): Promise<CommandResult> {
+  const outcome = { ...ended, record: await retire(d, ended.record) }
   await d.notifier.finished(outcome)
   return { kind: 'rollout', outcome }
+}
+
+/** Scale down the Deployment a first release adopted, once that release has ended. */
+function retire(d: CommandDeps, record: RolloutRecord): Promise<RolloutRecord> {
+  const { kube, leases, log, clock } = d
+  return retireAdopted({ kube, leases, log, clock, traffic: trafficFor(d, record.config) }, record)
 }
 
 /** Take the lock for a record another run wrote, as this run. */
@@ -219,6 +227,8 @@ export async function deploy(d: CommandDeps): Promise<CommandResult> {
   const { settings, log } = d
   const { state, mode } = await admitted(d, 'deploy')
   if (mode === 'recover') await recover(d, state.record as RolloutRecord)
+  // A run that ended the last release may have died before retiring what it adopted.
+  else if (state.record) await retire(d, state.record)
   const prometheus = prometheusAt(settings, settings.prometheusUrl ?? '')
   const plan = await log.group('Preflight', async () => {
     const p = await preflight({ ...d, prometheus })
@@ -243,7 +253,8 @@ export async function deploy(d: CommandDeps): Promise<CommandResult> {
     heartbeatAt: now,
     owner: d.owner,
     heldBy: { id: d.runId, runUrl: d.owner.runUrl },
-    checks: []
+    checks: [],
+    ...(plan.adoptFrom ? { adopted: { deployment: plan.adoptFrom.metadata.name } } : {})
   }
   log.info(describeAnalysis(record))
   warnIfUndecidable(d, record, plan.analysis)
@@ -301,6 +312,7 @@ async function recover(d: CommandDeps, found: RolloutRecord): Promise<void> {
     await rollout.guard(() =>
       rollout.rollback(`interrupted rollout rolled back before a new release (${where})`)
     )
+    await retire(d, rollout.record)
     return
   }
   await rollout.pauseAsFound(`interrupted (${where}); paused by on-interrupt: pause`)

@@ -5,6 +5,7 @@
 import { X509Certificate } from 'node:crypto'
 import { parseMetricDefinitions, type MetricDefinition } from './core/custom-metrics.js'
 import { parseDuration } from './core/duration.js'
+import { INT32_MAX, qualifiedNameProblem } from './core/limits.js'
 import type { Reporter } from './core/queries.js'
 
 export const COMMANDS = [
@@ -112,8 +113,6 @@ export class InputError extends Error {
 export type InputReader = (name: string) => string
 
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/
-const LABEL_KEY =
-  /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/
 // An OCI image reference: [registry[:port]/]path[:tag][@digest].
 const IMAGE =
   /^(?:[a-zA-Z0-9](?:[a-zA-Z0-9.-]*[a-zA-Z0-9])?(?::[0-9]+)?\/)?[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*(?::[\w][\w.-]{0,127})?(?:@[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,})?$/
@@ -432,10 +431,11 @@ export function readSettings(read: InputReader): Readonly<Settings> {
     .map((r) => r.trim())
     .filter((r) => r !== '')
   const colorLabel = get('color-label', 'version')
-  if (colorLabel.length > 317 || !LABEL_KEY.test(colorLabel)) {
+  const labelKey = qualifiedNameProblem(colorLabel)
+  if (labelKey) {
     throw new InputError(
       'color-label',
-      `"${colorLabel}" is not a label key; use e.g. version or example.com/color`
+      `"${colorLabel}" is not a label key (${labelKey}); use e.g. version or example.com/color`
     )
   }
 
@@ -535,6 +535,12 @@ export function readSettings(read: InputReader): Readonly<Settings> {
     // A Lease counts in whole seconds (leaseDurationSeconds is an int32): round up, never down.
     leaseDurationMs:
       Math.ceil(duration('lease-duration', get('lease-duration', '60s')) / 1000) * 1000
+  }
+  if (settings.leaseDurationMs / 1000 > INT32_MAX) {
+    throw new InputError(
+      'lease-duration',
+      `must be at most ${INT32_MAX}s: leaseDurationSeconds is an int32 (e.g. 60s)`
+    )
   }
   if (settings.leaseDurationMs < 5000) {
     throw new InputError(

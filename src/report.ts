@@ -1,5 +1,5 @@
 /** The job summary, the JSON report and the outputs of a run, as plain data and markdown. No I/O. */
-import { formatWeights, type Color } from './core/color.js'
+import { deploymentName, formatWeights, type Color } from './core/color.js'
 import type { DecisionEstimate, StepEstimate, TrafficNow } from './core/estimate.js'
 import { roughDuration, type JudgeSettings } from './core/judge.js'
 import type { MetricSpec } from './core/metrics.js'
@@ -334,6 +334,16 @@ function provenanceLine(record: RolloutRecord): string {
   return line.charAt(0).toUpperCase() + line.slice(1)
 }
 
+/** What became of the Deployment a first release adopted; '' when none was. */
+export function adoptionLine(record: RolloutRecord): string {
+  const a = record.adopted
+  if (!a) return ''
+  const copy = `\`${deploymentName(record.service, 'blue')}\``
+  return a.scaledDownAt !== undefined
+    ? `**Adopted:** Deployment \`${a.deployment}\` was copied into ${copy} for this first release; now that the release has ended it is scaled to 0 (kept, not deleted: delete it when you no longer need it).`
+    : `**Adopted:** Deployment \`${a.deployment}\` was copied into ${copy} for this first release; it keeps its replicas until the release ends, then is scaled to 0.`
+}
+
 /**
  * Markdown for the job summary: the decision and its reason first, then one row per step, then
  * charts of the candidate's weight and error rate over the checks.
@@ -352,6 +362,8 @@ export function summaryMarkdown(
     `${record.stable.color} \`${record.stable.image ?? '?'}\` → ${record.candidate.color} \`${record.candidate.image ?? '?'}\` · final weights \`${formatWeights(record.weights)}\``,
     '',
     provenanceLine(record),
+    '',
+    adoptionLine(record),
     '',
     ...stepTable(record, thresholds)
   ]

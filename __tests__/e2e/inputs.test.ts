@@ -11,6 +11,7 @@ import path from 'node:path'
 import yaml from 'js-yaml'
 import type { Sandbox } from '../../sandbox/index.js'
 import type { KubeObject } from '../../sandbox/types.js'
+import type { RolloutRecord } from '../../src/core/record.js'
 import {
   control,
   expectExit,
@@ -43,11 +44,56 @@ function containers(d: KubeObject): Array<{ name: string; image: string; env?: u
     .template.spec.containers
 }
 
+function recordOf(sb: Sandbox): RolloutRecord {
+  const raw = get(sb, 'leases', 'istio-bluegreen-reviews').metadata.annotations?.[
+    'istio-bluegreen.io/record'
+  ]
+  return JSON.parse(raw ?? '{}') as RolloutRecord
+}
+
 async function meshFailures(sb: Sandbox): Promise<number> {
   const state = (await (await fetch(`${sb.controlUrl}/state`)).json()) as {
     flows: Array<{ failures: Record<string, number> }>
   }
   return state.flows.reduce((n, f) => n + Object.values(f.failures).reduce((a, b) => a + b, 0), 0)
+}
+
+/**
+ * The service as a team has it before any blue/green: one Deployment `reviews` (2 replicas), a
+ * gateway route to the Service without subset, a DestinationRule with a traffic policy only.
+ */
+async function uncolored(sb: Sandbox): Promise<void> {
+  const store = sb.api.store
+  const blue = get(sb, 'deployments', 'reviews-blue')
+  store.delete('deployments', 'demo', 'reviews-blue')
+  store.create('deployments', {
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: { name: 'reviews', namespace: 'demo', labels: { app: 'reviews' } },
+    spec: {
+      replicas: 2,
+      selector: { matchLabels: { app: 'reviews' } },
+      template: {
+        metadata: { labels: { app: 'reviews' } },
+        spec: (blue.spec as { template: { spec: Record<string, unknown> } }).template.spec
+      }
+    }
+  })
+  const vs = get(sb, 'virtualservices', 'reviews')
+  store.replace('virtualservices', {
+    ...vs,
+    spec: {
+      hosts: ['reviews.example.com'],
+      gateways: ['reviews-gateway'],
+      http: [{ route: [{ destination: { host: 'reviews', port: { number: 9080 } } }] }]
+    }
+  })
+  const dr = get(sb, 'destinationrules', 'reviews')
+  store.replace('destinationrules', {
+    ...dr,
+    spec: { host: 'reviews', trafficPolicy: { loadBalancer: { simple: 'LEAST_CONN' } } }
+  })
+  await waitForSeries(sb, 'sum(increase(istio_requests_total{destination_workload="reviews"}[5s]))')
 }
 
 describe('deploy inputs', () => {
@@ -148,40 +194,7 @@ describe('deploy inputs', () => {
   })
 
   it('adopts a hand-made service (one Deployment, a gateway route without subset) with color-label track, dropping no request', async () => {
-    const store = sb.api.store
-    const blue = get(sb, 'deployments', 'reviews-blue')
-    store.delete('deployments', 'demo', 'reviews-blue')
-    store.create('deployments', {
-      apiVersion: 'apps/v1',
-      kind: 'Deployment',
-      metadata: { name: 'reviews', namespace: 'demo', labels: { app: 'reviews' } },
-      spec: {
-        replicas: 2,
-        selector: { matchLabels: { app: 'reviews' } },
-        template: {
-          metadata: { labels: { app: 'reviews' } },
-          spec: (blue.spec as { template: { spec: Record<string, unknown> } }).template.spec
-        }
-      }
-    })
-    const vs = get(sb, 'virtualservices', 'reviews')
-    store.replace('virtualservices', {
-      ...vs,
-      spec: {
-        hosts: ['reviews.example.com'],
-        gateways: ['reviews-gateway'],
-        http: [{ route: [{ destination: { host: 'reviews', port: { number: 9080 } } }] }]
-      }
-    })
-    const dr = get(sb, 'destinationrules', 'reviews')
-    store.replace('destinationrules', {
-      ...dr,
-      spec: { host: 'reviews', trafficPolicy: { loadBalancer: { simple: 'LEAST_CONN' } } }
-    })
-    await waitForSeries(
-      sb,
-      'sum(increase(istio_requests_total{destination_workload="reviews"}[5s]))'
-    )
+    await uncolored(sb)
     const failuresBefore = await meshFailures(sb)
 
     const run = await runAction(
@@ -227,6 +240,50 @@ describe('deploy inputs', () => {
     })
     expect(containers(adopted)[0]?.image).toBe('example.com/reviews:1.0.0')
     expect(await meshFailures(sb)).toBe(failuresBefore)
+    // The release has ended: the original is scaled to 0, kept, and the user is told.
+    const original = get(sb, 'deployments', 'reviews')
+    expect((original.spec as { replicas: number }).replicas).toBe(0)
+    expect(run.log).toContain(
+      'scaled Deployment reviews to 0 (from 2): it was adopted as reviews-blue, which now serves the service; it is kept, not deleted'
+    )
+    expect(run.summary).toContain(
+      '**Adopted:** Deployment `reviews` was copied into `reviews-blue`'
+    )
+    expect(recordOf(sb).adopted).toEqual({
+      deployment: 'reviews',
+      scaledDownAt: expect.any(String)
+    })
+  })
+
+  it('adoption paused half-way: the original keeps its replicas until a later promote ends the release', async () => {
+    await uncolored(sb)
+    const paused = await runAction(
+      fastInputs(sb, { image: 'example.com/reviews:2.0.0', steps: '50,100', 'pause-at': '50' }),
+      kubeEnv(sb)
+    )
+    expectExit(paused, 'success')
+    expect(paused.outputs.result).toBe('paused')
+    expect((get(sb, 'deployments', 'reviews').spec as { replicas: number }).replicas).toBe(2)
+    expect(paused.log).toContain(
+      'Deployment reviews keeps its replicas for now: the release through it is paused'
+    )
+    expect(recordOf(sb).adopted).toEqual({ deployment: 'reviews' })
+
+    const promoted = await runAction({ ...fastInputs(sb), command: 'promote' }, kubeEnv(sb))
+    expectExit(promoted, 'success')
+    expect(promoted.outputs.result).toBe('promoted')
+    expect((get(sb, 'deployments', 'reviews').spec as { replicas: number }).replicas).toBe(0)
+    expect(promoted.log).toContain('scaled Deployment reviews to 0 (from 2)')
+    expect(recordOf(sb).adopted?.scaledDownAt).toEqual(expect.any(String))
+
+    // Idempotent: a later command that ends nothing new touches the original no more.
+    sb.api.store.replace('deployments', {
+      ...get(sb, 'deployments', 'reviews'),
+      spec: { ...get(sb, 'deployments', 'reviews').spec, replicas: 1 }
+    })
+    const back = await runAction({ ...fastInputs(sb), command: 'rollback' }, kubeEnv(sb))
+    expectExit(back, 'success')
+    expect((get(sb, 'deployments', 'reviews').spec as { replicas: number }).replicas).toBe(1)
   })
 
   it('custom virtual-service, destination-rule and routes: only the named route shifts', async () => {

@@ -902,7 +902,13 @@ describe('RBAC Role', () => {
     await h.call('GET', `${DEPLOY_PATH}/reviews-blue/scale`)
     await h.call('GET', POD_PATH)
     expect(h.server.audit().slice(from)).toEqual([
-      { verb: 'get', group: 'apps', resource: 'deployments/scale', namespace: NS },
+      {
+        verb: 'get',
+        group: 'apps',
+        resource: 'deployments/scale',
+        namespace: NS,
+        name: 'reviews-blue'
+      },
       { verb: 'list', group: '', resource: 'pods', namespace: NS }
     ])
   })

@@ -319,3 +319,55 @@ describe('MicroTime as time.Parse(RFC3339Micro) reads it', () => {
     expect(microTimeError(value)).toBe(`parsing time "${value}": ${why}`)
   })
 })
+
+describe('object metadata: label keys, annotation keys, 256 KiB of annotations (ValidateObjectMeta)', () => {
+  const annotated = (name: string, metadata: Record<string, unknown>): KubeObject => ({
+    ...lease(name, { leaseDurationSeconds: 60 }),
+    metadata: { name, ...metadata }
+  })
+
+  it('accepts annotations of exactly 262144 bytes in all (keys and values, UTF-8)', async () => {
+    const r = await h.call('POST', LEASE_PATH, {
+      // 'k' (1 byte) + 131071 × 'é' (2 bytes each) + 'x' (1 byte) = 262144: bytes, not characters.
+      body: annotated('meta-ok', { annotations: { k: 'é'.repeat(131071) + 'x' } })
+    })
+    expect(r.status).toBe(201)
+  })
+
+  it.each([
+    [
+      'annotations one byte over 256 KiB',
+      { annotations: { k: 'x'.repeat(262144) } },
+      'metadata.annotations: Too long: may not be more than 262144 bytes'
+    ],
+    [
+      'a label key whose name part is 64 characters',
+      { labels: { ['c'.repeat(64)]: 'v' } },
+      'metadata.labels: Invalid value: "' +
+        'c'.repeat(64) +
+        '": name part must be no more than 63 characters'
+    ],
+    [
+      'a label key with an upper-case prefix',
+      { labels: { 'Example.com/color': 'v' } },
+      'metadata.labels: Invalid value: "Example.com/color": prefix part a lowercase RFC 1123 subdomain'
+    ],
+    [
+      'an annotation key with a space',
+      { annotations: { 'bad key': '' } },
+      'metadata.annotations: Invalid value: "bad key": name part must consist of alphanumeric characters'
+    ]
+  ])('refuses %s with 422', async (_what, metadata, message) => {
+    const r = await h.call('POST', LEASE_PATH, { body: annotated('meta-bad', metadata) })
+    expect(r.status).toBe(422)
+    expect(r.body.message).toContain(message)
+    expect(h.server.store.get('leases', NS, 'meta-bad')).toBeUndefined()
+  })
+
+  it('takes upper case in annotation keys (checked lower-cased)', async () => {
+    const r = await h.call('POST', LEASE_PATH, {
+      body: annotated('meta-case', { annotations: { 'Example.COM/Key': 'v' } })
+    })
+    expect(r.status).toBe(201)
+  })
+})

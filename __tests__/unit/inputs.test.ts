@@ -414,7 +414,16 @@ describe('readSettings', () => {
       'input "prometheus-url": "prometheus:9090" is not an http or https URL'
     ],
     [{ 'prometheus-url': 'not a url' }, 'input "prometheus-url": "not a url" is not a URL'],
-    [{ 'color-label': 'bad label!' }, 'input "color-label": "bad label!" is not a label key']
+    [{ 'color-label': 'bad label!' }, 'input "color-label": "bad label!" is not a label key'],
+    // The name part of a label key is at most 63 characters, its prefix at most 253.
+    [{ 'color-label': 'c'.repeat(64) }, 'name part must be no more than 63 characters'],
+    [
+      { 'color-label': `${'p'.repeat(254)}/color` },
+      'prefix part must be no more than 253 characters'
+    ],
+    [{ 'color-label': 'a/b/c' }, "a qualified name has at most one '/'"],
+    // leaseDurationSeconds is an int32: 2^31 s is refused by the server, so by the input.
+    [{ 'lease-duration': '596524h' }, 'input "lease-duration": must be at most 2147483647s']
   ])('refuses %j', (inputs, message) => {
     expect(errorOf(inputs)).toContain(message)
   })
@@ -505,7 +514,8 @@ describe('lease-duration', () => {
     ['1m30s', 90_000],
     ['7500ms', 8_000],
     ['5s1ms', 6_000],
-    ['4500ms', 5_000]
+    ['4500ms', 5_000],
+    ['596523h', 596523 * 3_600_000]
   ])('%s is %i ms: whole seconds, rounded up, as leaseDurationSeconds is an integer', (v, ms) => {
     expect(settings({ 'lease-duration': v }).leaseDurationMs).toBe(ms)
   })

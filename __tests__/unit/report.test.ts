@@ -190,6 +190,21 @@ describe('outputsOf', () => {
 
 describe('summaryMarkdown', () => {
   const md = summaryMarkdown(record, thresholds)
+  it('says what became of an adopted Deployment, and nothing when none was adopted', () => {
+    expect(md).not.toContain('Adopted')
+    const retired = summaryMarkdown(
+      { ...record, adopted: { deployment: 'reviews', scaledDownAt: '2026-11-25T10:05:00.000Z' } },
+      thresholds
+    )
+    expect(retired).toContain(
+      '**Adopted:** Deployment `reviews` was copied into `reviews-blue` for this first release; now that the release has ended it is scaled to 0 (kept, not deleted'
+    )
+    const pending = summaryMarkdown(
+      { ...record, phase: 'paused', adopted: { deployment: 'reviews' } },
+      thresholds
+    )
+    expect(pending).toContain('it keeps its replicas until the release ends, then is scaled to 0')
+  })
   it('puts the decision and its reason first', () => {
     const lines = md.split('\n')
     expect(lines[0]).toBe('## ❌ reviews (demo): rolled back to blue')

@@ -25,6 +25,35 @@ const DNS1035_MSG =
 const LABEL_VALUE_MSG =
   "a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyValue',  or 'my_value',  or '12345', regex used for validation is '(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?')"
 
+/** apimachinery's TotalAnnotationSizeLimitB: all keys and values of an object's annotations. */
+export const TOTAL_ANNOTATION_SIZE_LIMIT = 256 * (1 << 10)
+
+const QUALIFIED_NAME = /^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$/
+const QUALIFIED_NAME_MSG =
+  "name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')"
+
+/** validation.IsQualifiedName: `[prefix/]name`, prefix a DNS-1123 subdomain, name ≤ 63. */
+export function qualifiedNameErrors(value: string): string[] {
+  const parts = value.split('/')
+  let name = value
+  const errs: string[] = []
+  if (parts.length === 2) {
+    const prefix = parts[0] as string
+    name = parts[1] as string
+    if (prefix.length === 0) errs.push('prefix part must be non-empty')
+    else if (prefix.length > 253) errs.push('prefix part must be no more than 253 characters')
+    else if (!DNS1123_SUBDOMAIN.test(prefix)) errs.push(`prefix part ${SUBDOMAIN_MSG}`)
+  } else if (parts.length > 2) {
+    return [
+      `a qualified name ${QUALIFIED_NAME_MSG.replace('name part must', 'must')} with an optional DNS subdomain prefix and '/' (e.g. 'example.com/MyName')`
+    ]
+  }
+  if (name.length === 0) errs.push('name part must be non-empty')
+  else if (name.length > 63) errs.push('name part must be no more than 63 characters')
+  if (name.length > 0 && !QUALIFIED_NAME.test(name)) errs.push(QUALIFIED_NAME_MSG)
+  return errs
+}
+
 /** Object metadata rules every resource shares (ValidateObjectMeta). */
 export function validateMetadata(resource: ResourceName, obj: KubeObject): FieldError[] {
   const errs: FieldError[] = []
@@ -57,6 +86,37 @@ export function validateMetadata(resource: ResourceName, obj: KubeObject): Field
         detail: `must be no more than ${max} characters`
       })
     }
+  }
+  for (const key of Object.keys(obj.metadata.labels ?? {})) {
+    for (const detail of qualifiedNameErrors(key)) {
+      errs.push({
+        type: 'FieldValueInvalid',
+        field: 'metadata.labels',
+        value: goQuote(key),
+        detail
+      })
+    }
+  }
+  const annotations = (obj.metadata.annotations ?? {}) as Record<string, unknown>
+  let annotationBytes = 0
+  for (const [key, value] of Object.entries(annotations)) {
+    // ValidateAnnotations: a qualified name once lower-cased; the total counts keys and values.
+    for (const detail of qualifiedNameErrors(key.toLowerCase())) {
+      errs.push({
+        type: 'FieldValueInvalid',
+        field: 'metadata.annotations',
+        value: goQuote(key),
+        detail
+      })
+    }
+    annotationBytes += Buffer.byteLength(key) + Buffer.byteLength(String(value))
+  }
+  if (annotationBytes > TOTAL_ANNOTATION_SIZE_LIMIT) {
+    errs.push({
+      type: 'FieldValueTooLong',
+      field: 'metadata.annotations',
+      detail: `may not be more than ${TOTAL_ANNOTATION_SIZE_LIMIT} bytes`
+    })
   }
   for (const value of Object.values(obj.metadata.labels ?? {})) {
     if (typeof value !== 'string' || !LABEL_VALUE.test(value) || value.length > 63) {

@@ -100,6 +100,8 @@ export interface AuditEntry {
   /** Plural resource, with `/subresource` when there is one. */
   resource: string
   namespace?: string
+  /** The object's name, for requests to one object (not lists, not creates). */
+  name?: string
 }
 
 export const DEFAULT_USER = 'system:serviceaccount:ci:deployer'
@@ -237,7 +239,8 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
         verb: facts.verb,
         group: route.group,
         resource: rbacResource(route),
-        ...(route.namespace !== undefined ? { namespace: route.namespace } : {})
+        ...(route.namespace !== undefined ? { namespace: route.namespace } : {}),
+        ...(route.name !== undefined ? { name: route.name } : {})
       })
     }
 

@@ -3,7 +3,8 @@
  * (`istio-bluegreen-<service>`): the holder and renew time make the lock, an annotation holds the
  * record. Every write is guarded by resourceVersion.
  */
-import type { RolloutRecord } from '../core/record.js'
+import { int32Count, metadataProblems, microTime } from '../core/limits.js'
+import { recordAnnotation, type RolloutRecord } from '../core/record.js'
 import { type Kube, type KubeObject, KubeError, LEASES, ROLLBACK_RETRY } from './kube.js'
 
 export const RECORD_ANNOTATION = 'istio-bluegreen.io/record'
@@ -32,8 +33,15 @@ interface LeaseSpec {
   leaseTransitions?: number
 }
 
-function microTime(ms: number): string {
-  return new Date(ms).toISOString().replace('Z', '000Z')
+/** Refuse to send a Lease the API server would refuse (e.g. others' annotations too big). */
+function writable(body: KubeObject): KubeObject {
+  const problems = metadataProblems(body.metadata)
+  if (problems.length > 0) {
+    throw new Error(
+      `the Lease ${body.metadata.name} cannot hold the rollout record: ${problems.join('; ')}`
+    )
+  }
+  return body
 }
 
 export interface LeaseState {
@@ -105,8 +113,9 @@ export class LeaseStore {
         leaseDurationSeconds: this.durationSeconds,
         acquireTime: now,
         renewTime: now,
-        leaseTransitions:
+        leaseTransitions: int32Count(
           (((current?.spec ?? {}) as LeaseSpec).leaseTransitions ?? 0) + (current ? 1 : 0)
+        )
       }
       const body: KubeObject = {
         apiVersion: 'coordination.k8s.io/v1',
@@ -119,15 +128,15 @@ export class LeaseStore {
           },
           annotations: {
             ...current?.metadata.annotations,
-            [RECORD_ANNOTATION]: JSON.stringify(record)
+            [RECORD_ANNOTATION]: recordAnnotation(record)
           }
         },
         spec: spec as Record<string, unknown>
       }
       try {
         this.lease = current
-          ? await this.kube.replace(LEASES, this.namespace, body)
-          : await this.kube.create(LEASES, this.namespace, body)
+          ? await this.kube.replace(LEASES, this.namespace, writable(body))
+          : await this.kube.create(LEASES, this.namespace, writable(body))
       } catch (error) {
         // Someone else wrote the Lease between our read and write: look again.
         if (error instanceof KubeError && error.code === 409) continue
@@ -163,7 +172,7 @@ export class LeaseStore {
           ...lease.metadata,
           annotations: {
             ...lease.metadata.annotations,
-            ...(record ? { [RECORD_ANNOTATION]: JSON.stringify(record) } : {})
+            ...(record ? { [RECORD_ANNOTATION]: recordAnnotation(record) } : {})
           }
         },
         spec: {
@@ -176,7 +185,7 @@ export class LeaseStore {
         this.lease = await this.kube.replace(
           LEASES,
           this.namespace,
-          body,
+          writable(body),
           options.hard ? ROLLBACK_RETRY : undefined
         )
         return

@@ -1,7 +1,9 @@
 /** The rollout record: what a run is doing, kept in the cluster so any later run can see it. */
+import type { Adoption } from './adoption.js'
 import type { Color, ColorWeights } from './color.js'
 import { DEFAULT_JUDGE, type JudgeSettings, type JudgeState } from './judge.js'
 import { builtinMetrics, type LatencyBuckets, type MetricSpec } from './metrics.js'
+import { MAX_ANNOTATIONS_BYTES, utf8Bytes } from './limits.js'
 import type { Reporter } from './queries.js'
 
 /** One check at a glance: a regression, a check that lacked data, or neither. */
@@ -127,6 +129,11 @@ export interface RolloutRecord {
   /** The GitHub deployment that tracks this rollout, and the one it replaces. */
   github?: { deploymentId?: number; replacesDeploymentId?: number }
   checks: CheckEntry[]
+  /**
+   * The service had no colors: this rollout's run copied `adopted.deployment` into
+   * `<service>-blue`. Once the rollout ends, whichever run ends it scales the original to 0.
+   */
+  adopted?: Adoption
   /** The judge's evidence so far, carried across steps and the runs that continue the rollout. */
   evidence?: JudgeState
 }
@@ -134,9 +141,67 @@ export interface RolloutRecord {
 /** Checks kept in the record; older ones are dropped so the annotation stays small. */
 export const MAX_RECORDED_CHECKS = 200
 
-/** Append a check, keeping the newest MAX_RECORDED_CHECKS. */
+/**
+ * Bytes the record's JSON may take in its annotation: half of what kube allows for all of an
+ * object's annotations together (MAX_ANNOTATIONS_BYTES, 256 KiB), so whatever else a person or
+ * a tool annotates the Lease with has the other half.
+ */
+export const RECORD_BUDGET_BYTES = MAX_ANNOTATIONS_BYTES / 2
+
+/** Longest `reason` kept: a server's error message can quote a whole object. */
+export const MAX_REASON_CHARS = 2000
+
+/** The record cannot fit its budget even without checks (its config alone is too big). */
+export class RecordTooLargeError extends Error {
+  constructor(bytes: number, budget: number) {
+    super(
+      `the rollout record takes ${bytes} bytes without any check, more than the ${budget} it may take in its Lease annotation: shorten the queries in input "metrics"`
+    )
+    this.name = 'RecordTooLargeError'
+  }
+}
+
+function clip(text: string | undefined): string | undefined {
+  return text === undefined || text.length <= MAX_REASON_CHARS
+    ? text
+    : `${text.slice(0, MAX_REASON_CHARS - 1)}…`
+}
+
+/**
+ * The record as it may be written: at most MAX_RECORDED_CHECKS checks, its reason clipped, and
+ * its JSON within `budget` bytes (UTF-8, as kube counts), the oldest checks dropped first. The
+ * checks are measured once each, so a full record costs one pass, not one per dropped check.
+ * Throws RecordTooLargeError when even no checks do not fit.
+ */
+export function boundRecord(
+  record: RolloutRecord,
+  budget: number = RECORD_BUDGET_BYTES
+): RolloutRecord {
+  const reason = clip(record.reason)
+  const checks = record.checks.slice(-MAX_RECORDED_CHECKS)
+  const clipped = reason === record.reason ? record : { ...record, reason }
+  const base = utf8Bytes(JSON.stringify({ ...clipped, checks: [] }))
+  if (base > budget) throw new RecordTooLargeError(base, budget)
+  const sizes = checks.map((c) => utf8Bytes(JSON.stringify(c)))
+  // JSON of n checks: "[" + the checks joined by "," + "]"; base already counts "[]".
+  let total = base + sizes.reduce((a, b) => a + b, 0) + Math.max(0, sizes.length - 1)
+  let drop = 0
+  while (total > budget && drop < sizes.length) {
+    total -= (sizes[drop] as number) + (sizes.length - drop > 1 ? 1 : 0)
+    drop++
+  }
+  if (drop === 0 && checks.length === record.checks.length && clipped === record) return record
+  return { ...clipped, checks: checks.slice(drop) }
+}
+
+/** The annotation value that holds the record: its JSON, within RECORD_BUDGET_BYTES. */
+export function recordAnnotation(record: RolloutRecord): string {
+  return JSON.stringify(boundRecord(record))
+}
+
+/** Append a check, keeping the newest checks that fit (see boundRecord). */
 export function withCheck(record: RolloutRecord, entry: CheckEntry): RolloutRecord {
-  return { ...record, checks: [...record.checks, entry].slice(-MAX_RECORDED_CHECKS) }
+  return boundRecord({ ...record, checks: [...record.checks, entry] })
 }
 
 /**

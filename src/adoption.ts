@@ -1,0 +1,69 @@
+/**
+ * Retiring the Deployment a first release adopted: reads what the decision needs, scales the
+ * original to 0 when src/core/adoption.ts says so, and records it. Safe to run again, by any
+ * run (a crash between the scale and the record leaves it at 0, which the next run records).
+ */
+import { deploymentName } from './core/color.js'
+import { retireDecision } from './core/adoption.js'
+import type { RolloutRecord } from './core/record.js'
+import { type DeploymentObject, readiness } from './core/workload.js'
+import { DEPLOYMENTS, type Kube } from './adapters/kube.js'
+import type { IstioTraffic } from './adapters/istio.js'
+import type { LeaseStore } from './adapters/lease.js'
+import type { Clock, Log } from './log.js'
+
+export interface RetireDeps {
+  kube: Kube
+  traffic: IstioTraffic
+  leases: LeaseStore
+  log: Log
+  clock: Clock
+}
+
+/** The record with the original scaled to 0 and noted, when its release has ended. */
+export async function retireAdopted(d: RetireDeps, record: RolloutRecord): Promise<RolloutRecord> {
+  const adopted = record.adopted
+  if (!adopted || adopted.scaledDownAt !== undefined) return record
+  const { namespace, service } = record
+  const serving = record.phase === 'promoted' ? record.candidate.color : record.stable.color
+  const [original, servingDeployment, vs] = await Promise.all([
+    d.kube.get(DEPLOYMENTS, namespace, adopted.deployment),
+    d.kube.get(DEPLOYMENTS, namespace, deploymentName(service, serving)),
+    d.traffic.readVirtualService()
+  ])
+  const routes = vs ? d.traffic.routesOf(vs) : []
+  const decision = retireDecision({
+    phase: record.phase,
+    adopted,
+    originalReplicas: original ? ((original as DeploymentObject).spec?.replicas ?? 1) : undefined,
+    routesBare: typeof routes === 'string' || routes.some((r) => r.bare !== undefined),
+    servingReady: servingDeployment ? readiness(servingDeployment as DeploymentObject).ready : false
+  })
+  if (decision.kind === 'none') return record
+  if (decision.kind === 'wait') {
+    d.log.info(`Deployment ${adopted.deployment} keeps its replicas for now: ${decision.reason}`)
+    return record
+  }
+  const copy = deploymentName(service, 'blue')
+  if (decision.kind === 'scale-down') {
+    await d.kube.patch(DEPLOYMENTS, namespace, decision.deployment, { spec: { replicas: 0 } })
+    d.log.info(
+      `scaled Deployment ${decision.deployment} to 0 (from ${decision.replicas}): it was adopted as ${copy}, which now serves the service; it is kept, not deleted — delete it when you no longer need it`
+    )
+  } else {
+    d.log.info(`Deployment ${decision.deployment}, adopted as ${copy}: ${decision.note}`)
+  }
+  const retired: RolloutRecord = {
+    ...record,
+    adopted: { ...adopted, scaledDownAt: new Date(d.clock.now()).toISOString() }
+  }
+  // The rollout has ended and its lock is released: write the note without taking it again.
+  try {
+    await d.leases.save(retired, { release: true })
+  } catch (error) {
+    d.log.warning(
+      `scaled ${decision.deployment} to 0 but could not note it in the rollout record: ${(error as Error).message}`
+    )
+  }
+  return retired
+}
