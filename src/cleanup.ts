@@ -7,7 +7,7 @@ import * as core from '@actions/core'
 import { readSettings } from './inputs.js'
 import { maskInputSecrets, maskKubeconfigSecrets } from './secrets.js'
 import { Kube, loadKubeConfig } from './adapters/kube.js'
-import { LeaseStore } from './adapters/lease.js'
+import { LeaseStore, LockLostError } from './adapters/lease.js'
 import { IstioTraffic } from './adapters/istio.js'
 import { Rollout } from './rollout.js'
 import { formatWeights } from './core/color.js'
@@ -43,7 +43,16 @@ export async function cleanup(): Promise<void> {
       settings.leaseDurationMs / 1000
     )
     const { record, holder } = await leases.read()
-    if (holder !== runId || !record) return
+    // Another run holds the lock, or a person's rollback or abort took the rollout over: it is
+    // not this run's to roll back or pause.
+    if (holder !== runId || !record) {
+      if (record?.heldBy && record.heldBy.id !== runId) {
+        core.info(
+          `the rollout is ${record.heldBy.id}'s now${record.heldBy.runUrl ? ` (${record.heldBy.runUrl})` : ''}: nothing to clean up`
+        )
+      }
+      return
+    }
     const inFlight = record.phase === 'deploying' || record.phase === 'shifting'
     if (!inFlight) {
       await leases.save(record, { release: true })
@@ -73,6 +82,11 @@ export async function cleanup(): Promise<void> {
     )
     core.warning(`rolled back: ${formatWeights(outcome.record.weights)}`)
   } catch (error) {
+    // Taken over while cleaning up: the run that took it over brings traffic back, not this one.
+    if (error instanceof LockLostError) {
+      core.warning(error.message)
+      return
+    }
     core.setFailed(
       `cleanup after an interrupted run failed: ${error instanceof Error ? error.message : String(error)}`
     )

@@ -82,7 +82,9 @@ function lockView(state: LeaseState, identity: string): LockView {
   return {
     heldByOther: state.holder !== undefined && !state.expired && state.holder !== identity,
     holder: state.holder,
-    runUrl: holderRunUrl(state)
+    runUrl: holderRunUrl(state),
+    renewedAt: state.renewedAt,
+    expiresAt: state.expiresAt
   }
 }
 
@@ -161,7 +163,7 @@ function prometheusAt(s: Readonly<Settings>, url: string): Prometheus {
   })
 }
 
-function engine(d: CommandDeps, record: RolloutRecord): Rollout {
+function engine(d: CommandDeps, record: RolloutRecord, options: { fence?: boolean } = {}): Rollout {
   const url = d.settings.prometheusUrl ?? record.config.prometheusUrl
   return new Rollout(
     {
@@ -170,7 +172,8 @@ function engine(d: CommandDeps, record: RolloutRecord): Rollout {
       leases: d.leases,
       traffic: trafficFor(d, record.config),
       log: d.log,
-      clock: d.clock
+      clock: d.clock,
+      ...(options.fence ? { fence: d.runId } : {})
     },
     record
   )
@@ -408,23 +411,57 @@ async function ensureCandidate(
   })
 }
 
-/** `rollback` and `abort`: stable back to 100%; after a promotion, an instant switch back. */
+/** The record changed between admission and takeover so that the command means something else. */
+class ChangedMeanwhile extends Error {
+  constructor(readonly phase: string | undefined) {
+    super(`the rollout changed to ${phase ?? 'nothing recorded'} meanwhile`)
+    this.name = 'ChangedMeanwhile'
+  }
+}
+
+/**
+ * `rollback` and `abort`: stable back to 100%; after a promotion, an instant switch back. A
+ * person's word wins at once: the lock is taken over from any holder, live or dead, with a
+ * guarded write of the record (who stopped it, from which run) before any weight is written. The
+ * run that held it finds out at its next record write, heartbeat or check and stops touching
+ * traffic; this run's weight write changes the VirtualService's version (fenced), so a weight
+ * write that run had in flight cannot land after it.
+ */
 export async function rollBack(
   d: CommandDeps,
   command: 'rollback' | 'abort'
 ): Promise<CommandResult> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await rollBackOnce(d, command)
+    } catch (error) {
+      // The holder moved on (promoted, rolled back) between our read and our takeover: decide
+      // again from what the record says now.
+      if (error instanceof ChangedMeanwhile && attempt < 3) {
+        d.log.info(`${error.message}; deciding again`)
+        continue
+      }
+      if (error instanceof ChangedMeanwhile) throw new RefusedError(command, error.message)
+      throw error
+    }
+  }
+}
+
+async function rollBackOnce(d: CommandDeps, command: 'rollback' | 'abort'): Promise<CommandResult> {
   const { state, mode } = await admitted(d, command)
   const found = state.record as RolloutRecord
   await checkAccess(d, found)
   const stoppedBy = {
     command,
-    actor: d.owner.actor,
+    ...(d.owner.actor ? { actor: d.owner.actor } : {}),
+    ...(d.owner.runUrl ? { runUrl: d.owner.runUrl } : {}),
     at: new Date(d.clock.now()).toISOString()
   }
   const who = `${command === 'abort' ? 'aborted' : 'rolled back'} by ${d.owner.actor ?? 'a person'}`
-  if (mode === 'instant') {
+  const instant = mode === 'instant'
+  const previous = found.stable.color
+  if (instant) {
     // After a promotion the colors' roles swap back: the promoted color is the one to drain.
-    const previous = found.stable.color
     const d0 = (await d.kube.get(
       DEPLOYMENTS,
       d.namespace,
@@ -436,25 +473,52 @@ export async function rollBack(
         `the previous color ${previous} is not running (${d0 ? readiness(d0).summary : 'no Deployment'}), so there is nothing to switch back to instantly; deploy its image (${found.stable.image ?? '?'}) again instead`
       )
     }
-    const swapped: RolloutRecord = {
-      ...found,
-      weights: weightsFor(found.candidate.color, 100),
-      step: found.steps.length - 1,
-      phase: 'shifting',
-      instant: true
-    }
-    let record = await takeOver(d, swapped)
-    record = await d.notifier.started(record)
-    const rollout = engine(d, record)
-    const outcome = await rollout.guard(() =>
-      rollout.rollback(`instant switch back to ${previous}, ${who}`, { stoppedBy, instant: true })
-    )
-    return finish(d, outcome)
   }
-  let record = await takeOver(d, found)
+  // Built from the record found at the moment of the takeover, never the one admission read: a
+  // live holder may have written since (a step, its weights, a check), and none of it is lost.
+  const mine = (fresh: RolloutRecord | undefined): RolloutRecord => {
+    const now = admit(command, fresh?.phase, { heldByOther: false })
+    if (!fresh || now.kind !== 'proceed' || now.mode !== mode || fresh.id !== found.id) {
+      throw new ChangedMeanwhile(fresh?.phase)
+    }
+    const base: RolloutRecord = instant
+      ? {
+          ...fresh,
+          weights: weightsFor(fresh.candidate.color, 100),
+          step: fresh.steps.length - 1,
+          phase: 'shifting',
+          instant: true
+        }
+      : fresh
+    return {
+      ...base,
+      id: d.runId,
+      heldBy: { id: d.runId, runUrl: d.owner.runUrl },
+      heartbeatAt: new Date(d.clock.now()).toISOString(),
+      stoppedBy
+    }
+  }
+  const taken = await d.leases.acquire(mine, { override: true })
+  if (taken.tookOverFrom) {
+    const url = taken.previous?.heldBy?.runUrl
+    const from = `${taken.tookOverFrom}${url ? ` (${url})` : ''}`
+    d.log.warning(
+      taken.live
+        ? `took over the rollout lock from ${from} while it was live: ${command} wins at once; if that run still runs, it stops at its next check without writing weights`
+        : `took over the rollout lock from ${from}, which stopped renewing it`
+    )
+  }
+  let record = taken.record
   record = await d.notifier.started(record)
-  const rollout = engine(d, record)
-  const outcome = await rollout.guard(() => rollout.rollback(who, { stoppedBy }))
+  const rollout = engine(d, record, { fence: true })
+  const outcome = await rollout.guard(() =>
+    instant
+      ? rollout.rollback(`instant switch back to ${previous}, ${who}`, {
+          stoppedBy,
+          instant: true
+        })
+      : rollout.rollback(who, { stoppedBy })
+  )
   return finish(d, outcome)
 }
 

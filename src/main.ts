@@ -9,7 +9,7 @@ import path from 'node:path'
 import { readSettings, type Settings } from './inputs.js'
 import { maskInputSecrets, maskKubeconfigSecrets, transportWarnings } from './secrets.js'
 import { Kube, loadKubeConfig } from './adapters/kube.js'
-import { LeaseStore } from './adapters/lease.js'
+import { LeaseStore, LockLostError } from './adapters/lease.js'
 import { type CommandResult, type Notifier, runCommand, silentNotifier } from './commands.js'
 import { outputsOf, reportJson, summaryMarkdown } from './report.js'
 import { GitHubReporter, githubTargetFrom } from './adapters/github.js'
@@ -143,10 +143,11 @@ export async function run(): Promise<void> {
     if (failure) core.setFailed(failure)
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error)
-    // The error was handled here (traffic restored or the record says what to do): nothing is
-    // left for the post step.
+    // The error was handled here (traffic restored or the record says what to do), or the
+    // rollout was taken over and is no longer this run's: nothing is left for the post step.
     core.saveState(STATE.finished, 'true')
-    await notifier.failed(message)
+    // Taken over: the rollout and its GitHub deployment are the other run's to report now.
+    if (!(error instanceof LockLostError)) await notifier.failed(message)
     core.setFailed(message)
   }
 }

@@ -53,8 +53,8 @@ import {
   readiness
 } from './core/workload.js'
 import { DEPLOYMENTS, type Kube, KubeError, PODS, ROLLBACK_RETRY } from './adapters/kube.js'
-import type { IstioTraffic } from './adapters/istio.js'
-import type { LeaseStore } from './adapters/lease.js'
+import type { IstioTraffic, WeightWrite } from './adapters/istio.js'
+import { type LeaseStore, LockLostError } from './adapters/lease.js'
 import type { Clock, Log } from './log.js'
 
 export interface EngineDeps {
@@ -65,6 +65,12 @@ export interface EngineDeps {
   traffic: IstioTraffic
   log: Log
   clock: Clock
+  /**
+   * Set when a person's rollback or abort took the rollout over from another run: its weight
+   * writes also change the VirtualService's fence annotation to this, so a write the other run
+   * had planned before the takeover fails on the new resourceVersion.
+   */
+  fence?: string
 }
 
 export interface Outcome {
@@ -169,21 +175,50 @@ export class Rollout {
   }
 
   /**
+   * Make sure this run still holds the lock, with a guarded record write: LockLostError if a
+   * person's rollback or abort took it over. Called before every write to traffic or workloads.
+   */
+  private confirm(hard = false): Promise<void> {
+    return this.save({}, hard)
+  }
+
+  /**
+   * The candidate's weight, in one guarded write. The VirtualService is read, then the lock
+   * confirmed, then the patch sent with the version read: a takeover after the confirmation
+   * writes the VirtualService itself (fenced), so this patch meets a conflict, and on a conflict
+   * the lock is confirmed again before any new attempt.
+   */
+  private writeWeights(percent: number, hard = false): Promise<WeightWrite> {
+    return this.d.traffic.setWeights(this.current.candidate.color, percent, {
+      ...(hard ? { retry: ROLLBACK_RETRY } : {}),
+      beforeWrite: () => this.confirm(hard),
+      ...(this.d.fence ? { fence: this.d.fence } : {})
+    })
+  }
+
+  /**
    * Run `body`; if it breaks unexpectedly, put traffic back on the stable color. If even that
    * fails, record `failed` with what a person must do, and throw.
    */
   async guard(body: () => Promise<Outcome>): Promise<Outcome> {
     this.d.leases.startHeartbeat((e) =>
-      this.d.log.warning(`could not renew the rollout lock: ${(e as Error).message}`)
+      this.d.log.warning(
+        e instanceof LockLostError
+          ? e.message
+          : `could not renew the rollout lock: ${(e as Error).message}`
+      )
     )
     try {
       return await body()
     } catch (error) {
+      // Taken over: the rollout is another run's now. Touch nothing, neither traffic nor record.
+      if (error instanceof LockLostError) throw error
       const reason = `the rollout stopped on an error: ${(error as Error).message}`
       this.d.log.warning(reason)
       try {
         return await this.rollback(reason)
       } catch (rollbackError) {
+        if (rollbackError instanceof LockLostError) throw rollbackError
         throw await this.failed(reason, rollbackError)
       }
     } finally {
@@ -223,6 +258,9 @@ export class Rollout {
     })
     if ('error' in built) throw new Error(built.error)
     const existing = await kube.get(DEPLOYMENTS, namespace, name)
+    // Read, confirm, write: the replace carries the version read, so it cannot undo a takeover's
+    // scale-down that came after the confirmation.
+    await this.confirm()
     if (existing) {
       const metadata = {
         ...existing.metadata,
@@ -248,7 +286,14 @@ export class Rollout {
     const name = this.name(color)
     const deadline = clock.now() + config.readyTimeoutMs
     let lastSummary = ''
+    // A takeover is noticed within a check interval here too, not only at the next write.
+    let verifyAt = clock.now() + config.checkIntervalMs
     for (;;) {
+      this.d.leases.assertHeld()
+      if (clock.now() >= verifyAt) {
+        await this.d.leases.verify()
+        verifyAt = clock.now() + config.checkIntervalMs
+      }
       const d = (await kube.get(DEPLOYMENTS, namespace, name)) as DeploymentObject | undefined
       if (!d) throw new Error(`Deployment ${name} disappeared while waiting for it`)
       const r = readiness(d)
@@ -283,14 +328,15 @@ export class Rollout {
   /** Both color subsets in the DestinationRule; bare routes converted to the stable subset. */
   async prepareRouting(adoptRoutes: boolean): Promise<void> {
     const { log, traffic } = this.d
-    const { config, candidate } = this.current
+    const { config } = this.current
+    await this.confirm()
     if (await traffic.ensureSubsets(config.colorLabel)) {
       log.info(
         `added subsets blue and green (label ${config.colorLabel}) to DestinationRule ${config.destinationRule}`
       )
     } else log.info(`DestinationRule ${config.destinationRule} already has subsets blue and green`)
     if (adoptRoutes) {
-      const w = await traffic.setWeights(candidate.color, 0)
+      const w = await this.writeWeights(0)
       log.info(`routes now name subsets: ${formatWeights(w.weights)}`)
       await this.save({ weights: w.weights, virtualServiceVersion: w.resourceVersion })
     }
@@ -325,9 +371,9 @@ export class Rollout {
 
   /** Straight to 100% without analysis (promote with skip-analysis). */
   async skipToPromotion(): Promise<Outcome> {
-    const { candidate, steps } = this.current
+    const { steps } = this.current
     await this.save({ phase: 'shifting', step: steps.length - 1 })
-    const written = await this.d.traffic.setWeights(candidate.color, 100)
+    const written = await this.writeWeights(100)
     await this.save({ weights: written.weights, virtualServiceVersion: written.resourceVersion })
     this.d.log.info(`weights ${formatWeights(written.weights)} (analysis skipped)`)
     return this.promote()
@@ -342,14 +388,14 @@ export class Rollout {
     | { kind: 'inconclusive'; reason: string }
     | { kind: 'stopped'; outcome: Outcome }
   > {
-    const { log, clock, traffic } = this.d
+    const { log, clock } = this.d
     const { candidate, config, steps } = this.current
     const before = await this.drift()
     if (before) return { kind: 'stopped', outcome: before }
     // The counters before the weights change: the first check counts from here.
     if (Object.keys(this.snapshots.candidate).length === 0) await this.sample(weight)
     await this.save({ step: index })
-    const written = await traffic.setWeights(candidate.color, weight)
+    const written = await this.writeWeights(weight)
     await this.save({ weights: written.weights, virtualServiceVersion: written.resourceVersion })
     log.info(
       `weights ${formatWeights(written.weights)} (VirtualService resourceVersion ${written.resourceVersion})`
@@ -363,6 +409,7 @@ export class Rollout {
     for (;;) {
       const deadline = progress.startedAt + config.stepDurationMs * (progress.extensions + 1)
       await clock.sleep(Math.max(0, Math.min(config.checkIntervalMs, deadline - clock.now())))
+      this.d.leases.assertHeld()
       const { samples, p99 } = await this.sample(weight)
       const checked = checkStep(this.evidence, progress, samples, {
         metrics,
@@ -492,6 +539,9 @@ export class Rollout {
           : describeDrift(config.virtualService, found, this.current.weights, writer)
     }
     if (!message) return undefined
+    // A person's rollback or abort that took the rollout over changes the weights too: that is
+    // not drift, and this run must not act on it.
+    await this.confirm()
     const alert = `drift: ${message}`
     log.warning(alert)
     if ((config.onDrift ?? 'pause') === 'rollback') {
@@ -621,13 +671,14 @@ export class Rollout {
    * `extra` marks who stopped it, for rollbacks a person asked for.
    */
   async rollback(reason: string, extra: Partial<RolloutRecord> = {}): Promise<Outcome> {
-    const { log, kube, traffic } = this.d
+    const { log, kube } = this.d
     const { stable, candidate, namespace } = this.current
     return log.group('Roll back', async () => {
       log.warning(`rolling back: ${reason}`)
-      this.current = { ...this.current, ...extra, reason }
+      // The record first: it says a rollback is under way, and confirms the lock is still ours.
+      await this.save({ ...extra, reason }, true)
       if (this.current.weights[candidate.color] > 0 || this.current.step >= 0) {
-        const w = await traffic.setWeights(candidate.color, 0, ROLLBACK_RETRY)
+        const w = await this.writeWeights(0, true)
         await this.save({ weights: w.weights, virtualServiceVersion: w.resourceVersion }, true)
         log.info(`weights ${formatWeights(w.weights)}`)
       } else {

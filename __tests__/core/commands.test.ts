@@ -1,11 +1,13 @@
-import { admit, type CommandName } from '../../src/core/commands.js'
+import { admit, type CommandName, lockHeldMessage } from '../../src/core/commands.js'
 import type { Phase } from '../../src/core/record.js'
 
 const free = { heldByOther: false }
 const held = {
   heldByOther: true,
   holder: 'acme/shop#7.1',
-  runUrl: 'https://github.com/acme/shop/actions/runs/7'
+  runUrl: 'https://github.com/acme/shop/actions/runs/7',
+  renewedAt: '2026-11-25T10:00:20.000Z',
+  expiresAt: '2026-11-25T10:01:20.000Z'
 }
 
 describe('admit', () => {
@@ -78,16 +80,53 @@ describe('admit', () => {
     expect(admit(command, phase, free)).toEqual({ kind: 'refuse', message })
   })
 
-  it.each<CommandName>(['deploy', 'promote', 'resume', 'rollback', 'abort'])(
-    '%s refuses while another live run holds the lock, naming it',
-    (command) => {
-      expect(admit(command, 'shifting', held)).toEqual({
+  it.each<[CommandName, Phase]>([
+    ['deploy', 'shifting'],
+    ['deploy', 'promoted'],
+    ['promote', 'paused'],
+    ['resume', 'shifting'],
+    ['resume', 'paused']
+  ])(
+    '%s in phase %s refuses while another live run holds the lock, naming it',
+    (command, phase) => {
+      expect(admit(command, phase, held)).toEqual({
         kind: 'refuse',
         message:
-          'acme/shop#7.1 (https://github.com/acme/shop/actions/runs/7) is running a rollout of this service right now; wait for it to finish (a concurrency group per service in the workflow makes runs queue instead of colliding)'
+          'acme/shop#7.1 (https://github.com/acme/shop/actions/runs/7) is running a rollout of this service right now (it last renewed the lock at 2026-11-25T10:00:20.000Z; if that run died, the lock expires at 2026-11-25T10:01:20.000Z); wait for it to finish, or let this run wait with wait-for-lock (abort and rollback take the lock over at once)'
       })
     }
   )
+
+  // A person's word wins at once: the same decision as with a free lock, live holder or not.
+  it.each<[CommandName, Phase, string]>([
+    ['rollback', 'shifting', 'continue'],
+    ['rollback', 'deploying', 'continue'],
+    ['rollback', 'paused', 'continue'],
+    ['rollback', 'failed', 'continue'],
+    ['rollback', 'promoted', 'instant'],
+    ['abort', 'shifting', 'continue'],
+    ['abort', 'deploying', 'continue']
+  ])(
+    '%s in phase %s proceeds while another live run holds the lock (%s)',
+    (command, phase, mode) => {
+      expect(admit(command, phase, held)).toEqual({ kind: 'proceed', mode })
+    }
+  )
+
+  it.each<[CommandName, Phase, string]>([
+    ['rollback', 'rolled-back', 'nothing to roll back'],
+    ['abort', 'promoted', 'nothing to abort']
+  ])('%s in phase %s still refuses what makes no sense, held or not', (command, phase, text) => {
+    const answer = admit(command, phase, held)
+    expect(answer.kind).toBe('refuse')
+    expect(answer.kind === 'refuse' && answer.message).toContain(text)
+  })
+
+  it('names the holder without times it does not know', () => {
+    expect(lockHeldMessage({ holder: 'run-1' })).toBe(
+      'run-1 is running a rollout of this service right now; wait for it to finish, or let this run wait with wait-for-lock (abort and rollback take the lock over at once)'
+    )
+  })
 
   it.each<CommandName>(['status', 'plan'])(
     '%s reads even while a run holds the lock',

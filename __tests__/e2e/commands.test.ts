@@ -179,7 +179,7 @@ describe('commands', () => {
     expect(weights(sb)).toBe('blue=0,green=100')
   })
 
-  it('status and other commands while a deploy is in flight: shifting, and the live run is named', async () => {
+  it('status and other commands while a deploy is in flight: shifting, the live run is named, rollback takes over', async () => {
     const shifted = new Promise<void>((resolve) => {
       sb.api.store.onChange((e) => {
         if (e.resource === 'virtualservices' && weights(sb) === 'blue=90,green=10') resolve()
@@ -199,9 +199,28 @@ describe('commands', () => {
     expect(promote.log).toContain(
       '::error::promote refused: acme/shop#99.1 (https://github.com/acme/shop/actions/runs/99) is running a rollout of this service right now'
     )
+    // It says when the holder last renewed the lock, when it expires if that run died, and how
+    // to wait for it.
+    expect(promote.log).toMatch(
+      /\(it last renewed the lock at [\dT:.Z-]+; if that run died, the lock expires at [\dT:.Z-]+\); wait for it to finish, or let this run wait with wait-for-lock/
+    )
+    const resume = await command(sb, 'resume')
+    expect(resume.log).toContain('::error::resume refused: acme/shop#99.1')
+    // A person's rollback does not wait: it takes the lock over, and the deploy stops.
     const rollback = await command(sb, 'rollback')
-    expect(rollback.log).toContain('::error::rollback refused: acme/shop#99.1')
-    expect((await running).outputs.result).toBe('promoted')
+    expectExit(rollback, 'success')
+    expect(rollback.outputs).toMatchObject({ result: 'rolled-back', weights: 'blue=100,green=0' })
+    expect(rollback.log).toContain(
+      '::warning::took over the rollout lock from acme/shop#99.1 (https://github.com/acme/shop/actions/runs/99) while it was live: rollback wins at once'
+    )
+    const deploy = await running
+    expectExit(deploy, 'failure')
+    expect(deploy.log).toContain('::error::the rollout was taken over by `rollback` by @octocat')
+    expect(weights(sb)).toBe('blue=100,green=0')
+    expect(readLease(sb)?.record).toMatchObject({
+      phase: 'rolled-back',
+      stoppedBy: { command: 'rollback', actor: 'octocat' }
+    })
   })
 
   it('plan passes with the weight plan and changes nothing; fails when preflight would', async () => {

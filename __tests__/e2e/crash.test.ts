@@ -2,7 +2,8 @@
  * Crash safety: a 4-step rollout killed with SIGKILL at every phase boundary and in the middle of
  * every step (a runner dying), then recovered in each of the ways the action offers: its post
  * step (on-interrupt rollback, or pause then a rollback), a later deploy that finds the rollout
- * (on-interrupt rollback or pause), or resume / rollback once the dead run's lock expired. After
+ * (on-interrupt rollback or pause), resume once the dead run's lock expired, or a person's
+ * rollback right away (it takes the lock over without waiting for it to expire). After
  * each recovery the cluster must be safe and the record must agree with it. The table of kill
  * point → recovery → outcome is written to .sandbox/fault-report.md (untracked: each run makes a
  * new one) and printed with its path.
@@ -16,9 +17,11 @@ import path from 'node:path'
 import * as prettier from 'prettier'
 import { ROOT } from '../../sandbox/action.js'
 import type { Sandbox } from '../../sandbox/index.js'
+import type { FaultRule } from '../../sandbox/types.js'
 import type { RolloutRecord } from '../../src/core/record.js'
 import {
   type ActionRun,
+  control,
   deploymentState,
   expectExit,
   fastInputs,
@@ -32,6 +35,7 @@ import {
   sandbox,
   virtualService,
   waitFor,
+  versions,
   waitForLockExpiry,
   weightsOf
 } from './harness.js'
@@ -81,7 +85,7 @@ const KILL_POINTS: Record<string, KillPoint> = {
  * a: post step, on-interrupt rollback. b: post step, on-interrupt pause, then rollback.
  * c: after expiry, deploy with on-interrupt rollback. d: after expiry, deploy with on-interrupt
  * pause, then resume (d-resume) or rollback (d-rollback). e: after expiry, resume.
- * f: after expiry, rollback.
+ * f: rollback at once, the dead run's lock still live (a person's rollback takes it over).
  */
 type Recovery = 'a' | 'b' | 'c' | 'd-resume' | 'd-rollback' | 'e' | 'f'
 
@@ -92,7 +96,7 @@ const RECOVERY_TEXT: Record<Recovery, string> = {
   'd-resume': '(d) expiry → deploy, on-interrupt: pause → resume',
   'd-rollback': '(d) expiry → deploy, on-interrupt: pause → rollback',
   e: '(e) expiry → resume',
-  f: '(f) expiry → rollback'
+  f: '(f) rollback at once (lock still live)'
 }
 
 const CASES: Array<[string, Recovery]> = [
@@ -310,6 +314,7 @@ async function killAndRecover(c: Case): Promise<void> {
       GITHUB_ACTOR: 'octocat'
     })
     const killed = await runAction(inputs, env('100'), { killWhen: c.killWhen(sb) })
+    const killedAt = Date.now()
     sb.api.setFaults([])
     expect({ killed: killed.killed, log: killed.killed ? '' : killed.log }).toEqual({
       killed: true,
@@ -409,23 +414,48 @@ async function killAndRecover(c: Case): Promise<void> {
         }
         break
       }
-      case 'e':
-      case 'f': {
-        const name = c.recovery === 'e' ? 'resume' : 'rollback'
-        // While the dead run's lock still counts, the command refuses, naming it (tried only
-        // when the lock has clearly not expired yet: the command needs about a second to start).
+      case 'e': {
+        // While the dead run's lock still counts, resume refuses, naming it, saying when it
+        // expires and that wait-for-lock waits (tried only when the lock has clearly not
+        // expired yet: the command needs about a second to start).
         if (wasInFlight && Date.now() < lockExpiresAt(readLease(sb)) - 3000) {
-          const early = await step(`${name} before expiry`, command(name, '101'), 'failure')
+          const early = await step('resume before expiry', command('resume', '101'), 'failure')
           expect(early.log).toContain(
-            `::error::${name} refused: acme/shop#100.1 (https://github.com/acme/shop/actions/runs/100) is running a rollout of this service right now`
+            '::error::resume refused: acme/shop#100.1 (https://github.com/acme/shop/actions/runs/100) is running a rollout of this service right now (it last renewed the lock at '
           )
+          expect(early.log).toMatch(/if that run died, the lock expires at [\dT:.Z-]+\); wait/)
+          expect(early.log).toContain('wait-for-lock')
         }
         await waitForLockExpiry(sb)
-        const ok = wasInFlight || (c.recovery === 'f' && wasPromoted)
-        const done = await step(name, command(name, '102'), ok ? 'success' : 'failure')
+        const done = await step(
+          'resume',
+          command('resume', '102'),
+          wasInFlight ? 'success' : 'failure'
+        )
+        if (wasInFlight) {
+          expect(done.outputs.result).toBe('promoted')
+          expect(done.log).toContain('resuming a rollout interrupted')
+        } else lockFree = false
+        break
+      }
+      case 'f': {
+        // A person's rollback right after the kill: no waiting for the dead run's lock to expire.
+        const ok = wasInFlight || wasPromoted
+        const live = Date.now() < lockExpiresAt(readLease(sb))
+        const done = await step(
+          'rollback at once',
+          command('rollback', '102'),
+          ok ? 'success' : 'failure'
+        )
         if (ok) {
-          expect(done.outputs.result).toBe(c.recovery === 'e' ? 'promoted' : 'rolled-back')
-          if (c.recovery === 'e') expect(done.log).toContain('resuming a rollout interrupted')
+          expect(done.outputs.result).toBe('rolled-back')
+          const seconds = (Date.now() - killedAt) / 1000
+          row.steps.push(`stable at 100% ${seconds.toFixed(1)} s after the kill`)
+          if (live) {
+            expect(done.log).toContain('took over the rollout lock from acme/shop#100.1')
+            // Well within the 6 s lease: it did not wait for the lock to expire.
+            expect(seconds).toBeLessThan(6)
+          }
         } else lockFree = false
         break
       }
@@ -497,4 +527,188 @@ describe('crash safety: killed after a weight write landed, before the record wa
         })
       )
   )
+})
+
+/** A change of the Lease or of the VirtualService, in the order the store made them. */
+type Event =
+  | { kind: 'lease'; holder?: string; recordId?: string; at: number }
+  | { kind: 'vs'; weights: string; fence?: string; at: number }
+
+const FENCE = 'istio-bluegreen.io/taken-over-by'
+const PERSON = 'acme/shop#201.1'
+const PERSON_URL = 'https://github.com/acme/shop/actions/runs/201'
+
+function recordEvents(sb: Sandbox): Event[] {
+  const events: Event[] = []
+  sb.api.store.onChange((e) => {
+    if (e.resource === 'leases') {
+      const spec = (e.object.spec ?? {}) as { holderIdentity?: string | null }
+      const raw = e.object.metadata.annotations?.['istio-bluegreen.io/record']
+      events.push({
+        kind: 'lease',
+        holder: spec.holderIdentity ?? undefined,
+        recordId: raw ? (JSON.parse(raw) as RolloutRecord).id : undefined,
+        at: Date.now()
+      })
+    }
+    if (e.resource === 'virtualservices' && e.object.metadata.name === 'reviews') {
+      const first = weightsOf(e.object)[0]
+      events.push({
+        kind: 'vs',
+        weights: first ? formatWeights(first) : '',
+        fence: e.object.metadata.annotations?.[FENCE],
+        at: Date.now()
+      })
+    }
+  })
+  return events
+}
+
+interface OverrideCase {
+  command: 'abort' | 'rollback'
+  /** When to give the command: a log line of the live run. */
+  when: (line: string) => boolean
+  /** Faults injected from that moment until the command is done. */
+  faults: FaultRule[]
+  /** Faults from before the live run starts until the command is done. */
+  faultsFromStart?: FaultRule[]
+}
+
+/**
+ * A live deploy (run 200, default 60 s lease), then a person's abort or rollback (run 201): the
+ * stable color is back at 100% within seconds, the live run exits non-zero naming the run that
+ * took over, no VirtualService write follows the person's, every Lease write after the takeover
+ * carries the person's record, and the live run's post step does nothing.
+ */
+async function overrideLive(c: OverrideCase): Promise<void> {
+  const sb = await sandbox()
+  try {
+    const events = recordEvents(sb)
+    const inputs = fastInputs(sb, {
+      image: IMAGE,
+      steps: STEPS.join(','),
+      'step-duration': '6s',
+      'check-interval': '1s'
+    })
+    const env = (runId: string, actor: string): Record<string, string> => ({
+      ...kubeEnv(sb),
+      GITHUB_REPOSITORY: 'acme/shop',
+      GITHUB_RUN_ID: runId,
+      GITHUB_ACTOR: actor
+    })
+    if (c.faultsFromStart) await control(sb, '/faults', { rules: c.faultsFromStart })
+    let cue: () => void = () => undefined
+    const cued = new Promise<void>((resolve) => (cue = resolve))
+    const live = runAction(inputs, env('200', 'release-bot'), {
+      onLine: (line) => {
+        if (c.when(line)) cue()
+      }
+    })
+    await Promise.race([cued, live.then(() => undefined)])
+    if (c.faults.length > 0) await control(sb, '/faults', { rules: c.faults })
+    const started = Date.now()
+    const person = await runAction({ ...inputs, command: c.command }, env('201', 'octocat'))
+    await control(sb, '/faults', { rules: [] })
+    const old = await live
+
+    expectExit(person, 'success')
+    expect(person.outputs).toMatchObject({ result: 'rolled-back', weights: 'blue=100,green=0' })
+    const takeover = events.findIndex((e) => e.kind === 'lease' && e.holder === PERSON)
+    expect(takeover).toBeGreaterThanOrEqual(0)
+    const personWrite = events.findIndex((e) => e.kind === 'vs' && e.fence === PERSON)
+    expect(personWrite).toBeGreaterThan(takeover)
+    const stableAt = events[personWrite] as Event
+    expect((stableAt as { weights: string }).weights).toBe('blue=100,green=0')
+    const seconds = (stableAt.at - started) / 1000
+    // The person's own weight write waits out the latency fault too, when there is one.
+    expect(seconds).toBeLessThan(10)
+
+    // The old run: stopped with an error naming the run that took over, wrote no weights after.
+    expectExit(old, 'failure')
+    expect(old.log).toContain(
+      `::error::the rollout was taken over by \`${c.command}\` by @octocat (${PERSON_URL}) at `
+    )
+    expect(old.log).not.toContain('::group::Roll back')
+    // Nothing follows the person's weight write; between the takeover and it, at most the one
+    // weight write the old run had in flight (confirmed before the takeover, planned on the
+    // version before the person's write, which therefore had to wait for it and come after).
+    const vsAfter = events.slice(takeover + 1).filter((e) => e.kind === 'vs')
+    console.log(
+      `${c.command} of a live run${c.faults.length || c.faultsFromStart ? ' under faults' : ''}: lock taken over ${((events[takeover] as Event).at - started) / 1000} s and stable at 100% ${seconds.toFixed(2)} s after the command started; ${vsAfter.length - 1} weight write(s) the old run had in flight landed between the two`
+    )
+    expect(vsAfter.slice(-1)).toEqual([stableAt])
+    expect(vsAfter.length).toBeLessThanOrEqual(2)
+    // No blind overwrite, no lost record: every Lease write from the takeover on is the person's.
+    const leaseAfter = events.slice(takeover).filter((e) => e.kind === 'lease')
+    expect(leaseAfter.every((e) => e.kind === 'lease' && e.recordId === PERSON)).toBe(true)
+
+    const lease = readLease(sb)
+    expect(lease?.holder).toBeUndefined()
+    expect(lease?.record).toMatchObject({
+      id: PERSON,
+      phase: 'rolled-back',
+      owner: { actor: 'release-bot' },
+      weights: { blue: 100, green: 0 },
+      stoppedBy: { command: c.command, actor: 'octocat', runUrl: PERSON_URL }
+    })
+    expect(formatWeights(weightsOf(virtualService(sb))[0] ?? { blue: 0, green: 0 })).toBe(
+      'blue=100,green=0'
+    )
+    expect(deploymentState(sb, 'reviews-green')?.replicas).toBe(0)
+    expect(meshFailures(sb)).toEqual({})
+
+    // Its post step does nothing, even as if its main step had been killed after the takeover.
+    // What a run writes (the controller keeps moving the drained candidate's pods and status).
+    const written = (): unknown => ({
+      objects: Object.entries(versions(sb)).filter(([k]) =>
+        /^(leases|virtualservices|destinationrules)\//.test(k)
+      ),
+      replicas: ['reviews-blue', 'reviews-green'].map((n) => deploymentState(sb, n)?.replicas)
+    })
+    const before = written()
+    const post = await runAction(inputs, env('200', 'release-bot'), {
+      entry: 'post',
+      state: { 'run-id': old.state['run-id'] as string }
+    })
+    expectExit(post, 'success')
+    expect(post.log).toContain(
+      `the rollout is ${PERSON}'s now (${PERSON_URL}): nothing to clean up`
+    )
+    expect(written()).toEqual(before)
+  } finally {
+    await sb.stop()
+  }
+}
+
+describe("a person's abort or rollback wins at once over a live run", () => {
+  it.concurrent.each<[string, OverrideCase]>([
+    [
+      'abort while it bakes step 2',
+      { command: 'abort', when: (line) => line.startsWith('check 2 · green 25% ·'), faults: [] }
+    ],
+    [
+      'abort while its step 3 weight write is in flight (3 s latency on VirtualService patches)',
+      {
+        command: 'abort',
+        when: (line) => line.startsWith('::group::Step 3/4'),
+        faults: [],
+        faultsFromStart: [{ latencyMs: 3000, verbs: ['patch'], resources: ['virtualservices'] }]
+      }
+    ],
+    [
+      'rollback under 409 storms and 5xx on the Lease, the VirtualService and Deployments',
+      {
+        command: 'rollback',
+        when: (line) => line.startsWith('check 2 · green 25% ·'),
+        faults: [
+          {
+            conflictRate: 0.5,
+            verbs: ['update', 'patch'],
+            resources: ['leases', 'virtualservices']
+          },
+          { errorRate: 0.2, resources: ['leases', 'virtualservices', 'deployments'] }
+        ]
+      }
+    ]
+  ])('%s', (_name, c) => lane(() => overrideLive(c)))
 })

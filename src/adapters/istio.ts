@@ -41,6 +41,35 @@ export interface WeightWrite {
   weights: ColorWeights
 }
 
+/**
+ * Annotation a person's rollback or abort writes with its weights: a change to the object even
+ * when the weights are already in place, so it gets a new resourceVersion and a weight write the
+ * run it took over planned from the version before can no longer land.
+ */
+export const FENCE_ANNOTATION = 'istio-bluegreen.io/taken-over-by'
+
+export interface WeightWriteOptions {
+  retry?: RetryPolicy
+  /**
+   * Called after the VirtualService was read and the patch planned, just before the patch is
+   * sent (again on every conflict): the engine confirms there that it still holds the lock. The
+   * patch carries the version read before it, so it cannot land after a takeover that came later.
+   */
+  beforeWrite?: () => Promise<void>
+  /** Also set FENCE_ANNOTATION to this value (the run that took the rollout over). */
+  fence?: string
+}
+
+function fenceOps(vs: KubeObject, fence: string): JsonPatchOp[] {
+  const annotations = vs.metadata.annotations
+  if (annotations?.[FENCE_ANNOTATION] === fence) return []
+  if (!annotations) {
+    return [{ op: 'add', path: '/metadata/annotations', value: { [FENCE_ANNOTATION]: fence } }]
+  }
+  const key = FENCE_ANNOTATION.replace(/~/g, '~0').replace(/\//g, '~1')
+  return [{ op: 'add', path: `/metadata/annotations/${key}`, value: fence }]
+}
+
 export class IstioTraffic {
   constructor(
     private readonly kube: Kube,
@@ -84,23 +113,31 @@ export class IstioTraffic {
   }
 
   /** Give the candidate `percent` of the service's traffic on every selected route, in one write. */
-  async setWeights(candidate: Color, percent: number, retry?: RetryPolicy): Promise<WeightWrite> {
+  async setWeights(
+    candidate: Color,
+    percent: number,
+    options: WeightWriteOptions = {}
+  ): Promise<WeightWrite> {
     return this.patchWithRetry(
       () => this.readVirtualService(),
       (vs) => {
         const routes = this.routesOf(vs)
         if (typeof routes === 'string') throw new Error(routes)
-        return weightPatch(
-          (vs.spec ?? {}) as VirtualServiceSpec,
-          vs.metadata.resourceVersion ?? '',
-          routes,
-          candidate,
-          percent
-        )
+        return [
+          ...weightPatch(
+            (vs.spec ?? {}) as VirtualServiceSpec,
+            vs.metadata.resourceVersion ?? '',
+            routes,
+            candidate,
+            percent
+          ),
+          ...(options.fence ? fenceOps(vs, options.fence) : [])
+        ]
       },
       virtualServices(this.version),
       this.virtualService,
-      retry
+      options.retry,
+      options.beforeWrite
     ).then((vs) => {
       const weights = this.weightsOf(vs, candidate === 'blue' ? 'green' : 'blue')
       if (typeof weights === 'string') throw new Error(weights)
@@ -139,7 +176,8 @@ export class IstioTraffic {
     plan: (current: KubeObject) => JsonPatchOp[],
     type: ResourceType,
     name: string,
-    retry?: RetryPolicy
+    retry?: RetryPolicy,
+    beforeWrite?: () => Promise<void>
   ): Promise<KubeObject> {
     const policy = retry ?? DEFAULT_RETRY
     for (let conflicts = 0; ; conflicts++) {
@@ -148,6 +186,7 @@ export class IstioTraffic {
         throw new Error(`${type.kind} ${name} disappeared from namespace ${this.service.namespace}`)
       const ops = plan(current)
       if (ops.length === 0) return current
+      await beforeWrite?.()
       try {
         return await this.kube.patch(type, this.service.namespace, name, ops, retry)
       } catch (error) {

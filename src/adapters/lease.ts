@@ -3,6 +3,7 @@
  * (`istio-bluegreen-<service>`): the holder and renew time make the lock, an annotation holds the
  * record. Every write is guarded by resourceVersion.
  */
+import { lockHeldMessage } from '../core/commands.js'
 import { int32Count, metadataProblems, microTime } from '../core/limits.js'
 import { recordAnnotation, type RolloutRecord } from '../core/record.js'
 import { type Kube, type KubeObject, KubeError, LEASES, ROLLBACK_RETRY } from './kube.js'
@@ -13,16 +14,47 @@ export function leaseName(service: string): string {
   return `istio-bluegreen-${service}`
 }
 
+/** Another live run holds the lock: worth waiting for (wait-for-lock). */
 export class LockHeldError extends Error {
   constructor(
     readonly holder: string,
-    readonly runUrl: string | undefined
+    readonly runUrl: string | undefined,
+    times: { renewedAt?: string; expiresAt?: string } = {}
   ) {
-    super(
-      `another run holds the rollout lock for this service: ${holder}${runUrl ? ` (${runUrl})` : ''}; wait for it to finish`
-    )
+    super(lockHeldMessage({ holder, runUrl, ...times }))
     this.name = 'LockHeldError'
   }
+}
+
+/**
+ * This run held the lock and lost it: a person's rollback or abort (or, after this run stopped
+ * renewing it, another run) took it over. The rollout is no longer this run's: it must stop
+ * without touching traffic or the record.
+ */
+export class LockLostError extends Error {
+  constructor(
+    /** Who holds the lock now; undefined when the run that took it over already released it. */
+    readonly holder: string | undefined,
+    readonly stoppedBy: RolloutRecord['stoppedBy'] | undefined,
+    message: string
+  ) {
+    super(message)
+    this.name = 'LockLostError'
+  }
+}
+
+/** The LockLostError a fresh read of the Lease explains: who took the rollout over, and how. */
+export function lockLost(state: LeaseState): LockLostError {
+  const stop = state.record?.stoppedBy
+  const url = stop?.runUrl ?? holderRunUrl(state) ?? state.record?.heldBy?.runUrl
+  const who = stop
+    ? `\`${stop.command}\` by ${stop.actor ? `@${stop.actor}` : 'a person'}${url ? ` (${url})` : ''} at ${stop.at}`
+    : `${state.holder ?? state.record?.heldBy?.id ?? 'another run'}${url ? ` (${url})` : ''}`
+  return new LockLostError(
+    state.holder,
+    stop,
+    `the rollout was taken over by ${who}; this run stopped without writing weights: the rollout is no longer its`
+  )
 }
 
 interface LeaseSpec {
@@ -48,6 +80,9 @@ export interface LeaseState {
   holder?: string
   /** Whether the holder stopped renewing for longer than the lease duration. */
   expired: boolean
+  /** When the lock was last renewed, and when it expires without another renewal (ISO times). */
+  renewedAt?: string
+  expiresAt?: string
   record?: RolloutRecord
 }
 
@@ -66,8 +101,15 @@ export function leaseState(lease: KubeObject | undefined, now: number): LeaseSta
   const raw = lease.metadata.annotations?.[RECORD_ANNOTATION]
   const record = raw ? (JSON.parse(raw) as RolloutRecord) : undefined
   const renewed = spec.renewTime ? Date.parse(spec.renewTime) : 0
-  const expired = now - renewed > (spec.leaseDurationSeconds ?? 0) * 1000
-  return { holder: spec.holderIdentity ?? undefined, expired, record }
+  const expiry = renewed + (spec.leaseDurationSeconds ?? 0) * 1000
+  return {
+    holder: spec.holderIdentity ?? undefined,
+    expired: now > expiry,
+    ...(spec.renewTime
+      ? { renewedAt: new Date(renewed).toISOString(), expiresAt: new Date(expiry).toISOString() }
+      : {}),
+    record
+  }
 }
 
 export class LeaseStore {
@@ -75,6 +117,8 @@ export class LeaseStore {
   /** Writes are chained so a heartbeat never races a record update. */
   private chain: Promise<unknown> = Promise.resolve()
   private heartbeat?: ReturnType<typeof setInterval>
+  /** Set once a write found the lock held by another run: every later write fails with it. */
+  private lost?: LockLostError
 
   constructor(
     private readonly kube: Kube,
@@ -94,18 +138,29 @@ export class LeaseStore {
 
   /**
    * Take the lock and write the record. A lock whose holder stopped renewing is taken over; a
-   * live one makes LockHeldError. Returns the record that was there before, if any.
+   * live one makes LockHeldError, unless `override` (a person's rollback or abort): then it is
+   * taken over too, and its holder finds out at its next write. `next` may build the record from
+   * the one found, so a takeover never writes over a newer record than the one it read. Returns
+   * the record that was there before, if any, and whom the lock was taken from.
    */
   async acquire(
+    next: RolloutRecord | ((found: RolloutRecord | undefined) => RolloutRecord),
+    options: { override?: boolean } = {}
+  ): Promise<{
+    previous?: RolloutRecord
     record: RolloutRecord
-  ): Promise<{ previous?: RolloutRecord; tookOverFrom?: string }> {
+    tookOverFrom?: string
+    live?: boolean
+  }> {
     const name = leaseName(this.service)
     for (;;) {
       const current = await this.kube.get(LEASES, this.namespace, name)
       const state = leaseState(current, this.now())
-      if (state.holder && !state.expired && state.holder !== this.identity) {
-        throw new LockHeldError(state.holder, holderRunUrl(state))
+      const other = state.holder !== undefined && state.holder !== this.identity
+      if (other && !state.expired && !options.override) {
+        throw new LockHeldError(state.holder as string, holderRunUrl(state), state)
       }
+      const record = typeof next === 'function' ? next(state.record) : next
       const now = microTime(this.now())
       const spec: LeaseSpec = {
         ...((current?.spec ?? {}) as LeaseSpec),
@@ -142,12 +197,38 @@ export class LeaseStore {
         if (error instanceof KubeError && error.code === 409) continue
         throw error
       }
-      const tookOverFrom = state.holder && state.holder !== this.identity ? state.holder : undefined
-      return { previous: state.record, tookOverFrom }
+      this.lost = undefined
+      return {
+        previous: state.record,
+        record,
+        ...(other ? { tookOverFrom: state.holder, live: !state.expired } : {})
+      }
     }
   }
 
-  /** Write the record (and renew the lock). Fails if the lock was lost to another run. */
+  /** Throw the LockLostError a heartbeat or write already met, if any (no I/O). */
+  assertHeld(): void {
+    if (this.lost) throw this.lost
+  }
+
+  /** Read the Lease and throw LockLostError unless this run still holds the lock. */
+  async verify(): Promise<void> {
+    this.assertHeld()
+    const state = await this.read()
+    if (state.holder !== this.identity) throw this.lose(state)
+  }
+
+  private lose(state: LeaseState): LockLostError {
+    this.lost = lockLost(state)
+    this.stopHeartbeat()
+    return this.lost
+  }
+
+  /**
+   * Write the record (and renew the lock), guarded by the Lease's resourceVersion. On a conflict
+   * the Lease is read again: if this run no longer holds it (a person's rollback or abort took it
+   * over), LockLostError, and nothing is written.
+   */
   save(record: RolloutRecord, options: { release?: boolean; hard?: boolean } = {}): Promise<void> {
     const next = this.chain.then(() => this.write(record, options))
     this.chain = next.catch(() => undefined)
@@ -159,12 +240,24 @@ export class LeaseStore {
     options: { release?: boolean; hard?: boolean }
   ): Promise<void> {
     const name = leaseName(this.service)
+    this.assertHeld()
+    const annotation = record ? recordAnnotation(record) : undefined
     for (;;) {
       const lease = this.lease ?? (await this.kube.get(LEASES, this.namespace, name))
       if (!lease) throw new Error(`the Lease ${name} holding the rollout record disappeared`)
       const spec = (lease.spec ?? {}) as LeaseSpec
-      if (spec.holderIdentity && spec.holderIdentity !== this.identity) {
-        throw new LockHeldError(spec.holderIdentity, undefined)
+      if (spec.holderIdentity !== this.identity) {
+        // A release whose answer was lost (the retry met the version it made itself): done.
+        const landed =
+          options.release &&
+          !spec.holderIdentity &&
+          annotation !== undefined &&
+          lease.metadata.annotations?.[RECORD_ANNOTATION] === annotation
+        if (landed) {
+          this.lease = lease
+          return
+        }
+        throw this.lose(leaseState(lease, this.now()))
       }
       const body: KubeObject = {
         ...lease,
@@ -172,7 +265,7 @@ export class LeaseStore {
           ...lease.metadata,
           annotations: {
             ...lease.metadata.annotations,
-            ...(record ? { [RECORD_ANNOTATION]: recordAnnotation(record) } : {})
+            ...(annotation ? { [RECORD_ANNOTATION]: annotation } : {})
           }
         },
         spec: {

@@ -11,6 +11,28 @@ export interface LockView {
   heldByOther: boolean
   holder?: string
   runUrl?: string
+  /** When the holder last renewed the lock (ISO time). */
+  renewedAt?: string
+  /** When the lock stops counting as held if its holder died (ISO time). */
+  expiresAt?: string
+}
+
+/** Commands a person gives to stop a rollout: they take the lock over from any holder at once. */
+export const OVERRIDING: readonly CommandName[] = ['rollback', 'abort']
+
+/**
+ * Why a command that waits its turn cannot run now: who holds the lock, when it renewed it last,
+ * when the lock expires if its run died, and how to wait or to stop it.
+ */
+export function lockHeldMessage(lock: Omit<LockView, 'heldByOther'>): string {
+  const holder = `${lock.holder ?? 'another run'}${lock.runUrl ? ` (${lock.runUrl})` : ''}`
+  const when = [
+    lock.renewedAt ? `it last renewed the lock at ${lock.renewedAt}` : '',
+    lock.expiresAt ? `if that run died, the lock expires at ${lock.expiresAt}` : ''
+  ]
+    .filter(Boolean)
+    .join('; ')
+  return `${holder} is running a rollout of this service right now${when ? ` (${when})` : ''}; wait for it to finish, or let this run wait with wait-for-lock (abort and rollback take the lock over at once)`
 }
 
 /** What the command will do, or why it refuses. */
@@ -26,17 +48,13 @@ function refuse(message: string): Admission {
 }
 
 /**
- * Decide whether `command` makes sense now. `phase` is the record's (undefined: no rollout was
+ * Decide whether `command` makes sense now; `rollback` and `abort` proceed whoever holds the lock. `phase` is the record's (undefined: no rollout was
  * ever recorded for the service).
  */
 export function admit(command: CommandName, phase: Phase | undefined, lock: LockView): Admission {
   if (command === 'status' || command === 'plan') return { kind: 'proceed', mode: 'read-only' }
-  const holder = `${lock.holder ?? 'another run'}${lock.runUrl ? ` (${lock.runUrl})` : ''}`
-  if (lock.heldByOther) {
-    return refuse(
-      `${holder} is running a rollout of this service right now; wait for it to finish (a concurrency group per service in the workflow makes runs queue instead of colliding)`
-    )
-  }
+  // A person's rollback or abort wins at once, live holder or not: it takes the lock over.
+  if (lock.heldByOther && !OVERRIDING.includes(command)) return refuse(lockHeldMessage(lock))
   switch (command) {
     case 'deploy':
       if (phase === 'paused') {

@@ -122,8 +122,11 @@ export interface RolloutRecord {
   heldBy?: { id: string; runUrl?: string }
   /** Why the rollout ended as it did (rolled back, failed). */
   reason?: string
-  /** Who stopped it by hand, when a person's command ended it. */
-  stoppedBy?: { command: 'rollback' | 'abort'; actor?: string; at: string }
+  /**
+   * Who stopped it by hand, when a person's command ended it: the command, the actor, and the run
+   * that took the rollout over (its lock, live holder or not) to do it.
+   */
+  stoppedBy?: { command: 'rollback' | 'abort'; actor?: string; runUrl?: string; at: string }
   /** A rollback right after promotion, switching back to the color that still ran. */
   instant?: boolean
   /** The GitHub deployment that tracks this rollout, and the one it replaces. */
