@@ -9,7 +9,7 @@ import type { RolloutRecord } from './core/record.js'
 import { type DeploymentObject, readiness } from './core/workload.js'
 import { DEPLOYMENTS, type Kube } from './adapters/kube.js'
 import type { IstioTraffic } from './adapters/istio.js'
-import type { LeaseStore } from './adapters/lease.js'
+import { type LeaseStore, LockHeldError } from './adapters/lease.js'
 import type { Clock, Log } from './log.js'
 
 export interface RetireDeps {
@@ -21,9 +21,25 @@ export interface RetireDeps {
 }
 
 /** The record with the original scaled to 0 and noted, when its release has ended. */
-export async function retireAdopted(d: RetireDeps, record: RolloutRecord): Promise<RolloutRecord> {
+export async function retireAdopted(d: RetireDeps, ended: RolloutRecord): Promise<RolloutRecord> {
+  if (!ended.adopted || ended.adopted.scaledDownAt !== undefined) return ended
+  // The rollout has ended and released its lock: take it again for this last write, so that it
+  // is guarded like every other and never lands on a rollout another run has started since.
+  let record: RolloutRecord
+  try {
+    record = (await d.leases.acquire((found) => found ?? ended)).record
+  } catch (error) {
+    if (!(error instanceof LockHeldError)) throw error
+    d.log.info(
+      `${ended.adopted.deployment} keeps its replicas for now: another run holds the lock of ${ended.service}`
+    )
+    return ended
+  }
   const adopted = record.adopted
-  if (!adopted || adopted.scaledDownAt !== undefined) return record
+  if (record.id !== ended.id || !adopted || adopted.scaledDownAt !== undefined) {
+    await d.leases.save(record, { release: true })
+    return record
+  }
   const { namespace, service } = record
   const serving = record.phase === 'promoted' ? record.candidate.color : record.stable.color
   const [original, servingDeployment, vs] = await Promise.all([
@@ -39,9 +55,11 @@ export async function retireAdopted(d: RetireDeps, record: RolloutRecord): Promi
     routesBare: typeof routes === 'string' || routes.some((r) => r.bare !== undefined),
     servingReady: servingDeployment ? readiness(servingDeployment as DeploymentObject).ready : false
   })
-  if (decision.kind === 'none') return record
-  if (decision.kind === 'wait') {
-    d.log.info(`Deployment ${adopted.deployment} keeps its replicas for now: ${decision.reason}`)
+  if (decision.kind === 'none' || decision.kind === 'wait') {
+    if (decision.kind === 'wait') {
+      d.log.info(`Deployment ${adopted.deployment} keeps its replicas for now: ${decision.reason}`)
+    }
+    await d.leases.save(record, { release: true })
     return record
   }
   const copy = deploymentName(service, 'blue')
@@ -57,7 +75,6 @@ export async function retireAdopted(d: RetireDeps, record: RolloutRecord): Promi
     ...record,
     adopted: { ...adopted, scaledDownAt: new Date(d.clock.now()).toISOString() }
   }
-  // The rollout has ended and its lock is released: write the note without taking it again.
   try {
     await d.leases.save(retired, { release: true })
   } catch (error) {

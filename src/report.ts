@@ -204,6 +204,9 @@ export function estimateWarning(
   judge: JudgeSettings,
   traffic: TrafficNow
 ): string | undefined {
+  if (!estimate.compared) {
+    return 'the steps go straight to 100%: the candidate is never compared with the stable, and only the limits (max-error-rate, max-p99-latency, max-rate) can roll it back; add a step below 100 (e.g. steps: 10,100) for the comparison'
+  }
   const short = estimate.metrics.filter((m) => m.relative && m.safeByMs === undefined)
   if (short.length === 0) return undefined
   return `at the stable's current traffic (${trafficText(traffic)}), the steps (${roughDuration(estimate.gateMs)} of bake before 100%, with every extension) are not expected to gather enough evidence to show a healthy release less than ${judge.maxRegression}× worse on ${short.map((m) => m.metric).join(', ')}: it would end inconclusive. Lengthen step-duration or max-inconclusive, release at a busier time, or raise max-regression (see "plan" for how long each step needs)`

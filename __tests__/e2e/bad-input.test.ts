@@ -306,7 +306,7 @@ const rows: Row[] = [
     name: 'a color label that is not a label key',
     inputs: { 'color-label': 'color!' },
     message:
-      'input "color-label": "color!" is not a label key; use e.g. version or example.com/color'
+      "input \"color-label\": \"color!\" is not a label key (name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character); use e.g. version or example.com/color"
   },
   {
     name: 'a prometheus-url that is not a URL',

@@ -61,7 +61,8 @@ describe('estimateLines', () => {
           { metric: 'latency', relative: true, safeByMs: 30_000, regressionByMs: 45_000 }
         ],
         maxMs: 480_000,
-        gateMs: 300_000
+        gateMs: 300_000,
+        compared: true
       },
       [],
       judge,
@@ -74,7 +75,12 @@ describe('estimateLines', () => {
     ],
     [
       'neither decision within the steps',
-      { metrics: [{ metric: 'errors', relative: true }], maxMs: 480_000, gateMs: 300_000 },
+      {
+        metrics: [{ metric: 'errors', relative: true }],
+        maxMs: 480_000,
+        gateMs: 300_000,
+        compared: true
+      },
       [],
       judge,
       [
@@ -88,7 +94,8 @@ describe('estimateLines', () => {
       {
         metrics: [{ metric: 'errors', relative: true, regressionByMs: 7_200_000 }],
         maxMs: 9e6,
-        gateMs: 7_260_000
+        gateMs: 7_260_000,
+        compared: true
       },
       [],
       { ...judge, maxRegression: 2 },
@@ -103,7 +110,8 @@ describe('estimateLines', () => {
       {
         metrics: [{ metric: 'errors', relative: true, safeByMs: 174_000 }],
         maxMs: 480_000,
-        gateMs: 300_000
+        gateMs: 300_000,
+        compared: true
       },
       [
         { weight: 10, safeMs: 2_880_000 },
@@ -191,6 +199,19 @@ describe('estimateLines', () => {
 })
 
 describe('estimateWarning', () => {
+  it('steps straight to 100%: says the candidate is never compared, whatever the estimates', () => {
+    const e = estimateDecisions(
+      relativeOnly,
+      judge,
+      { steps: [100], stepDurationMs: 60_000, maxExtensions: 2, checkIntervalMs: 10_000 },
+      { rps: 1000, badShare: { errors: 0.01, latency: 0.01 } }
+    )
+    expect(e.compared).toBe(false)
+    expect(estimateWarning(e, judge, { rps: 1000, badShare: {} })).toBe(
+      'the steps go straight to 100%: the candidate is never compared with the stable, and only the limits (max-error-rate, max-p99-latency, max-rate) can roll it back; add a step below 100 (e.g. steps: 10,100) for the comparison'
+    )
+  })
+
   it.each<[string, DecisionEstimate, JudgeSettings, string[] | undefined]>([
     [
       'every metric shown safe in time: no warning',
@@ -200,12 +221,18 @@ describe('estimateWarning', () => {
           { metric: 'latency', relative: true, safeByMs: 30_000, regressionByMs: 45_000 }
         ],
         maxMs: 480_000,
-        gateMs: 300_000
+        gateMs: 300_000,
+        compared: true
       },
       judge,
       undefined
     ],
-    ['no metrics: no warning', { metrics: [], maxMs: 480_000, gateMs: 300_000 }, judge, undefined],
+    [
+      'no metrics: no warning',
+      { metrics: [], maxMs: 480_000, gateMs: 300_000, compared: true },
+      judge,
+      undefined
+    ],
     [
       'one metric short: named alone',
       {
@@ -214,7 +241,8 @@ describe('estimateWarning', () => {
           { metric: 'latency', relative: true, regressionByMs: 1 }
         ],
         maxMs: 480_000,
-        gateMs: 300_000
+        gateMs: 300_000,
+        compared: true
       },
       judge,
       ['on latency: it would end inconclusive', 'less than 3× worse']
@@ -228,7 +256,8 @@ describe('estimateWarning', () => {
           { metric: 'checkout', relative: true }
         ],
         maxMs: 480_000,
-        gateMs: 300_000
+        gateMs: 300_000,
+        compared: true
       },
       { ...judge, maxRegression: 2 },
       ['on errors, latency, checkout: it would end inconclusive', 'less than 2× worse']

@@ -156,6 +156,11 @@ export interface DecisionEstimate {
   maxMs: number
   /** Until the end of the step before 100%, with its extensions. */
   gateMs: number
+  /**
+   * Whether a step below 100% comes before the step to 100%: without one (steps `100`) the
+   * candidate is never compared with the stable, and only the limits judge it.
+   */
+  compared: boolean
 }
 
 /** Estimate, per ratio metric, when a healthy release and a regression would be decided. */
@@ -231,7 +236,8 @@ export function estimateDecisions(
     if (times.length > 0) estimate.regressionByMs = Math.min(...times)
     return estimate
   })
-  return { metrics: out, maxMs: sum(all), gateMs: sum(toGate) }
+  const compared = shape.steps.some((w, i) => shape.steps[i + 1] === 100)
+  return { metrics: out, maxMs: sum(all), gateMs: sum(toGate), compared }
 }
 
 /** For one step held at its weight: when each decision would come, from no evidence. */
