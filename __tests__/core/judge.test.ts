@@ -28,7 +28,6 @@ import {
   RELATIVE_GRID,
   relativeLlr,
   rollbackLogE,
-  rollbackTests,
   roughDuration,
   safetyGap,
   safetyProgress,
@@ -196,29 +195,6 @@ describe('negligibleRate', () => {
     }
     const s = setting === undefined ? DEFAULT_JUDGE : { ...DEFAULT_JUDGE, negligibleRate: setting }
     expect(negligibleRate(metric, s)).toBeCloseTo(expected, 9)
-  })
-})
-
-describe('rollbackTests', () => {
-  const ratioMetric = (relative: boolean, maxRate?: number): RatioMetric => ({
-    kind: 'ratio',
-    name: 'm',
-    what: 'bad',
-    relative,
-    ...(maxRate === undefined ? {} : { maxRate })
-  })
-  it.each<[string, JudgedMetric[], string[]]>([
-    [
-      'errors and latency',
-      [errors, latency],
-      ['errors/relative', 'errors/limit', 'latency/relative']
-    ],
-    ['a gauge has no sequential test', [cpu], []],
-    ['relative, limit 100%: no limit test', [ratioMetric(true, 1)], ['m/relative']],
-    ['limit only', [ratioMetric(false, 0.05)], ['m/limit']],
-    ['a 0% limit is no sequential test', [ratioMetric(false, 0)], []]
-  ])('%s', (_name, metrics, expected) => {
-    expect(rollbackTests(metrics)).toEqual(expected)
   })
 })
 

@@ -205,19 +205,10 @@ function hasLimit(metric: RatioMetric): metric is RatioMetric & { maxRate: numbe
 }
 
 /**
- * The sequential tests that can roll a rollout back, as `metric/test`. A metric's tests are
- * averaged into one e-value (an average of e-processes under the same null is one), and α is
- * split evenly over the metrics that have any (a union bound), so the rollout keeps its α.
+ * Ratio metrics with at least one rollback test. A metric's tests (relative, limit) are averaged
+ * into one e-value (an average of e-processes under the same null is one), and α is split over
+ * these metrics by weight (a union bound), so the whole rollout keeps its α.
  */
-export function rollbackTests(metrics: readonly JudgedMetric[]): string[] {
-  return metrics.flatMap((m) =>
-    m.kind === 'ratio'
-      ? [...(m.relative ? [`${m.name}/relative`] : []), ...(hasLimit(m) ? [`${m.name}/limit`] : [])]
-      : []
-  )
-}
-
-/** Ratio metrics with at least one rollback test: α is split over them. */
 export function judgedForRollback(metrics: readonly JudgedMetric[]): RatioMetric[] {
   return metrics.filter((m): m is RatioMetric => m.kind === 'ratio' && (m.relative || hasLimit(m)))
 }
