@@ -456,13 +456,6 @@ export function safetyDriftPerBadEvent(w: number, r: number, s: JudgeSettings): 
   return p * Math.log(p0 / p1) + (1 - p) * Math.log((1 - p0) / (1 - p1))
 }
 
-/** Expected log-evidence per bad event toward rollback when the candidate is `r` × worse. */
-export function regressionDriftPerBadEvent(w: number, r: number, s: JudgeSettings): number {
-  const p = candidateShare(r, w)
-  const p0 = candidateShare(s.tolerance, w)
-  return p * Math.log(p / p0) + (1 - p) * Math.log((1 - p) / (1 - p0))
-}
-
 /**
  * How far a ratio metric is from being shown safe, and how many more requests (both colors
  * together) that needs at the bad share and weights seen so far. The requests are a
