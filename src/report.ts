@@ -330,7 +330,7 @@ function provenanceLine(record: RolloutRecord): string {
   const stop = record.stoppedBy
   if (stop)
     parts.push(
-      `stopped by ${stop.actor ? `@${stop.actor}` : 'hand'} with \`${stop.command}\` at ${clockText(stop.at)}`
+      `stopped by ${stop.actor ? `@${stop.actor}` : 'hand'} with \`${stop.command}\`${stop.runUrl ? ` ([run](${stop.runUrl}))` : ''} at ${clockText(stop.at)}`
     )
   if (parts.length === 0) return ''
   const line = parts.join(' · ')
@@ -575,7 +575,84 @@ function chartsMarkdown(
   } else {
     out.push('_No error rate was measured: no chart._', '')
   }
+  for (const { spec, chart } of customCharts(record, maxPoints)) {
+    const bound =
+      spec.kind === 'gauge'
+        ? [
+            spec.max === undefined ? '' : `max ${spec.max}`,
+            spec.min === undefined ? '' : `min ${spec.min}`
+          ]
+            .filter(Boolean)
+            .join(', ')
+        : spec.maxRate === undefined
+          ? ''
+          : `max-rate ${pct(spec.maxRate)}`
+    out.push(`### ${spec.name}`, '', xychartBlock(chart), '')
+    out.push(
+      `_The moving line is ${record.candidate.color}'s ${spec.kind === 'gauge' ? 'value' : 'bad share'} at each check${grouped ? ' (the worst check of each group)' : ''}${bound ? `, the flat line its limit (${bound})` : ''}._`,
+      ''
+    )
+  }
   return out
+}
+
+const BUILTIN_METRICS = new Set(['errors', 'latency', 'latency-limit'])
+
+/**
+ * A chart per custom metric that has data: a gauge's value, or a ratio's bad share (%) at each
+ * check, with its limit as a flat line. Grouped points keep the group's worst value.
+ */
+export function customCharts(
+  record: RolloutRecord,
+  maxPoints: number
+): Array<{ spec: MetricSpec; chart: XyChart }> {
+  const startMs = Date.parse(record.startedAt)
+  const lastMs = Date.parse(record.checks.at(-1)?.at ?? record.startedAt)
+  const unit = lastMs - startMs > 15 * 60_000 ? 'min' : 's'
+  const charts: Array<{ spec: MetricSpec; chart: XyChart }> = []
+  for (const spec of metricSpecsOf(record.config)) {
+    if (BUILTIN_METRICS.has(spec.name)) continue
+    const valueOf = (c: CheckEntry): number | undefined => {
+      const m = c.metrics?.[spec.name]
+      if (spec.kind === 'gauge') return m?.v
+      return m?.c && m.c[1] > 0 ? (m.c[0] / m.c[1]) * 100 : undefined
+    }
+    const measured = record.checks.filter((c) => valueOf(c) !== undefined)
+    if (measured.length === 0) continue
+    const groups = evenGroups(measured, maxPoints)
+    // For a gauge bounded below only, the worst is the lowest; otherwise the highest.
+    const low = spec.kind === 'gauge' && spec.max === undefined && spec.min !== undefined
+    const worst = groups.map((g) => {
+      const values = g.map((c) => valueOf(c) as number)
+      return low ? Math.min(...values) : Math.max(...values)
+    })
+    const limit =
+      spec.kind === 'gauge'
+        ? (spec.max ?? spec.min)
+        : spec.maxRate === undefined
+          ? undefined
+          : spec.maxRate * 100
+    const top = niceCeiling(Math.max(...worst.map((w) => w * 1.1), (limit ?? 0) * 1.5, 0.1))
+    const bottom = Math.min(0, ...worst)
+    charts.push({
+      spec,
+      chart: {
+        title: `${record.candidate.color} ${spec.name}${spec.kind === 'ratio' ? ' bad share (%)' : ''}`,
+        xTitle: unit === 's' ? 'seconds since start' : 'minutes since start',
+        x: groups.map((g) => elapsedLabel(lastOf(g), startMs, unit)),
+        yTitle: spec.kind === 'ratio' ? 'bad share (%)' : spec.name,
+        yMin: bottom,
+        yMax: top,
+        series: [
+          { kind: 'line', values: worst.map((w) => plain(w, 3)) },
+          ...(limit === undefined
+            ? []
+            : [{ kind: 'line' as const, values: worst.map(() => plain(limit, 3)) }])
+        ]
+      }
+    })
+  }
+  return charts
 }
 
 /** The whole rollout as JSON-serialisable data, for the `report` output's file. */

@@ -8,6 +8,8 @@ import {
   summaryMarkdown
 } from '../../src/report.js'
 import type { CheckEntry, RolloutConfig, RolloutRecord } from '../../src/core/record.js'
+import type { MetricSpec } from '../../src/core/metrics.js'
+import { rolloutConfig, rolloutRecord } from '../fixtures/record.js'
 
 const config: RolloutConfig = {
   virtualService: 'reviews',
@@ -485,5 +487,75 @@ describe('reportJson', () => {
       outputs: { result: 'rolled-back', phase: 'rolled-back' }
     })
     expect(report.outputs).toEqual({ result: 'rolled-back', phase: 'rolled-back' })
+  })
+})
+
+describe('custom metrics in the summary', () => {
+  const specs: MetricSpec[] = [
+    { kind: 'gauge', name: 'queue-lag', query: 'lag{workload="{{ workload }}"}', max: 5 },
+    {
+      kind: 'ratio',
+      name: 'checkout-failures',
+      what: 'bad',
+      relative: true,
+      maxRate: 0.005,
+      total: 't{workload="{{ workload }}"}',
+      badQuery: 'b{workload="{{ workload }}"}'
+    }
+  ]
+  const at = (s: number): string =>
+    new Date(Date.parse('2026-11-25T10:00:00Z') + s * 1000).toISOString()
+  const stopped = rolloutRecord({
+    phase: 'rolled-back',
+    config: rolloutConfig({ metrics: specs }),
+    stoppedBy: {
+      command: 'abort',
+      actor: 'octocat',
+      runUrl: 'https://github.com/acme/shop/actions/runs/7',
+      at: at(30)
+    },
+    checks: [10, 20, 30].map((s, i) => ({
+      at: at(s),
+      step: 0,
+      weight: 10,
+      verdict: 'pass' as const,
+      reasons: [],
+      metrics: {
+        'queue-lag': { v: [1, 4, 12][i] as number },
+        'checkout-failures': {
+          c: [
+            [0, 100],
+            [1, 100],
+            [3, 100]
+          ][i] as [number, number]
+        }
+      }
+    }))
+  })
+  const md = summaryMarkdown(stopped, { maxErrorRate: 0.01 })
+
+  it('charts each custom metric with its limit, after the built-in charts', () => {
+    const charts = mermaidCharts(md)
+    const lag = charts.find((c) => c.title === 'green queue-lag')
+    expect(lag?.x).toEqual(['10', '20', '30'])
+    expect(lag?.series).toEqual([
+      { kind: 'line', values: [1, 4, 12] },
+      { kind: 'line', values: [5, 5, 5] }
+    ])
+    const failures = charts.find((c) => c.title === 'green checkout-failures bad share (%)')
+    expect(failures?.series).toEqual([
+      { kind: 'line', values: [0, 1, 3] },
+      { kind: 'line', values: [0.5, 0.5, 0.5] }
+    ])
+    expect(md).toContain(
+      "_The moving line is green's value at each check, the flat line its limit (max 5)._"
+    )
+    expect(md.indexOf('### queue-lag')).toBeGreaterThan(md.indexOf('### Candidate error rate'))
+  })
+
+  it('links the run of whoever stopped the rollout', () => {
+    expect(md).toContain(
+      'Stopped by @octocat with `abort` ([run](https://github.com/acme/shop/actions/runs/7)) at 10:00:30 UTC'
+    )
   })
 })
