@@ -11,40 +11,20 @@ import {
   type RolloutRecord,
   withCheck
 } from '../../src/core/record.js'
+import { rolloutConfig, rolloutRecord } from '../fixtures/record.js'
 
 function record(extra: Partial<RolloutRecord> = {}): RolloutRecord {
-  return {
+  return rolloutRecord({
     id: 'run-1',
-    phase: 'shifting',
-    service: 'reviews',
-    namespace: 'demo',
     stable: { color: 'blue', image: 'example.com/reviews:1' },
     candidate: { color: 'green', image: 'example.com/reviews:2' },
     steps: [10, 25, 50, 100],
-    config: {
-      virtualService: 'reviews',
-      destinationRule: 'reviews',
-      routes: [],
-      colorLabel: 'version',
-      istioVersion: 'v1',
-      stepDurationMs: 60_000,
-      checkIntervalMs: 10_000,
-      readyTimeoutMs: 300_000,
-      prometheusUrl: 'http://prometheus:9090',
-      maxErrorRate: 0.01,
-      analysisWindowMs: 60_000,
-      maxInconclusive: 2,
-      reporter: 'destination',
-      previousColor: 'keep'
-    },
+    config: rolloutConfig({ prometheusUrl: 'http://prometheus:9090' }),
     step: 1,
     weights: { blue: 75, green: 25 },
-    startedAt: '2026-11-25T10:00:00.000Z',
     heartbeatAt: '2026-11-25T10:00:00.000Z',
-    owner: {},
-    checks: [],
     ...extra
-  }
+  })
 }
 
 /** A check as heavy as they come: ten metrics with every figure, a long reason in UTF-8. */

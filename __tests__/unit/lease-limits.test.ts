@@ -9,6 +9,7 @@ import { Kube, loadKubeConfig } from '../../src/adapters/kube.js'
 import { LeaseStore, RECORD_ANNOTATION } from '../../src/adapters/lease.js'
 import { annotationsBytes, INT32_MAX, MAX_ANNOTATIONS_BYTES } from '../../src/core/limits.js'
 import { type CheckEntry, RECORD_BUDGET_BYTES, type RolloutRecord } from '../../src/core/record.js'
+import { rolloutRecord } from '../fixtures/record.js'
 
 let api: ApiServer
 let kube: Kube
@@ -31,37 +32,7 @@ afterEach(() => {
 })
 
 function record(checks: CheckEntry[] = []): RolloutRecord {
-  return {
-    id: 'run-1',
-    phase: 'shifting',
-    service: 'reviews',
-    namespace: 'demo',
-    stable: { color: 'blue' },
-    candidate: { color: 'green' },
-    steps: [10, 100],
-    config: {
-      virtualService: 'reviews',
-      destinationRule: 'reviews',
-      routes: [],
-      colorLabel: 'version',
-      istioVersion: 'v1',
-      stepDurationMs: 60_000,
-      checkIntervalMs: 10_000,
-      readyTimeoutMs: 300_000,
-      prometheusUrl: 'http://127.0.0.1:9090',
-      maxErrorRate: 0.01,
-      analysisWindowMs: 60_000,
-      maxInconclusive: 2,
-      reporter: 'destination',
-      previousColor: 'keep'
-    },
-    step: 0,
-    weights: { blue: 90, green: 10 },
-    startedAt: '2026-11-25T10:00:00.000Z',
-    heartbeatAt: '2026-11-25T10:00:00.000Z',
-    owner: {},
-    checks
-  }
+  return rolloutRecord({ id: 'run-1', heartbeatAt: '2026-11-25T10:00:00.000Z', checks })
 }
 
 function check(i: number): CheckEntry {

@@ -9,6 +9,7 @@ import {
   RECORD_ANNOTATION
 } from '../../src/adapters/lease.js'
 import type { RolloutRecord } from '../../src/core/record.js'
+import { rolloutRecord } from '../fixtures/record.js'
 
 let api: ApiServer
 let kube: Kube
@@ -35,38 +36,15 @@ afterEach(() => {
 })
 
 function record(id: string): RolloutRecord {
-  return {
+  return rolloutRecord({
     id,
     phase: 'deploying',
-    service: 'reviews',
-    namespace: 'demo',
-    stable: { color: 'blue' },
-    candidate: { color: 'green' },
-    steps: [10, 100],
-    config: {
-      virtualService: 'reviews',
-      destinationRule: 'reviews',
-      routes: [],
-      colorLabel: 'version',
-      istioVersion: 'v1',
-      stepDurationMs: 60_000,
-      checkIntervalMs: 10_000,
-      readyTimeoutMs: 300_000,
-      prometheusUrl: 'http://127.0.0.1:9090',
-      maxErrorRate: 0.01,
-      analysisWindowMs: 60_000,
-      maxInconclusive: 2,
-      reporter: 'destination',
-      previousColor: 'keep'
-    },
     step: -1,
     weights: { blue: 100, green: 0 },
-    startedAt: '2026-11-25T10:00:00.000Z',
     heartbeatAt: '2026-11-25T10:00:00.000Z',
     owner: { runUrl: `https://github.com/acme/shop/actions/runs/${id}` },
-    heldBy: { id: `run-${id}`, runUrl: `https://github.com/acme/shop/actions/runs/${id}` },
-    checks: []
-  }
+    heldBy: { id: `run-${id}`, runUrl: `https://github.com/acme/shop/actions/runs/${id}` }
+  })
 }
 
 function storedRecord(): RolloutRecord {
