@@ -24,7 +24,7 @@ import { judged, placeholders, queriesFor } from './core/metrics.js'
 import { judgeSettingsOf, metricSpecsOf } from './core/record.js'
 import { estimateLines, estimateWarning } from './report.js'
 import { promRange } from './core/duration.js'
-import { describeAnalysis, type Outcome, type Readiness, Rollout } from './rollout.js'
+import { describeAnalysis, type Readiness, type RolloutEnd, Rollout } from './rollout.js'
 import { retireAdopted } from './adoption.js'
 import type { Settings } from './inputs.js'
 import type { Clock, Log } from './log.js'
@@ -33,7 +33,7 @@ import type { Clock, Log } from './log.js'
 export interface Notifier {
   /** A rollout starts or continues; may add GitHub ids to the record. */
   started(record: RolloutRecord, previous?: RolloutRecord): Promise<RolloutRecord>
-  finished(outcome: Outcome): Promise<void>
+  finished(outcome: RolloutEnd): Promise<void>
   /** The run stopped on an error after a rollout started. */
   failed(message: string): Promise<void>
 }
@@ -58,7 +58,7 @@ export interface CommandDeps {
 
 /** What a command ends with: the outcome of a rollout, or a read-only answer. */
 export type CommandResult =
-  | { kind: 'rollout'; outcome: Outcome }
+  | { kind: 'rollout'; outcome: RolloutEnd }
   | { kind: 'status'; record?: RolloutRecord; phase: string; weights?: string; text: string }
   | { kind: 'plan'; text: string; stable: Color; candidate: Color }
 
@@ -179,7 +179,7 @@ function engine(d: CommandDeps, record: RolloutRecord, options: { fence?: boolea
   )
 }
 
-async function finish(d: CommandDeps, ended: Outcome): Promise<CommandResult> {
+async function finish(d: CommandDeps, ended: RolloutEnd): Promise<CommandResult> {
   const outcome = { ...ended, record: await retire(d, ended.record) }
   await d.notifier.finished(outcome)
   return { kind: 'rollout', outcome }

@@ -73,7 +73,11 @@ export interface EngineDeps {
   fence?: string
 }
 
-export interface Outcome {
+/**
+ * How one run of the engine ended: the engine's result, with the record it left. Not the
+ * report's `Outcome`, which is where a rollout stands as a person sees it.
+ */
+export interface RolloutEnd {
   result: 'promoted' | 'rolled-back' | 'paused'
   record: RolloutRecord
   reason?: string
@@ -200,7 +204,7 @@ export class Rollout {
    * Run `body`; if it breaks unexpectedly, put traffic back on the stable color. If even that
    * fails, record `failed` with what a person must do, and throw.
    */
-  async guard(body: () => Promise<Outcome>): Promise<Outcome> {
+  async guard(body: () => Promise<RolloutEnd>): Promise<RolloutEnd> {
     this.d.leases.startHeartbeat((e) =>
       this.d.log.warning(
         e instanceof LockLostError
@@ -346,7 +350,7 @@ export class Rollout {
    * Shift through the steps from index `from`, analysing each; pause at config.pauseAt, promote
    * after the last, roll back on a failing verdict.
    */
-  async shift(from: number): Promise<Outcome> {
+  async shift(from: number): Promise<RolloutEnd> {
     const { log } = this.d
     const { steps, candidate } = this.current
     if (this.current.phase !== 'shifting') await this.save({ phase: 'shifting' })
@@ -370,7 +374,7 @@ export class Rollout {
   }
 
   /** Straight to 100% without analysis (promote with skip-analysis). */
-  async skipToPromotion(): Promise<Outcome> {
+  async skipToPromotion(): Promise<RolloutEnd> {
     const { steps } = this.current
     await this.save({ phase: 'shifting', step: steps.length - 1 })
     const written = await this.writeWeights(100)
@@ -386,7 +390,7 @@ export class Rollout {
     | { kind: 'advance' }
     | { kind: 'rollback'; reason: string }
     | { kind: 'inconclusive'; reason: string }
-    | { kind: 'stopped'; outcome: Outcome }
+    | { kind: 'stopped'; outcome: RolloutEnd }
   > {
     const { log, clock } = this.d
     const { candidate, config, steps } = this.current
@@ -508,7 +512,7 @@ export class Rollout {
    * Whether the weights are still the ones this rollout wrote; if a person or a tool changed them,
    * stop shifting and pause or roll back as config.onDrift says, naming who changed them.
    */
-  private async drift(): Promise<Outcome | undefined> {
+  private async drift(): Promise<RolloutEnd | undefined> {
     const { traffic, log } = this.d
     const { config, stable } = this.current
     const vs = await traffic.readVirtualService()
@@ -610,7 +614,7 @@ export class Rollout {
     }
   }
 
-  private async pause(index: number, inconclusive?: string): Promise<Outcome> {
+  private async pause(index: number, inconclusive?: string): Promise<RolloutEnd> {
     const weight = this.current.steps[index] as number
     await this.d.log.group(`Pause at ${weight}%`, async () => {
       await this.save({
@@ -637,7 +641,7 @@ export class Rollout {
     }
   }
 
-  async promote(): Promise<Outcome> {
+  async promote(): Promise<RolloutEnd> {
     const { log, kube } = this.d
     const { stable, candidate, namespace, config } = this.current
     await log.group('Promote', async () => {
@@ -670,7 +674,7 @@ export class Rollout {
    * Stable back to 100% in one write, then the candidate scaled to zero (kept for inspection).
    * `extra` marks who stopped it, for rollbacks a person asked for.
    */
-  async rollback(reason: string, extra: Partial<RolloutRecord> = {}): Promise<Outcome> {
+  async rollback(reason: string, extra: Partial<RolloutRecord> = {}): Promise<RolloutEnd> {
     const { log, kube } = this.d
     const { stable, candidate, namespace } = this.current
     return log.group('Roll back', async () => {
