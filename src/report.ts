@@ -3,7 +3,12 @@ import { deploymentName, formatWeights, type Color } from './core/color.js'
 import type { DecisionEstimate, StepEstimate, TrafficNow } from './core/estimate.js'
 import { roughDuration, type JudgeSettings } from './core/judge.js'
 import type { MetricSpec } from './core/metrics.js'
-import { type CheckEntry, metricSpecsOf, type RolloutRecord } from './core/record.js'
+import {
+  type CheckEntry,
+  metricSpecsOf,
+  type RolloutConfig,
+  type RolloutRecord
+} from './core/record.js'
 
 export interface Outputs {
   result: string
@@ -17,10 +22,11 @@ export interface Outputs {
   reason: string
 }
 
-export interface Thresholds {
-  maxErrorRate: number
-  maxP99Ms?: number
-}
+/**
+ * The user's absolute limits (inputs max-error-rate and max-p99-latency), as the summary shows
+ * them. Not the judge's `Thresholds`, which are the log-thresholds its tests decide at.
+ */
+export type UserLimits = Pick<RolloutConfig, 'maxErrorRate' | 'maxP99Ms'>
 
 /** Who stopped a rollout by hand, and how. */
 export type StoppedBy = NonNullable<RolloutRecord['stoppedBy']>
@@ -353,7 +359,7 @@ export function adoptionLine(record: RolloutRecord): string {
  */
 export function summaryMarkdown(
   record: RolloutRecord,
-  thresholds: Thresholds,
+  limits: UserLimits,
   options: { maxChartPoints?: number } = {}
 ): string {
   const decision = decisionOf(record)
@@ -368,9 +374,9 @@ export function summaryMarkdown(
     '',
     adoptionLine(record),
     '',
-    ...stepTable(record, thresholds)
+    ...stepTable(record, limits)
   ]
-  lines.push('', ...chartsMarkdown(record, thresholds, options.maxChartPoints ?? MAX_CHART_POINTS))
+  lines.push('', ...chartsMarkdown(record, limits, options.maxChartPoints ?? MAX_CHART_POINTS))
   // Optional lines above are '' when absent; collapse the blank runs they leave.
   return lines.filter((l, i) => l !== '' || (i > 0 && lines[i - 1] !== '')).join('\n') + '\n'
 }
@@ -379,7 +385,7 @@ export function summaryMarkdown(
  * One row per step: its checks, then for every metric the candidate's figure in the step beside
  * the stable's (with how far its tests got), the p99 seen, the verdict and when it ended.
  */
-function stepTable(record: RolloutRecord, thresholds: Thresholds): string[] {
+function stepTable(record: RolloutRecord, limits: UserLimits): string[] {
   const specs = metricSpecsOf(record.config)
   const header = [
     'step',
@@ -391,7 +397,7 @@ function stepTable(record: RolloutRecord, thresholds: Thresholds): string[] {
         ? `${m.name} (${[m.min === undefined ? '' : `≥ ${m.min}`, m.max === undefined ? '' : `≤ ${m.max}`].filter(Boolean).join(', ')})`
         : `${m.name}: ${m.what}${m.maxRate === undefined ? '' : ` (≤ ${pct(m.maxRate)})`}`
     ),
-    `p99${thresholds.maxP99Ms === undefined ? '' : ` (≤ ${thresholds.maxP99Ms} ms)`}`,
+    `p99${limits.maxP99Ms === undefined ? '' : ` (≤ ${limits.maxP99Ms} ms)`}`,
     'verdict',
     'time'
   ]
@@ -491,11 +497,7 @@ function elapsedLabel(check: CheckEntry, startMs: number, unit: 's' | 'min'): st
  * a flat line for the threshold. When checks are grouped to fit, a point carries the group's
  * last weight but its worst error rate, so a short spike never disappears from the chart.
  */
-export function chartsOf(
-  record: RolloutRecord,
-  thresholds: Thresholds,
-  maxPoints: number
-): XyChart[] {
+export function chartsOf(record: RolloutRecord, limits: UserLimits, maxPoints: number): XyChart[] {
   if (record.checks.length === 0) return []
   const startMs = Date.parse(record.startedAt)
   const lastMs = Date.parse(record.checks.at(-1)?.at ?? record.startedAt)
@@ -521,7 +523,7 @@ export function chartsOf(
   if (measured.length > 0) {
     const rateGroups = evenGroups(measured, maxPoints)
     const worst = rateGroups.map((g) => Math.max(...g.map((c) => (c.errorRate ?? 0) * 100)))
-    const thresholdPct = thresholds.maxErrorRate * 100
+    const thresholdPct = limits.maxErrorRate * 100
     charts.push({
       title: `${candidate} error rate vs threshold (%)`,
       xTitle,
@@ -544,12 +546,8 @@ function lastOf<T>(group: readonly T[]): T {
   return last
 }
 
-function chartsMarkdown(
-  record: RolloutRecord,
-  thresholds: Thresholds,
-  maxPoints: number
-): string[] {
-  const charts = chartsOf(record, thresholds, maxPoints)
+function chartsMarkdown(record: RolloutRecord, limits: UserLimits, maxPoints: number): string[] {
+  const charts = chartsOf(record, limits, maxPoints)
   if (charts.length === 0) return []
   const [weight, rate] = charts
   const out: string[] = []
@@ -567,7 +565,7 @@ function chartsMarkdown(
     out.push('### Candidate error rate', '', xychartBlock(rate), '')
     // xychart-beta draws no legend: say in words which line is which.
     const notes = [
-      `The moving line is ${record.candidate.color}'s share of 5xx responses at each check${grouped ? ' (the worst check of each group)' : ''}, the flat line the ${pct(thresholds.maxErrorRate)} threshold.`
+      `The moving line is ${record.candidate.color}'s share of 5xx responses at each check${grouped ? ' (the worst check of each group)' : ''}, the flat line the ${pct(limits.maxErrorRate)} threshold.`
     ]
     if (unmeasured > 0)
       notes.push(`${unmeasured} check(s) without data are left out: no data is not a pass.`)
@@ -661,7 +659,7 @@ export interface RolloutReport {
   schema: 'istio-bluegreen/report@1'
   decision: Decision
   outputs: Record<string, string>
-  thresholds: Thresholds
+  thresholds: UserLimits
   record: RolloutRecord
   [extra: string]: unknown
 }
@@ -672,7 +670,7 @@ export interface RolloutReport {
  */
 export function reportJson(
   record: RolloutRecord,
-  extra: { thresholds: Thresholds; outputs?: Record<string, string>; [key: string]: unknown }
+  extra: { thresholds: UserLimits; outputs?: Record<string, string>; [key: string]: unknown }
 ): RolloutReport {
   const { thresholds, outputs, ...rest } = extra
   // A deep copy through JSON: what the file will hold, with no shared references to the record.
