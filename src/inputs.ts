@@ -3,25 +3,16 @@
  * name the input and the accepted form. Nothing else in the action reads inputs.
  */
 import { X509Certificate } from 'node:crypto'
+import { COMMANDS, type CommandName } from './core/commands.js'
 import { parseMetricDefinitions, type MetricDefinition } from './core/custom-metrics.js'
 import { parseDuration } from './core/duration.js'
 import { INT32_MAX, qualifiedNameProblem } from './core/limits.js'
 import type { Reporter } from './core/queries.js'
 
-export const COMMANDS = [
-  'deploy',
-  'promote',
-  'resume',
-  'rollback',
-  'abort',
-  'status',
-  'plan'
-] as const
-export type Command = (typeof COMMANDS)[number]
 export type PreviousColorPolicy = 'keep' | 'scale-down'
 
 export interface Settings {
-  command: Command
+  command: CommandName
   /** Kubeconfig file content; undefined: KUBECONFIG, ~/.kube/config, or in-cluster. */
   kubeconfig?: string
   context?: string

@@ -4,7 +4,17 @@
  */
 import type { Phase } from './record.js'
 
-export type CommandName = 'deploy' | 'promote' | 'resume' | 'rollback' | 'abort' | 'status' | 'plan'
+/** Every command the action knows, in the order the README lists them. */
+export const COMMANDS = [
+  'deploy',
+  'promote',
+  'resume',
+  'rollback',
+  'abort',
+  'status',
+  'plan'
+] as const
+export type CommandName = (typeof COMMANDS)[number]
 
 export interface LockView {
   /** Whether another run holds the lock and still renews it. */
