@@ -11,6 +11,7 @@ import { LeaseStore, LockLostError } from './adapters/lease.js'
 import { IstioTraffic } from './adapters/istio.js'
 import { Rollout } from './rollout.js'
 import { formatWeights } from './core/color.js'
+import { running } from './core/record.js'
 import { systemClock, type Log } from './log.js'
 
 /** State keys shared by the main and post steps. */
@@ -53,8 +54,8 @@ export async function cleanup(): Promise<void> {
       }
       return
     }
-    const inFlight = record.phase === 'deploying' || record.phase === 'shifting'
-    if (!inFlight) {
+    // Only a running rollout was interrupted; a paused or ended one stays as it is.
+    if (!running(record.phase)) {
       await leases.save(record, { release: true })
       return
     }

@@ -21,7 +21,7 @@ import {
 } from './preflight.js'
 import { estimateDecisions, stepEstimates } from './core/estimate.js'
 import { judged, placeholders, queriesFor } from './core/metrics.js'
-import { judgeSettingsOf, metricSpecsOf } from './core/record.js'
+import { inFlight, judgeSettingsOf, metricSpecsOf } from './core/record.js'
 import { estimateLines, estimateWarning } from './report.js'
 import { promRange } from './core/duration.js'
 import { describeAnalysis, type Readiness, type RolloutEnd, Rollout } from './rollout.js'
@@ -633,7 +633,7 @@ export async function status(d: CommandDeps): Promise<CommandResult> {
 export async function plan(d: CommandDeps): Promise<CommandResult> {
   const { settings, log } = d
   const state = await d.leases.read()
-  if (state.record && ['deploying', 'shifting', 'paused'].includes(state.record.phase)) {
+  if (state.record && inFlight(state.record.phase)) {
     log.warning(
       `a rollout is ${state.record.phase} now; this release will have to wait until it is promoted or rolled back`
     )

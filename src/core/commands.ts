@@ -2,7 +2,7 @@
  * What each command may do in each phase of the rollout record: a plain decision, so every
  * refusal is tested in one table and says what to do instead.
  */
-import type { Phase } from './record.js'
+import { inFlight, type Phase, running } from './record.js'
 
 /** Every command the action knows, in the order the README lists them. */
 export const COMMANDS = [
@@ -73,7 +73,7 @@ export function admit(command: CommandName, phase: Phase | undefined, lock: Lock
         )
       }
       // Its run died: follow on-interrupt for it first, then release anew.
-      if (phase === 'deploying' || phase === 'shifting') return { kind: 'proceed', mode: 'recover' }
+      if (running(phase)) return { kind: 'proceed', mode: 'recover' }
       if (phase === 'failed') {
         return refuse(
           'the last rollout failed and could not restore traffic by itself (see status); run rollback once the cluster answers, then deploy'
@@ -87,19 +87,13 @@ export function admit(command: CommandName, phase: Phase | undefined, lock: Lock
       )
     case 'resume':
       if (phase === 'paused') return { kind: 'proceed', mode: 'continue' }
-      if (phase === 'deploying' || phase === 'shifting')
-        return { kind: 'proceed', mode: 'interrupted' }
+      if (running(phase)) return { kind: 'proceed', mode: 'interrupted' }
       return refuse(
         `nothing to resume: resume continues a paused or interrupted rollout, and the rollout is ${phase ?? 'not started'}`
       )
     case 'rollback':
       if (phase === 'promoted') return { kind: 'proceed', mode: 'instant' }
-      if (
-        phase === 'deploying' ||
-        phase === 'shifting' ||
-        phase === 'paused' ||
-        phase === 'failed'
-      ) {
+      if (inFlight(phase) || phase === 'failed') {
         return { kind: 'proceed', mode: 'continue' }
       }
       return refuse(
@@ -108,12 +102,7 @@ export function admit(command: CommandName, phase: Phase | undefined, lock: Lock
           : 'nothing to roll back: no rollout is recorded for this service'
       )
     case 'abort':
-      if (
-        phase === 'deploying' ||
-        phase === 'shifting' ||
-        phase === 'paused' ||
-        phase === 'failed'
-      ) {
+      if (inFlight(phase) || phase === 'failed') {
         return { kind: 'proceed', mode: 'continue' }
       }
       return refuse(

@@ -15,8 +15,22 @@ export type CheckVerdict = 'pass' | 'fail' | 'inconclusive'
  */
 export type Phase = 'deploying' | 'shifting' | 'paused' | 'promoted' | 'rolled-back' | 'failed'
 
-/** Phases in which a rollout holds traffic between colors or is about to. */
-export const IN_FLIGHT: readonly Phase[] = ['deploying', 'shifting', 'paused']
+/**
+ * In flight: a rollout under way, holding traffic between colors or about to (deploying,
+ * shifting, paused). Not `failed`: a failed rollout may hold traffic between colors too, but only
+ * a person's rollback moves it. Undefined (no record) is not in flight.
+ */
+export function inFlight(phase: Phase | undefined): boolean {
+  return phase === 'deploying' || phase === 'shifting' || phase === 'paused'
+}
+
+/**
+ * Running: a run drives the rollout (deploying, shifting), as opposed to paused, where it waits
+ * for a person. Found in a record whose run is gone, the rollout was interrupted.
+ */
+export function running(phase: Phase | undefined): boolean {
+  return phase === 'deploying' || phase === 'shifting'
+}
 
 /**
  * How the rollout routes and analyses, fixed when it starts: a later promote or resume continues
