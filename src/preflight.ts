@@ -4,7 +4,8 @@
  */
 import { glob, readFile } from 'node:fs/promises'
 import yaml from 'js-yaml'
-import { type Color, COLORS, deploymentName, otherColor } from './core/color.js'
+import { adoptionOf, type Manifests, stableColorOf, templateOf } from './core/adoption.js'
+import { type Color, deploymentName, otherColor } from './core/color.js'
 import { type ServiceRef } from './core/routes.js'
 import { type DestinationRuleSpec, subsetPatch } from './core/subsets.js'
 import {
@@ -27,7 +28,7 @@ import {
   placeholders,
   queriesFor
 } from './core/metrics.js'
-import { DEPLOYMENTS, type Kube, type KubeObject, PODS, SERVICES } from './adapters/kube.js'
+import { DEPLOYMENTS, type Kube, PODS, SERVICES } from './adapters/kube.js'
 import { ISTIO_GROUP, ISTIO_VERSIONS, IstioTraffic } from './adapters/istio.js'
 import { type Prometheus, PrometheusMetrics } from './adapters/prometheus.js'
 import { REQUIRED_PERMISSIONS } from './permissions.js'
@@ -120,42 +121,22 @@ export async function istioVersion(kube: Kube): Promise<string> {
   return version
 }
 
-function matchesSelector(d: KubeObject, selector: Record<string, string>): boolean {
-  const labels =
-    ((d.spec?.template as { metadata?: { labels?: Record<string, string> } } | undefined)?.metadata
-      ?.labels as Record<string, string> | undefined) ?? {}
-  return Object.entries(selector).every(([k, v]) => labels[k] === v)
-}
-
-/** The Deployment named in `manifests` (a path or glob of YAML files). */
-async function manifestTemplate(pattern: string, service: string): Promise<DeploymentObject> {
+/** The documents of the files input `manifests` names (a path or glob of YAML files). */
+async function readManifests(pattern: string): Promise<Manifests> {
   const files: string[] = []
   for await (const f of glob(pattern)) files.push(f)
   if (files.length === 0) fail(`input "manifests": no file matches "${pattern}"`)
-  const deployments: DeploymentObject[] = []
+  const docs: unknown[] = []
   for (const file of files.sort()) {
-    let docs: unknown[]
     try {
-      docs = yaml.loadAll(await readFile(file, 'utf8'))
+      docs.push(...yaml.loadAll(await readFile(file, 'utf8')))
     } catch (error) {
       fail(
         `input "manifests": ${file} is not valid YAML: ${(error as Error).message.split('\n')[0]}`
       )
     }
-    for (const doc of docs) {
-      const d = doc as DeploymentObject | null
-      if (d && d.kind === 'Deployment' && d.metadata?.name) deployments.push(d)
-    }
   }
-  const names = [service, ...COLORS.map((c) => deploymentName(service, c))]
-  const named = deployments.filter((d) => names.includes(d.metadata.name))
-  const pick = named.length === 1 ? named[0] : deployments.length === 1 ? deployments[0] : undefined
-  if (!pick) {
-    fail(
-      `input "manifests": expected one Deployment for ${service} in ${files.join(', ')}, found ${deployments.length}${deployments.length ? ` (${deployments.map((d) => d.metadata.name).join(', ')})` : ''}; name it ${service}`
-    )
-  }
-  return pick
+  return { files, docs }
 }
 
 /** Run every read-only check. Changes nothing. */
@@ -199,19 +180,15 @@ export async function preflight(
   const adoptRoutes = routes.some((r) => r.bare !== undefined)
   const weights = traffic.weightsOf(vs, 'blue')
   if (typeof weights === 'string') fail(weights)
-  const stables = new Set(
-    weights.map((w) => (w.blue === 100 ? 'blue' : w.green === 100 ? 'green' : 'split'))
+  const read = stableColorOf(
+    weights.map((w, i) => ({ name: routes[i]?.name ?? `#${i}`, weights: w })),
+    `VirtualService ${settings.virtualService}`
   )
-  let stable = [...stables][0] as Color
-  if (stables.has('split') || stables.size > 1) {
-    const shown = weights
-      .map((w, i) => `${routes[i]?.name}: blue=${w.blue},green=${w.green}`)
-      .join('; ')
-    const message = `VirtualService ${settings.virtualService} is between colors (${shown}); a rollout is in flight or was interrupted: finish it or roll it back before deploying`
-    if (!options.lenient) fail(message)
-    log.warning(message)
-    stable = (weights[0]?.blue ?? 0) >= 50 ? 'blue' : 'green'
+  if (read.kind === 'between') {
+    if (!options.lenient) fail(read.message)
+    log.warning(read.message)
   }
+  const stable = read.kind === 'stable' ? read.stable : read.guess
   const candidate = otherColor(stable)
 
   const dr = await traffic.readDestinationRule()
@@ -235,29 +212,28 @@ export async function preflight(
   )) as DeploymentObject | undefined
   let adoptFrom: DeploymentObject | undefined
   if (!stableDeployment) {
-    const candidates = (await kube.list(DEPLOYMENTS, namespace)).filter(
-      (d) =>
-        matchesSelector(d, selector) &&
-        !COLORS.some((c) => d.metadata.name === deploymentName(settings.service, c))
-    )
-    if (candidates.length !== 1 || stable !== 'blue') {
-      fail(
-        `Deployment ${deploymentName(settings.service, stable)} not found in namespace ${namespace}` +
-          (candidates.length > 1
-            ? `, and ${candidates.length} Deployments match Service ${settings.service}'s selector (${candidates.map((d) => d.metadata.name).join(', ')}): keep one`
-            : `; deploy the service first (the stable color must be running)`)
-      )
-    }
-    adoptFrom = candidates[0] as DeploymentObject
+    const adoption = adoptionOf({
+      service: settings.service,
+      namespace,
+      stable,
+      selector,
+      deployments: (await kube.list(DEPLOYMENTS, namespace)) as unknown as DeploymentObject[]
+    })
+    if (adoption.kind === 'refuse') fail(adoption.message)
+    adoptFrom = adoption.from
     stableDeployment = adoptFrom
     log.info(
       `Service ${settings.service} has no colors yet: Deployment ${adoptFrom.metadata.name} will be copied to ${deploymentName(settings.service, 'blue')} and become the stable color`
     )
   }
 
-  const template = settings.manifests
-    ? await manifestTemplate(settings.manifests, settings.service)
-    : stableDeployment
+  const chosen = templateOf(
+    settings.service,
+    stableDeployment,
+    settings.manifests ? await readManifests(settings.manifests) : undefined
+  )
+  if ('error' in chosen) fail(chosen.error)
+  const { template } = chosen
   const containers = template.spec?.template?.spec?.containers ?? []
   if (settings.container !== undefined && !containers.some((c) => c.name === settings.container)) {
     fail(

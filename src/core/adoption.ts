@@ -1,10 +1,127 @@
 /**
- * After the first release through an adopted Deployment: whether to scale the original to zero.
- * The original (e.g. `reviews`) was copied into `<service>-blue`; once routes name the color
- * subsets it gets no routed traffic but keeps its replicas, so when that release has ended it is
- * scaled to 0 (never deleted). Pure: the caller reads the cluster and does what this says.
+ * Where a release starts from, decided from what preflight read: which color is stable, whether
+ * an uncolored Deployment is adopted, which Deployment is the candidate's template; and, after
+ * the first release through an adopted Deployment, whether to scale the original to zero. The
+ * original (e.g. `reviews`) was copied into `<service>-blue`; once routes name the color subsets
+ * it gets no routed traffic but keeps its replicas, so when that release has ended it is scaled
+ * to 0 (never deleted). Pure: the caller reads the cluster and does what these say.
  */
+import { type Color, COLORS, type ColorWeights, deploymentName, formatWeights } from './color.js'
 import type { Phase } from './record.js'
+import type { DeploymentObject } from './workload.js'
+
+/** The stable color read off the selected routes' weights. */
+export type StableColor =
+  | { kind: 'stable'; stable: Color }
+  /** Some route is not at 100% on one color, or the routes disagree: a rollout is in flight. */
+  | {
+      kind: 'between'
+      message: string
+      /** The color with most of the first route. */ guess: Color
+    }
+
+/**
+ * The color that has 100% on every selected route (a route not adopted yet counts as blue).
+ * `where` names the routing object in messages, e.g. `VirtualService reviews`.
+ */
+export function stableColorOf(
+  routes: readonly { name: string; weights: ColorWeights }[],
+  where: string
+): StableColor {
+  const colors = new Set(
+    routes.map(({ weights: w }) => (w.blue === 100 ? 'blue' : w.green === 100 ? 'green' : 'split'))
+  )
+  const [only] = colors
+  if (colors.size === 1 && only !== 'split' && only !== undefined) {
+    return { kind: 'stable', stable: only }
+  }
+  const shown = routes.map((r) => `${r.name}: ${formatWeights(r.weights)}`).join('; ')
+  return {
+    kind: 'between',
+    message:
+      routes.length === 0
+        ? `${where} has no selected route to read the stable color from; check input "routes"`
+        : `${where} is between colors (${shown}); a rollout is in flight or was interrupted: finish it or roll it back before deploying`,
+    guess: (routes[0]?.weights.blue ?? 100) >= 50 ? 'blue' : 'green'
+  }
+}
+
+/** Whether a Deployment's pod template carries every label of the Service's selector. */
+export function matchesSelector(d: DeploymentObject, selector: Record<string, string>): boolean {
+  const labels = d.spec?.template?.metadata?.labels ?? {}
+  return Object.entries(selector).every(([k, v]) => labels[k] === v)
+}
+
+export interface AdoptInput {
+  service: string
+  namespace: string
+  /** The stable color the routes name; its Deployment `<service>-<stable>` was not found. */
+  stable: Color
+  /** The Service's pod selector. */
+  selector: Record<string, string>
+  /** Every Deployment of the namespace. */
+  deployments: readonly DeploymentObject[]
+}
+
+export type AdoptDecision =
+  /** Copy `from` into `<service>-blue`, which becomes the stable color. */
+  { kind: 'adopt'; from: DeploymentObject } | { kind: 'refuse'; message: string }
+
+/**
+ * When the stable color's Deployment is missing: adopt the one uncolored Deployment that serves
+ * the Service, only when the routes have no colors yet (stable blue). Anything else is refused:
+ * two candidates are ambiguous, none means the service is not running.
+ */
+export function adoptionOf(input: AdoptInput): AdoptDecision {
+  const { service, namespace, stable, selector } = input
+  const colored = COLORS.map((c) => deploymentName(service, c))
+  const serving = input.deployments.filter(
+    (d) => matchesSelector(d, selector) && !colored.includes(d.metadata.name)
+  )
+  const [only] = serving
+  if (serving.length === 1 && only && stable === 'blue') return { kind: 'adopt', from: only }
+  return {
+    kind: 'refuse',
+    message:
+      `Deployment ${deploymentName(service, stable)} not found in namespace ${namespace}` +
+      (serving.length > 1
+        ? `, and ${serving.length} Deployments match Service ${service}'s selector (${serving.map((d) => d.metadata.name).join(', ')}): keep one`
+        : `; deploy the service first (the stable color must be running)`)
+  }
+}
+
+/** The Deployments found in the files of input `manifests`, with the files they came from. */
+export interface Manifests {
+  files: readonly string[]
+  /** Every YAML document of those files, in file order. */
+  docs: readonly unknown[]
+}
+
+/**
+ * The candidate's template: the stable Deployment, or with input `manifests` the one Deployment
+ * named `<service>` or `<service>-<color>` there, or else the only Deployment there.
+ */
+export function templateOf(
+  service: string,
+  stable: DeploymentObject,
+  manifests?: Manifests
+): { template: DeploymentObject } | { error: string } {
+  if (!manifests) return { template: stable }
+  const deployments = manifests.docs.filter(
+    (doc): doc is DeploymentObject =>
+      typeof doc === 'object' &&
+      doc !== null &&
+      (doc as DeploymentObject).kind === 'Deployment' &&
+      Boolean((doc as DeploymentObject).metadata?.name)
+  )
+  const names = [service, ...COLORS.map((c) => deploymentName(service, c))]
+  const named = deployments.filter((d) => names.includes(d.metadata.name))
+  const pick = named.length === 1 ? named[0] : deployments.length === 1 ? deployments[0] : undefined
+  if (pick) return { template: pick }
+  return {
+    error: `input "manifests": expected one Deployment for ${service} in ${manifests.files.join(', ')}, found ${deployments.length}${deployments.length ? ` (${deployments.map((d) => d.metadata.name).join(', ')})` : ''}; name it ${service}`
+  }
+}
 
 /** What the rollout record keeps of an adoption. */
 export interface Adoption {
