@@ -64,11 +64,18 @@ export const SERVICES: ResourceType = {
   kind: 'Service'
 }
 export const PODS: ResourceType = { group: '', version: 'v1', plural: 'pods', kind: 'Pod' }
-export const NAMESPACES: ResourceType = {
-  group: '',
-  version: 'v1',
-  plural: 'namespaces',
-  kind: 'Namespace'
+
+/**
+ * A call Kube does not have: reading a core-group kind other than Service and Pod, or writing any
+ * core-group kind (the action only reads those). Thrown before any request, never retried.
+ */
+export class UnknownKindError extends Error {
+  constructor(type: ResourceType, operation: string) {
+    super(
+      `Kube cannot ${operation} ${type.kind} (${type.plural}, core group): core-group objects go through CoreV1Api, where Kube reads Services and Pods only and writes nothing; add the call for ${type.plural} to src/adapters/kube.ts`
+    )
+    this.name = 'UnknownKindError'
+  }
 }
 
 /** An API server answer other than success, reduced to its meaning (no request headers). */
@@ -336,14 +343,15 @@ export class Kube {
 
   async get(type: ResourceType, namespace: string, name: string): Promise<KubeObject | undefined> {
     const what = `get ${describe(type, namespace, name)}`
+    const read = type.group
+      ? () =>
+          this.custom.getNamespacedCustomObject(
+            { ...this.ref(type, namespace, 'get'), name },
+            this.options()
+          ) as Promise<KubeObject>
+      : this.coreRead(type, namespace, name)
     try {
-      if (!type.group) return await this.core(what, type, namespace, name)
-      return (await this.call(what, () =>
-        this.custom.getNamespacedCustomObject(
-          { ...this.ref(type, namespace), name },
-          this.options()
-        )
-      )) as KubeObject
+      return await this.call(what, read)
     } catch (error) {
       const e = toKubeError(error, what)
       if (e.notFound) return undefined
@@ -353,10 +361,14 @@ export class Kube {
 
   async list(type: ResourceType, namespace: string, labelSelector?: string): Promise<KubeObject[]> {
     const what = `list ${describe(type, namespace)}`
-    if (!type.group) return this.coreList(what, type, namespace, labelSelector)
+    if (!type.group) {
+      const list = await this.call(what, this.coreList(type, namespace, labelSelector))
+      return list.items.map(plain)
+    }
+    const ref = this.ref(type, namespace, 'list')
     const list = (await this.call(what, () =>
       this.custom.listNamespacedCustomObject(
-        { ...this.ref(type, namespace), ...(labelSelector ? { labelSelector } : {}) },
+        { ...ref, ...(labelSelector ? { labelSelector } : {}) },
         this.options()
       )
     )) as { items: KubeObject[] }
@@ -364,9 +376,10 @@ export class Kube {
   }
 
   async create(type: ResourceType, namespace: string, body: KubeObject): Promise<KubeObject> {
+    const ref = this.ref(type, namespace, 'create')
     return (await this.call(`create ${describe(type, namespace, body.metadata.name)}`, () =>
       this.custom.createNamespacedCustomObject(
-        { ...this.ref(type, namespace), body, fieldManager: FIELD_MANAGER },
+        { ...ref, body, fieldManager: FIELD_MANAGER },
         this.options()
       )
     )) as KubeObject
@@ -380,11 +393,12 @@ export class Kube {
     policy?: RetryPolicy
   ): Promise<KubeObject> {
     const name = body.metadata.name
+    const ref = this.ref(type, namespace, 'replace')
     return (await this.call(
       `replace ${describe(type, namespace, name)}`,
       () =>
         this.custom.replaceNamespacedCustomObject(
-          { ...this.ref(type, namespace), name, body, fieldManager: FIELD_MANAGER },
+          { ...ref, name, body, fieldManager: FIELD_MANAGER },
           this.options()
         ),
       policy
@@ -400,11 +414,12 @@ export class Kube {
     policy?: RetryPolicy
   ): Promise<KubeObject> {
     const strategy = Array.isArray(body) ? PatchStrategy.JsonPatch : PatchStrategy.MergePatch
+    const ref = this.ref(type, namespace, 'patch')
     return (await this.call(
       `patch ${describe(type, namespace, name)}`,
       () =>
         this.custom.patchNamespacedCustomObject(
-          { ...this.ref(type, namespace), name, body, fieldManager: FIELD_MANAGER },
+          { ...ref, name, body, fieldManager: FIELD_MANAGER },
           this.options(strategy)
         ),
       policy
@@ -454,38 +469,40 @@ export class Kube {
 
   /**
    * Core-group objects (read-only for the action) go through CoreV1Api, since CustomObjectsApi
-   * addresses /apis only. Typed answers are turned back into plain JSON.
+   * addresses /apis only. Chosen before any request: a kind without a call throws at once.
    */
-  private async core(
-    what: string,
-    type: ResourceType,
-    namespace: string,
-    name: string
-  ): Promise<KubeObject> {
-    const read: () => Promise<object> =
-      type.plural === 'services'
-        ? () => this.coreApi.readNamespacedService({ name, namespace }, this.options())
-        : type.plural === 'pods'
-          ? () => this.coreApi.readNamespacedPod({ name, namespace }, this.options())
-          : () => this.coreApi.readNamespace({ name }, this.options())
-    return plain(await this.call(what, read))
+  private coreRead(type: ResourceType, namespace: string, name: string): () => Promise<KubeObject> {
+    switch (type.plural) {
+      case 'services':
+        return async () =>
+          plain(await this.coreApi.readNamespacedService({ name, namespace }, this.options()))
+      case 'pods':
+        return async () =>
+          plain(await this.coreApi.readNamespacedPod({ name, namespace }, this.options()))
+      default:
+        throw new UnknownKindError(type, 'get')
+    }
   }
 
-  private async coreList(
-    what: string,
+  private coreList(
     type: ResourceType,
     namespace: string,
     labelSelector?: string
-  ): Promise<KubeObject[]> {
+  ): () => Promise<{ items: object[] }> {
     const param = { namespace, ...(labelSelector ? { labelSelector } : {}) }
-    const list =
-      type.plural === 'pods'
-        ? await this.call(what, () => this.coreApi.listNamespacedPod(param, this.options()))
-        : await this.call(what, () => this.coreApi.listNamespacedService(param, this.options()))
-    return list.items.map(plain)
+    switch (type.plural) {
+      case 'services':
+        return () => this.coreApi.listNamespacedService(param, this.options())
+      case 'pods':
+        return () => this.coreApi.listNamespacedPod(param, this.options())
+      default:
+        throw new UnknownKindError(type, 'list')
+    }
   }
 
-  private ref(type: ResourceType, namespace: string) {
+  /** Where CustomObjectsApi finds a kind of an API group; core-group kinds are not there. */
+  private ref(type: ResourceType, namespace: string, operation: string) {
+    if (!type.group) throw new UnknownKindError(type, operation)
     return { group: type.group, version: type.version, plural: type.plural, namespace }
   }
 }
