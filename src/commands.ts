@@ -2,11 +2,18 @@
  * The action's commands. Each reads the rollout record, asks the core whether it makes sense in
  * the current phase, then drives the rollout engine. None reads inputs: they get the settings.
  */
-import { type Color, deploymentName, formatWeights, otherColor, weightsFor } from './core/color.js'
+import {
+  type Color,
+  COLORS,
+  deploymentName,
+  formatWeights,
+  otherColor,
+  weightsFor
+} from './core/color.js'
 import { admit, type CommandName, type LockView } from './core/commands.js'
 import { formatDuration } from './core/duration.js'
 import type { Owner, RolloutConfig, RolloutRecord } from './core/record.js'
-import { imageOf, type DeploymentObject, readiness } from './core/workload.js'
+import { type DeploymentObject, readiness } from './core/workload.js'
 import { DEPLOYMENTS, type Kube } from './adapters/kube.js'
 import { IstioTraffic } from './adapters/istio.js'
 import { Prometheus, PrometheusMetrics } from './adapters/prometheus.js'
@@ -22,7 +29,7 @@ import {
 import { estimateDecisions, stepEstimates } from './core/estimate.js'
 import { judged, placeholders, queriesFor } from './core/metrics.js'
 import { inFlight, judgeSettingsOf, metricSpecsOf } from './core/record.js'
-import { estimateLines, estimateWarning } from './report.js'
+import { estimateLines, estimateWarning, planText, statusText } from './report.js'
 import { promRange } from './core/duration.js'
 import { describeAnalysis, type Readiness, type RolloutEnd, Rollout } from './rollout.js'
 import { retireAdopted } from './adoption.js'
@@ -569,7 +576,6 @@ async function checkAccess(d: CommandDeps, record: RolloutRecord): Promise<void>
 /** `status`: what the record and the cluster say now. Changes nothing. */
 export async function status(d: CommandDeps): Promise<CommandResult> {
   const { record, holder, expired } = await d.leases.read()
-  const lines: string[] = []
   const config = record?.config
   const version = config?.istioVersion ?? (await istioVersion(d.kube))
   const traffic = new IstioTraffic(
@@ -584,48 +590,28 @@ export async function status(d: CommandDeps): Promise<CommandResult> {
   const weights = vs ? traffic.weightsOf(vs, 'blue') : 'VirtualService not found'
   const live =
     typeof weights === 'string' ? weights : formatWeights(weights[0] ?? weightsFor('green', 0))
-  lines.push(`service ${d.settings.service} in ${d.namespace}: weights ${live}`)
-  for (const color of ['blue', 'green'] as const) {
-    const dep = (await d.kube.get(
+  const deployments: Partial<Record<Color, DeploymentObject>> = {}
+  for (const color of COLORS) {
+    deployments[color] = (await d.kube.get(
       DEPLOYMENTS,
       d.namespace,
       deploymentName(d.settings.service, color)
     )) as DeploymentObject | undefined
-    lines.push(
-      dep
-        ? `  ${deploymentName(d.settings.service, color)}: ${imageOf(dep) ?? '?'} · ${dep.spec?.replicas ?? 0} replicas · ${readiness(dep).summary}`
-        : `  ${deploymentName(d.settings.service, color)}: none`
-    )
   }
-  if (!record) {
-    lines.push('no rollout recorded')
-    return {
-      kind: 'status',
-      phase: 'idle',
-      weights: typeof weights === 'string' ? undefined : live,
-      text: lines.join('\n')
-    }
-  }
-  lines.push(
-    `rollout ${record.id}: ${record.phase}${record.phase === 'paused' ? ` at ${record.steps[record.step]}%` : ''} · ${record.stable.color} ${record.stable.image ?? '?'} → ${record.candidate.color} ${record.candidate.image ?? '?'}`,
-    `  steps ${record.steps.join(', ')} · reached ${record.step + 1}/${record.steps.length} · recorded weights ${formatWeights(record.weights)}`,
-    `  started ${record.startedAt} by ${record.owner.actor ?? '?'}${record.owner.runUrl ? ` (${record.owner.runUrl})` : ''} · last heartbeat ${record.heartbeatAt}`,
-    holder
-      ? `  lock held by ${holder}${expired ? ' (expired: its run stopped renewing it)' : ''}`
-      : '  lock free'
-  )
-  if (record.reason) lines.push(`  reason: ${record.reason}`)
-  for (const c of record.checks.slice(-5)) {
-    lines.push(
-      `  check ${c.at}: ${c.weight}% · ${c.verdict}${c.errorRate === undefined ? '' : ` · error rate ${(c.errorRate * 100).toFixed(2)}%`}${c.p99Ms === undefined ? '' : ` · p99 ${Math.round(c.p99Ms)}ms`}`
-    )
-  }
+  const text = statusText({
+    service: d.settings.service,
+    namespace: d.namespace,
+    weights: live,
+    deployments,
+    record,
+    lock: { holder, expired }
+  })
   return {
     kind: 'status',
-    record,
-    phase: record.phase,
+    ...(record ? { record } : {}),
+    phase: record?.phase ?? 'idle',
     weights: typeof weights === 'string' ? undefined : live,
-    text: lines.join('\n')
+    text
   }
 }
 
@@ -642,10 +628,6 @@ export async function plan(d: CommandDeps): Promise<CommandResult> {
   const p: Plan = await log.group('Preflight', () =>
     preflight({ ...d, prometheus }, { lenient: true })
   )
-  const rows = settings.steps.map((w, i) => {
-    const at = formatDuration(settings.stepDurationMs * (i + 1))
-    return `| ${i + 1} | ${p.candidate} ${w}% | ${p.stable} ${100 - w}% | ${formatDuration(settings.stepDurationMs)} | ${at}${settings.pauseAt === w ? ' (pause)' : ''} |`
-  })
   const metrics = judged(p.analysis.specs)
   const judge = judgeSettingsOf(configFrom(settings, p.istioVersion, p.analysis))
   const shape = {
@@ -658,15 +640,21 @@ export async function plan(d: CommandDeps): Promise<CommandResult> {
   const perStep = stepEstimates(metrics, judge, settings.steps, p.analysis.traffic)
   const warning = estimateWarning(estimate, judge, p.analysis.traffic)
   if (warning) log.warning(warning)
-  const text = [
-    `stable ${p.stable} (${p.stableImage ?? '?'}) → candidate ${p.candidate} (${p.candidateImage ?? '?'})${p.adoptFrom ? `, adopting ${p.adoptFrom.metadata.name} as ${deploymentName(settings.service, 'blue')}` : ''}`,
-    '',
-    '| step | candidate | stable | bake | done after |',
-    '|---:|---|---|---|---|',
-    ...rows,
-    '',
-    ...estimateLines(estimate, perStep, judge, p.analysis.traffic)
-  ].join('\n')
+  const text = planText({
+    service: settings.service,
+    stable: p.stable,
+    candidate: p.candidate,
+    stableImage: p.stableImage,
+    candidateImage: p.candidateImage,
+    adoptFrom: p.adoptFrom?.metadata.name,
+    steps: settings.steps,
+    stepDurationMs: settings.stepDurationMs,
+    pauseAt: settings.pauseAt,
+    estimate,
+    perStep,
+    judge,
+    traffic: p.analysis.traffic
+  })
   log.info(text)
   return { kind: 'plan', text, stable: p.stable, candidate: otherColor(p.stable) }
 }

@@ -1,5 +1,6 @@
 /** The job summary, the JSON report and the outputs of a run, as plain data and markdown. No I/O. */
-import { deploymentName, formatWeights, type Color } from './core/color.js'
+import { COLORS, deploymentName, formatWeights, type Color } from './core/color.js'
+import { formatDuration } from './core/duration.js'
 import type { DecisionEstimate, StepEstimate, TrafficNow } from './core/estimate.js'
 import { roughDuration, type JudgeSettings } from './core/judge.js'
 import type { MetricSpec } from './core/metrics.js'
@@ -9,6 +10,7 @@ import {
   type RolloutConfig,
   type RolloutRecord
 } from './core/record.js'
+import { type DeploymentObject, imageOf, readiness } from './core/workload.js'
 
 export interface Outputs {
   result: string
@@ -351,6 +353,90 @@ export function adoptionLine(record: RolloutRecord): string {
   return a.scaledDownAt !== undefined
     ? `**Adopted:** Deployment \`${a.deployment}\` was copied into ${copy} for this first release; now that the release has ended it is scaled to 0 (kept, not deleted: delete it when you no longer need it).`
     : `**Adopted:** Deployment \`${a.deployment}\` was copied into ${copy} for this first release; it keeps its replicas until the release ends, then is scaled to 0.`
+}
+
+/** What `status` read from the cluster and the record, to be shown as text. */
+export interface StatusView {
+  service: string
+  namespace: string
+  /** The live weights as `blue=…,green=…`, or why they could not be read. */
+  weights: string
+  /** Each color's Deployment; undefined where there is none. */
+  deployments: Partial<Record<Color, DeploymentObject>>
+  record?: RolloutRecord
+  /** The lock's holder (undefined: free), and whether it stopped renewing its lease. */
+  lock: { holder?: string; expired: boolean }
+}
+
+/** The text `status` prints: the live weights, each color, then the record, its lock, its last five checks. */
+export function statusText(view: StatusView): string {
+  const { service, record } = view
+  const lines = [`service ${service} in ${view.namespace}: weights ${view.weights}`]
+  for (const color of COLORS) {
+    const name = deploymentName(service, color)
+    const dep = view.deployments[color]
+    lines.push(
+      dep
+        ? `  ${name}: ${imageOf(dep) ?? '?'} · ${dep.spec?.replicas ?? 0} replicas · ${readiness(dep).summary}`
+        : `  ${name}: none`
+    )
+  }
+  if (!record) {
+    lines.push('no rollout recorded')
+    return lines.join('\n')
+  }
+  const { holder, expired } = view.lock
+  lines.push(
+    `rollout ${record.id}: ${record.phase}${record.phase === 'paused' ? ` at ${record.steps[record.step]}%` : ''} · ${record.stable.color} ${record.stable.image ?? '?'} → ${record.candidate.color} ${record.candidate.image ?? '?'}`,
+    `  steps ${record.steps.join(', ')} · reached ${record.step + 1}/${record.steps.length} · recorded weights ${formatWeights(record.weights)}`,
+    `  started ${record.startedAt} by ${record.owner.actor ?? '?'}${record.owner.runUrl ? ` (${record.owner.runUrl})` : ''} · last heartbeat ${record.heartbeatAt}`,
+    holder
+      ? `  lock held by ${holder}${expired ? ' (expired: its run stopped renewing it)' : ''}`
+      : '  lock free'
+  )
+  if (record.reason) lines.push(`  reason: ${record.reason}`)
+  for (const c of record.checks.slice(-5)) {
+    lines.push(
+      `  check ${c.at}: ${c.weight}% · ${c.verdict}${c.errorRate === undefined ? '' : ` · error rate ${(c.errorRate * 100).toFixed(2)}%`}${c.p99Ms === undefined ? '' : ` · p99 ${Math.round(c.p99Ms)}ms`}`
+    )
+  }
+  return lines.join('\n')
+}
+
+/** What `plan` found and expects, to be shown as text. */
+export interface PlanView {
+  service: string
+  stable: Color
+  candidate: Color
+  stableImage?: string
+  candidateImage?: string
+  /** The uncolored Deployment the release would adopt as `<service>-blue`. */
+  adoptFrom?: string
+  steps: readonly number[]
+  stepDurationMs: number
+  pauseAt?: number
+  estimate: DecisionEstimate
+  perStep: readonly StepEstimate[]
+  judge: JudgeSettings
+  traffic: TrafficNow
+}
+
+/** The text `plan` prints: the colors, one row per step with its bake time, then the estimates. */
+export function planText(view: PlanView): string {
+  const bake = formatDuration(view.stepDurationMs)
+  const rows = view.steps.map((w, i) => {
+    const at = formatDuration(view.stepDurationMs * (i + 1))
+    return `| ${i + 1} | ${view.candidate} ${w}% | ${view.stable} ${100 - w}% | ${bake} | ${at}${view.pauseAt === w ? ' (pause)' : ''} |`
+  })
+  return [
+    `stable ${view.stable} (${view.stableImage ?? '?'}) → candidate ${view.candidate} (${view.candidateImage ?? '?'})${view.adoptFrom ? `, adopting ${view.adoptFrom} as ${deploymentName(view.service, 'blue')}` : ''}`,
+    '',
+    '| step | candidate | stable | bake | done after |',
+    '|---:|---|---|---|---|',
+    ...rows,
+    '',
+    ...estimateLines(view.estimate, view.perStep, view.judge, view.traffic)
+  ].join('\n')
 }
 
 /**

@@ -4,9 +4,15 @@ import {
   evenGroups,
   niceCeiling,
   outputsOf,
+  planText,
+  type PlanView,
   reportJson,
+  type StatusView,
+  statusText,
   summaryMarkdown
 } from '../../src/report.js'
+import { DEFAULT_JUDGE } from '../../src/core/judge.js'
+import type { DeploymentObject } from '../../src/core/workload.js'
 import type { CheckEntry, RolloutConfig, RolloutRecord } from '../../src/core/record.js'
 import type { MetricSpec } from '../../src/core/metrics.js'
 import { rolloutConfig, rolloutRecord } from '../fixtures/record.js'
@@ -557,5 +563,194 @@ describe('custom metrics in the summary', () => {
     expect(md).toContain(
       'Stopped by @octocat with `abort` ([run](https://github.com/acme/shop/actions/runs/7)) at 10:00:30 UTC'
     )
+  })
+})
+
+describe('statusText: what status prints', () => {
+  const blue: DeploymentObject = {
+    metadata: { name: 'reviews-blue', generation: 2 },
+    spec: {
+      replicas: 2,
+      template: { spec: { containers: [{ name: 'app', image: 'example.com/reviews:1.0.0' }] } }
+    },
+    status: { observedGeneration: 2, updatedReplicas: 2, availableReplicas: 1, replicas: 2 }
+  }
+  const green: DeploymentObject = {
+    metadata: { name: 'reviews-green', generation: 3 },
+    spec: { replicas: 1, template: { spec: { containers: [{ name: 'app' }] } } },
+    status: { observedGeneration: 2 }
+  }
+  const idle: StatusView = {
+    service: 'reviews',
+    namespace: 'demo',
+    weights: 'blue=100,green=0',
+    deployments: { blue },
+    lock: { expired: false }
+  }
+  const paused = rolloutRecord({
+    id: '77-1',
+    phase: 'paused',
+    steps: [10, 50, 100],
+    step: 1,
+    weights: { blue: 50, green: 50 },
+    stable: { color: 'blue', image: 'example.com/reviews:1.0.0' },
+    candidate: { color: 'green' },
+    owner: { actor: 'octocat', runUrl: 'https://github.com/acme/shop/actions/runs/77' },
+    reason: 'pause-at: 50',
+    checks: Array.from({ length: 7 }, (_, i) => ({
+      at: `2026-11-25T10:00:${String(10 + i).padStart(2, '0')}.000Z`,
+      step: 1,
+      weight: 50,
+      verdict: i === 6 ? ('inconclusive' as const) : ('pass' as const),
+      requests: 100,
+      ...(i === 6 ? {} : { errorRate: 0.00125, p99Ms: 41.6 }),
+      reasons: []
+    }))
+  })
+
+  it.each<[string, StatusView, string[]]>([
+    [
+      'no record: the colors, then that nothing is recorded',
+      idle,
+      [
+        'service reviews in demo: weights blue=100,green=0',
+        '  reviews-blue: example.com/reviews:1.0.0 · 2 replicas · 1/2 available, 2/2 updated',
+        '  reviews-green: none',
+        'no rollout recorded'
+      ]
+    ],
+    [
+      'weights that could not be read say why',
+      { ...idle, weights: 'VirtualService not found', deployments: {} },
+      [
+        'service reviews in demo: weights VirtualService not found',
+        '  reviews-blue: none',
+        '  reviews-green: none',
+        'no rollout recorded'
+      ]
+    ],
+    [
+      'paused, lock held by its run: the step it is paused at, who started it, the last five checks',
+      {
+        ...idle,
+        weights: 'blue=50,green=50',
+        deployments: { blue, green },
+        record: paused,
+        lock: { holder: '77-1', expired: false }
+      },
+      [
+        'service reviews in demo: weights blue=50,green=50',
+        '  reviews-blue: example.com/reviews:1.0.0 · 2 replicas · 1/2 available, 2/2 updated',
+        '  reviews-green: ? · 1 replicas · the controller has not seen the new spec yet',
+        'rollout 77-1: paused at 50% · blue example.com/reviews:1.0.0 → green ?',
+        '  steps 10, 50, 100 · reached 2/3 · recorded weights blue=50,green=50',
+        '  started 2026-11-25T10:00:00.000Z by octocat (https://github.com/acme/shop/actions/runs/77) · last heartbeat 2026-11-25T10:03:00.000Z',
+        '  lock held by 77-1',
+        '  reason: pause-at: 50',
+        '  check 2026-11-25T10:00:12.000Z: 50% · pass · error rate 0.13% · p99 42ms',
+        '  check 2026-11-25T10:00:13.000Z: 50% · pass · error rate 0.13% · p99 42ms',
+        '  check 2026-11-25T10:00:14.000Z: 50% · pass · error rate 0.13% · p99 42ms',
+        '  check 2026-11-25T10:00:15.000Z: 50% · pass · error rate 0.13% · p99 42ms',
+        '  check 2026-11-25T10:00:16.000Z: 50% · inconclusive'
+      ]
+    ],
+    [
+      'shifting, its run gone: no "at", an unknown actor, an expired lock, no reason, no checks',
+      {
+        ...idle,
+        record: rolloutRecord(),
+        lock: { holder: '1', expired: true }
+      },
+      [
+        'service reviews in demo: weights blue=100,green=0',
+        '  reviews-blue: example.com/reviews:1.0.0 · 2 replicas · 1/2 available, 2/2 updated',
+        '  reviews-green: none',
+        'rollout 1: shifting · blue ? → green ?',
+        '  steps 10, 100 · reached 1/2 · recorded weights blue=90,green=10',
+        '  started 2026-11-25T10:00:00.000Z by ? · last heartbeat 2026-11-25T10:03:00.000Z',
+        '  lock held by 1 (expired: its run stopped renewing it)'
+      ]
+    ],
+    [
+      'ended, lock free',
+      { ...idle, record: rolloutRecord({ phase: 'promoted', step: 1 }) },
+      [
+        'service reviews in demo: weights blue=100,green=0',
+        '  reviews-blue: example.com/reviews:1.0.0 · 2 replicas · 1/2 available, 2/2 updated',
+        '  reviews-green: none',
+        'rollout 1: promoted · blue ? → green ?',
+        '  steps 10, 100 · reached 2/2 · recorded weights blue=90,green=10',
+        '  started 2026-11-25T10:00:00.000Z by ? · last heartbeat 2026-11-25T10:03:00.000Z',
+        '  lock free'
+      ]
+    ]
+  ])('%s', (_name, view, lines) => {
+    expect(statusText(view)).toBe(lines.join('\n'))
+  })
+})
+
+describe('planText: what plan prints', () => {
+  const view: PlanView = {
+    service: 'reviews',
+    stable: 'blue',
+    candidate: 'green',
+    stableImage: 'example.com/reviews:1.0.0',
+    candidateImage: 'example.com/reviews:2.0.0',
+    steps: [10, 50, 100],
+    stepDurationMs: 90_000,
+    estimate: {
+      metrics: [{ metric: 'errors', relative: true, safeByMs: 174_000, regressionByMs: 78_000 }],
+      maxMs: 360_000,
+      gateMs: 180_000,
+      compared: true
+    },
+    perStep: [{ weight: 10, safeMs: undefined, regressionMs: 600_000 }],
+    judge: DEFAULT_JUDGE,
+    traffic: { rps: 50, badShare: { errors: 0.02 } }
+  }
+  const estimates = [
+    '',
+    "Expected decisions at the stable's current traffic (50 rps; bad shares: errors 2.00%), for 99% of runs:",
+    '- errors: a healthy release is shown safe for 100% after about 3m; a 3× regression is rolled back after about 78s',
+    '(the steps bake 3m before the step to 100%, with every extension)',
+    '',
+    '| step | healthy shown safe at this weight alone | 3× regression rolled back at this weight alone |',
+    '|---:|---|---|',
+    '| 10% | over 1h | 10m |'
+  ]
+  const table = ['', '| step | candidate | stable | bake | done after |', '|---:|---|---|---|---|']
+
+  it.each<[string, Partial<PlanView>, string[]]>([
+    [
+      'one row per step, each done after the bake times so far',
+      {},
+      [
+        'stable blue (example.com/reviews:1.0.0) → candidate green (example.com/reviews:2.0.0)',
+        ...table,
+        '| 1 | green 10% | blue 90% | 1m30s | 1m30s |',
+        '| 2 | green 50% | blue 50% | 1m30s | 3m |',
+        '| 3 | green 100% | blue 0% | 1m30s | 4m30s |',
+        ...estimates
+      ]
+    ],
+    [
+      'pause-at marks its step; an adopted Deployment and unknown images are named',
+      {
+        pauseAt: 50,
+        adoptFrom: 'reviews-v1',
+        stableImage: undefined,
+        candidateImage: undefined,
+        steps: [50, 100]
+      },
+      [
+        'stable blue (?) → candidate green (?), adopting reviews-v1 as reviews-blue',
+        ...table,
+        '| 1 | green 50% | blue 50% | 1m30s | 1m30s (pause) |',
+        '| 2 | green 100% | blue 0% | 1m30s | 3m |',
+        ...estimates
+      ]
+    ]
+  ])('%s', (_name, change, lines) => {
+    expect(planText({ ...view, ...change })).toBe(lines.join('\n'))
   })
 })
