@@ -15,7 +15,8 @@ export interface Measurement {
   failure?: string
 }
 
-export interface Thresholds {
+/** The old fixed-threshold rule's limits, kept for the judgement benchmark; not the judge's `Thresholds`. */
+export interface LegacyThresholds {
   /** Highest acceptable share of 5xx responses, 0..1. */
   maxErrorRate: number
   /** Highest acceptable p99 latency in ms, when set. */
@@ -40,7 +41,7 @@ function percent(rate: number): string {
 }
 
 /** Judge one measurement against the thresholds. A failed metric outweighs a missing one. */
-export function evaluateCheck(m: Measurement, t: Thresholds): CheckResult {
+export function evaluateCheck(m: Measurement, t: LegacyThresholds): CheckResult {
   if (m.failure !== undefined) {
     return { verdict: 'inconclusive', reasons: [`metrics unavailable: ${m.failure}`] }
   }
