@@ -31,7 +31,7 @@ import { judged, placeholders, queriesFor } from './core/metrics.js'
 import { inFlight, judgeSettingsOf, metricSpecsOf } from './core/record.js'
 import { estimateLines, estimateWarning, planText, statusText } from './report.js'
 import { promRange } from './core/duration.js'
-import { describeAnalysis, type Readiness, type RolloutEnd, Rollout } from './rollout.js'
+import { describeAnalysis, type ReadyWait, type RolloutEnd, Rollout } from './rollout.js'
 import { retireAdopted } from './adoption.js'
 import type { Settings } from './inputs.js'
 import type { Clock, Log } from './log.js'
@@ -394,7 +394,7 @@ async function ensureCandidate(
   d: CommandDeps,
   rollout: Rollout,
   record: RolloutRecord
-): Promise<Readiness> {
+): Promise<ReadyWait> {
   const existing = await d.kube.get(
     DEPLOYMENTS,
     d.namespace,

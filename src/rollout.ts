@@ -85,7 +85,11 @@ export interface RolloutEnd {
   alert?: string
 }
 
-export type Readiness = { ready: true } | { ready: false; reason: string }
+/**
+ * How waiting for a color's Deployment ended: ready, or why not (image pull, crash loop, timeout).
+ * Not core/workload's `Readiness`, a Deployment's state at one read.
+ */
+export type ReadyWait = { ready: true } | { ready: false; reason: string }
 
 function percent(rate: number | undefined): string {
   return rate === undefined ? 'n/a' : `${(rate * 100).toFixed(2)}%`
@@ -247,7 +251,7 @@ export class Rollout {
     template: DeploymentObject,
     image: string | undefined,
     options: { replicas: number; container?: string }
-  ): Promise<Readiness> {
+  ): Promise<ReadyWait> {
     const { kube, log } = this.d
     const { namespace, service, config } = this.current
     const name = this.name(color)
@@ -284,7 +288,7 @@ export class Rollout {
    * Wait until the color's Deployment is available within the ready timeout, with every pod in
    * the mesh; on timeout, what the pods report.
    */
-  async waitReady(color: Color): Promise<Readiness> {
+  async waitReady(color: Color): Promise<ReadyWait> {
     const { kube, log, clock } = this.d
     const { namespace, service, config } = this.current
     const name = this.name(color)
