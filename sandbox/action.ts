@@ -8,7 +8,7 @@ import { mkdtemp, readFile, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import type { Sandbox } from './index.js'
-import type { TrafficSettings } from './mesh/simulator.js'
+import type { ProbeRequest, ProbeResult, TrafficSettings } from './mesh/simulator.js'
 
 export const ROOT = path.resolve(import.meta.dirname, '..')
 const NODE = path.join(ROOT, 'node_modules/.bin/node')
@@ -141,4 +141,16 @@ export async function setTraffic(
   traffic: Pick<TrafficSettings, 'rps'> & Partial<TrafficSettings>
 ): Promise<TrafficSettings> {
   return (await control(sb, '/traffic', traffic)) as TrafficSettings
+}
+
+/**
+ * Sends shaped requests through the mesh now (POST /mesh/probe) and returns which route took
+ * them and which workloads served them; e.g.
+ * `probe(sb, { namespace: 'demo', service: 'reviews', headers: { 'x-canary': 'true' }, count: 20 })`.
+ */
+export async function probe(
+  sb: Pick<Sandbox, 'controlUrl'>,
+  request: ProbeRequest
+): Promise<ProbeResult> {
+  return (await control(sb, '/mesh/probe', request)) as ProbeResult
 }

@@ -8,6 +8,10 @@
  *   POST /faults   {"rules": [FaultRule...]} or a single FaultRule
  *   POST /denials  {"rules": [DenyRule...]} or a single DenyRule
  *   POST /reset    behaviours, faults, denials and traffic back to their start values
+ *   POST /mesh/probe {"namespace": "demo", "service": "reviews", "headers"?: {"x-canary": "true"},
+ *                   "path"?: "/", "method"?: "GET", "count": 20, "via"?: "mesh" | "gateway"}
+ *                  sends those requests now and answers which route took them and which workloads
+ *                  served them
  *   GET  /state    mesh state (traffic settings, flows, counts) plus behaviours, faults and denials
  */
 import http from 'node:http'
@@ -24,6 +28,8 @@ import {
   isNoiseMode,
   NOISE_MODES,
   type MeshState,
+  type ProbeRequest,
+  type ProbeResult,
   type TrafficSettings
 } from './mesh/simulator.js'
 
@@ -38,6 +44,7 @@ export interface TrafficTarget {
   readonly traffic: TrafficSettings
   setTraffic(t: TrafficSettings): void
   state(): MeshState
+  probe(p: ProbeRequest): ProbeResult
 }
 
 export interface ControlOptions {
@@ -86,6 +93,15 @@ export async function startControlServer(o: ControlOptions): Promise<ControlServ
         o.mesh.setTraffic(traffic)
         return traffic
       }
+      case 'POST /mesh/probe': {
+        const probe = parseProbe(body)
+        try {
+          return o.mesh.probe(probe)
+        } catch (err) {
+          if (err instanceof RangeError) throw new BadRequest(err.message)
+          throw err
+        }
+      }
       case 'POST /faults':
         faults = parseRules(body, parseFaultRule)
         o.api.setFaults(faults)
@@ -105,7 +121,15 @@ export async function startControlServer(o: ControlOptions): Promise<ControlServ
         return state()
       default:
         throw new HttpError(
-          ['/state', '/images', '/traffic', '/faults', '/denials', '/reset'].includes(path)
+          [
+            '/state',
+            '/images',
+            '/traffic',
+            '/mesh/probe',
+            '/faults',
+            '/denials',
+            '/reset'
+          ].includes(path)
             ? 405
             : 404,
           `${method} ${path} is not part of the control API`
@@ -301,6 +325,55 @@ export function parseTraffic(body: unknown): TrafficSettings {
     )
   }
   return { rps, noise, seed }
+}
+
+const MAX_PROBE = 10_000
+
+/** Validates a POST /mesh/probe body. */
+export function parseProbe(body: unknown): ProbeRequest {
+  const b = object(body, 'body')
+  onlyKeys(
+    b,
+    ['namespace', 'service', 'headers', 'path', 'method', 'count', 'via'],
+    'POST /mesh/probe'
+  )
+  const count = b['count']
+  if (typeof count !== 'number' || !Number.isInteger(count) || count < 1 || count > MAX_PROBE) {
+    throw new BadRequest(
+      `count must be an integer from 1 to ${MAX_PROBE}, got ${JSON.stringify(count)}`
+    )
+  }
+  const probe: ProbeRequest = {
+    namespace: nonEmptyString(b['namespace'], 'namespace'),
+    service: nonEmptyString(b['service'], 'service'),
+    count
+  }
+  if (b['headers'] !== undefined) {
+    const h = object(b['headers'], 'headers')
+    const headers: Record<string, string> = {}
+    for (const [name, value] of Object.entries(h)) {
+      if (!/^[A-Za-z0-9!#$%&'*+\-.^_`|~]+$/.test(name) || typeof value !== 'string') {
+        throw new BadRequest(
+          `headers must map header names (RFC 7230 tokens) to strings, got ${JSON.stringify(name)}: ${JSON.stringify(value)}`
+        )
+      }
+      headers[name] = value
+    }
+    probe.headers = headers
+  }
+  if (b['path'] !== undefined) {
+    const path = nonEmptyString(b['path'], 'path')
+    if (!path.startsWith('/'))
+      throw new BadRequest(`path must start with "/", got ${JSON.stringify(path)}`)
+    probe.path = path
+  }
+  if (b['method'] !== undefined) probe.method = nonEmptyString(b['method'], 'method')
+  if (b['via'] !== undefined) {
+    if (b['via'] !== 'mesh' && b['via'] !== 'gateway')
+      throw new BadRequest(`via must be "mesh" or "gateway", got ${JSON.stringify(b['via'])}`)
+    probe.via = b['via']
+  }
+  return probe
 }
 
 /** Accepts {"rules": [...]}, a bare array, or a single rule object. */

@@ -11,7 +11,7 @@ import { startControlServer, type ControlServer } from './control.js'
 import { isReady } from './mesh/routing.js'
 import { startMesh, type Mesh } from './mesh/server.js'
 import { startPrometheus, type Prometheus } from './prometheus.js'
-import { SEED_NAMESPACE, SEED_REPLICAS, SEED_SERVICE, seed } from './seed.js'
+import { SEED_NAMESPACE, SEED_REPLICAS, SEED_SERVICE, seed, type SeedOptions } from './seed.js'
 import { BehaviourRegistry, type ObjectStore } from './types.js'
 
 export interface SandboxOptions {
@@ -19,6 +19,8 @@ export interface SandboxOptions {
   dir: string
   /** Create the demo objects (default true). */
   seed?: boolean
+  /** How the seed routes the demo service and its data plane (seed.ts; default VirtualService, sidecars). */
+  seedOptions?: SeedOptions
   /** Start Prometheus (default true). */
   prometheus?: boolean
   /** Requests per second per flow (default 20). */
@@ -78,7 +80,7 @@ export async function startSandbox(o: SandboxOptions): Promise<Sandbox> {
         : {})
     })
     stops.push(() => api.close())
-    if (o.seed ?? true) seed(api.store)
+    if (o.seed ?? true) seed(api.store, o.seedOptions)
 
     // The mesh starts silent: until the seeded pods are ready every request would be a 503 UH.
     const mesh = await startMesh({ store: api.store, behaviours, rps: 0 })

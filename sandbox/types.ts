@@ -35,6 +35,7 @@ export type ResourceName =
   | 'leases'
   | 'virtualservices'
   | 'destinationrules'
+  | 'httproutes'
 
 export interface StoreEvent {
   type: 'ADDED' | 'MODIFIED' | 'DELETED'

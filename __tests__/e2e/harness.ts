@@ -6,6 +6,7 @@ import { mkdtemp, readFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { startSandbox, type Sandbox } from '../../sandbox/index.js'
+import type { SeedDataPlane } from '../../sandbox/seed.js'
 import type { KubeObject, ResourceName } from '../../sandbox/types.js'
 import type { RolloutRecord } from '../../src/core/record.js'
 
@@ -15,7 +16,7 @@ import {
   type RunOptions
 } from '../../sandbox/action.js'
 
-export { control, setTraffic, type ActionRun } from '../../sandbox/action.js'
+export { control, probe, setTraffic, type ActionRun } from '../../sandbox/action.js'
 
 /** Kubeconfig keys whose values are credentials. */
 const KUBECONFIG_SECRET =
@@ -93,6 +94,33 @@ export async function runAction(
 export async function sandbox(options: { rps?: number } = {}): Promise<Sandbox> {
   const dir = await mkdtemp(path.join(tmpdir(), 'ibg-sandbox-'))
   return startSandbox({ dir, rps: options.rps ?? 50, terminationGraceScale: 0.01 })
+}
+
+/**
+ * A fresh sandbox whose service `reviews` is routed by a Gateway API HTTPRoute `reviews` (one
+ * rule, one bare backendRef `{name: reviews, port: 9080}`) instead of the VirtualService and
+ * DestinationRule: with the Service as parent (`mesh`, the default) or the Gateway `edge`
+ * (`gateway`). `dataPlane: 'ambient'` labels the namespace for ambient mode with a waypoint, so
+ * the metrics come with `reporter="waypoint"`.
+ */
+export async function gatewayApiSandbox(
+  options: { rps?: number; parent?: 'mesh' | 'gateway'; dataPlane?: SeedDataPlane } = {}
+): Promise<Sandbox> {
+  const dir = await mkdtemp(path.join(tmpdir(), 'ibg-sandbox-'))
+  return startSandbox({
+    dir,
+    rps: options.rps ?? 50,
+    terminationGraceScale: 0.01,
+    seedOptions: {
+      router: (options.parent ?? 'mesh') === 'mesh' ? 'http-route-mesh' : 'http-route-gateway',
+      ...(options.dataPlane ? { dataPlane: options.dataPlane } : {})
+    }
+  })
+}
+
+/** The HTTPRoute `name` in `demo` as stored. */
+export function httpRoute(sb: Sandbox, name = 'reviews'): KubeObject | undefined {
+  return sb.api.store.get('httproutes', 'demo', name)
 }
 
 /** Wait until Prometheus returns a sample for `query`. */

@@ -162,14 +162,14 @@ describe('control API', () => {
     expect(state.flows).toHaveLength(1)
     expect(state.flows[0]).toMatchObject({
       id: 'demo/reviews',
-      virtualService: { namespace: 'demo', name: 'reviews' },
+      config: { kind: 'VirtualService', namespace: 'demo', name: 'reviews' },
       client: 'mesh',
       route: { index: 0, name: 'primary' },
       destinations: [
         { host: 'reviews', subset: 'blue', weight: 100, share: 1, failure: 'UH', endpoints: [] }
       ]
     })
-    expect(state.flows[0]?.virtualService.resourceVersion).toMatch(/^\d+$/)
+    expect(state.flows[0]?.config.resourceVersion).toMatch(/^\d+$/)
     expect(state.behaviours['example.com/reviews:2.0.0']?.errorRate).toBe(0.2)
     expect(state.faults).toEqual([{ latencyMs: 200 }, { dropRate: 0.1 }])
     expect(state.denials).toHaveLength(1)

@@ -140,7 +140,7 @@ describe('mesh simulator', () => {
     setWeights(s.store, 100, 0)
     s.run(1000)
     const vs = s.store.get('virtualservices', 'demo', 'reviews') as KubeObject
-    expect(s.sim.state().flows[0]?.virtualService.resourceVersion).toBe(vs.metadata.resourceVersion)
+    expect(s.sim.state().flows[0]?.config.resourceVersion).toBe(vs.metadata.resourceVersion)
     setWeights(s.store, 0, 100)
     s.run(1000)
     const st = s.sim.state()
@@ -149,7 +149,7 @@ describe('mesh simulator', () => {
       ['blue', 0, 0],
       ['green', 100, 1]
     ])
-    expect(flow?.virtualService.resourceVersion).toBe(
+    expect(flow?.config.resourceVersion).toBe(
       s.store.get('virtualservices', 'demo', 'reviews')?.metadata.resourceVersion
     )
     expect(st.workloads['demo/reviews-blue']?.requests).toBe(100)

@@ -197,7 +197,19 @@ export function applyDefaults(resource: ResourceName, o: KubeObject, old?: KubeO
     setDefault(spec, 'sessionAffinity', 'None')
     if (spec.type !== 'ExternalName') {
       const oldSpec = obj(old?.spec)
+      // normalizeClusterIPs: a changed clusterIP with clusterIPs as before means the new one.
+      if (
+        old &&
+        spec.clusterIP &&
+        spec.clusterIP !== oldSpec.clusterIP &&
+        JSON.stringify(spec.clusterIPs) === JSON.stringify(oldSpec.clusterIPs)
+      ) {
+        delete spec.clusterIPs
+      }
+      // patchAllocatedValues: an update that leaves clusterIP out keeps the allocated one.
       if (!spec.clusterIP && oldSpec.clusterIP) spec.clusterIP = oldSpec.clusterIP
+      if (!spec.clusterIPs && oldSpec.clusterIPs && spec.clusterIP === oldSpec.clusterIP)
+        spec.clusterIPs = oldSpec.clusterIPs
       if (!spec.clusterIP)
         spec.clusterIP = `10.96.${Math.floor(nextClusterIP / 250)}.${(nextClusterIP++ % 250) + 1}`
       setDefault(spec, 'clusterIPs', [spec.clusterIP])
@@ -208,7 +220,14 @@ export function applyDefaults(resource: ResourceName, o: KubeObject, old?: KubeO
     for (const p of Array.isArray(spec.ports) ? spec.ports : []) {
       if (!isObject(p)) continue
       setDefault(p, 'protocol', 'TCP')
-      setDefault(p, 'targetPort', p.port)
+      // SetDefaults_ServicePort: an unset, 0 or "" targetPort is the port.
+      if (
+        p.targetPort === undefined ||
+        p.targetPort === null ||
+        p.targetPort === 0 ||
+        p.targetPort === ''
+      )
+        p.targetPort = p.port
     }
     setDefault(o, 'status', { loadBalancer: {} })
   } else if (resource === 'namespaces') {
@@ -309,8 +328,125 @@ function validateDeployment(o: KubeObject, old?: KubeObject): FieldError[] {
 }
 
 const SERVICE_TYPES = ['ClusterIP', 'ExternalName', 'LoadBalancer', 'NodePort']
+const PORT_PROTOCOLS = ['SCTP', 'TCP', 'UDP']
+const PORT_RANGE_MSG = 'must be between 1 and 65535, inclusive'
 
-function validateService(o: KubeObject): FieldError[] {
+/** validation.IsValidPortName (IANA_SVC_NAME): what a named targetPort must be. */
+function portNameErrors(name: string): string[] {
+  const errs: string[] = []
+  if (name.length > 15) errs.push('must be no more than 15 characters')
+  if (!/^[-a-z0-9]+$/.test(name))
+    errs.push('must contain only alpha-numeric characters (a-z, 0-9), and hyphens (-)')
+  if (!/[a-z]/.test(name)) errs.push('must contain at least one letter (a-z)')
+  if (name.includes('--')) errs.push('must not contain consecutive hyphens')
+  if (name.startsWith('-') || name.endsWith('-')) errs.push('must not begin or end with a hyphen')
+  return errs
+}
+
+function validPort(port: unknown): boolean {
+  return typeof port === 'number' && Number.isInteger(port) && port >= 1 && port <= 65535
+}
+
+/** validateServicePort for each port: names (required when several, unique), numbers, protocols. */
+function validateServicePorts(ports: unknown[]): FieldError[] {
+  const errs: FieldError[] = []
+  const names = new Set<string>()
+  ports.forEach((p, i) => {
+    const x = obj(p)
+    const at = `spec.ports[${i}]`
+    const name = typeof x.name === 'string' ? x.name : ''
+    if (ports.length > 1 && name === '') {
+      errs.push({ type: 'FieldValueRequired', field: `${at}.name`, detail: '' })
+    } else if (name !== '') {
+      if (!DNS1123_LABEL.test(name) || name.length > 63) {
+        errs.push({
+          type: 'FieldValueInvalid',
+          field: `${at}.name`,
+          value: goQuote(name),
+          detail: name.length > 63 ? 'must be no more than 63 characters' : LABEL_MSG
+        })
+      } else if (names.has(name)) {
+        errs.push({
+          type: 'FieldValueDuplicate',
+          field: `${at}.name`,
+          value: goQuote(name),
+          detail: ''
+        })
+      }
+      names.add(name)
+    }
+    if (!validPort(x.port)) {
+      errs.push({
+        type: 'FieldValueInvalid',
+        field: `${at}.port`,
+        value: String(x.port ?? 0),
+        detail: PORT_RANGE_MSG
+      })
+    }
+    if (typeof x.protocol === 'string' && !PORT_PROTOCOLS.includes(x.protocol)) {
+      errs.push({
+        type: 'FieldValueNotSupported',
+        field: `${at}.protocol`,
+        value: goQuote(x.protocol),
+        detail: `supported values: ${PORT_PROTOCOLS.map(goQuote).join(', ')}`
+      })
+    }
+    const target = x.targetPort
+    if (typeof target === 'number' && !validPort(target)) {
+      errs.push({
+        type: 'FieldValueInvalid',
+        field: `${at}.targetPort`,
+        value: String(target),
+        detail: PORT_RANGE_MSG
+      })
+    } else if (typeof target === 'string') {
+      for (const detail of portNameErrors(target)) {
+        errs.push({
+          type: 'FieldValueInvalid',
+          field: `${at}.targetPort`,
+          value: goQuote(target),
+          detail
+        })
+      }
+    }
+  })
+  return errs
+}
+
+/** ValidateLabels on spec.selector: qualified-name keys, label values. */
+function validateSelectorLabels(selector: unknown): FieldError[] {
+  const errs: FieldError[] = []
+  for (const [key, value] of Object.entries(obj(selector))) {
+    for (const detail of qualifiedNameErrors(key)) {
+      errs.push({ type: 'FieldValueInvalid', field: 'spec.selector', value: goQuote(key), detail })
+    }
+    if (typeof value !== 'string' || !LABEL_VALUE.test(value) || value.length > 63) {
+      errs.push({
+        type: 'FieldValueInvalid',
+        field: 'spec.selector',
+        value: goQuote(String(value)),
+        detail:
+          typeof value === 'string' && value.length > 63
+            ? 'must be no more than 63 characters'
+            : LABEL_VALUE_MSG
+      })
+    }
+  }
+  return errs
+}
+
+/** Go's %#v of a []string. */
+function goStringSlice(v: unknown): string {
+  return Array.isArray(v)
+    ? `[]string{${v.map((x) => goQuote(String(x))).join(', ')}}`
+    : '[]string(nil)'
+}
+
+/**
+ * ValidateService (and ValidateServiceUpdate's clusterIP rule): type, ports, selector labels; an
+ * allocated clusterIP may not change once set.
+ */
+function validateService(o: KubeObject, old?: KubeObject): FieldError[] {
   const errs: FieldError[] = []
   const spec = obj(o.spec)
   if (typeof spec.type === 'string' && !SERVICE_TYPES.includes(spec.type)) {
@@ -325,17 +461,25 @@ function validateService(o: KubeObject): FieldError[] {
   if (ports.length === 0 && spec.type !== 'ExternalName' && spec.clusterIP !== 'None') {
     errs.push({ type: 'FieldValueRequired', field: 'spec.ports', detail: '' })
   }
-  ports.forEach((p, i) => {
-    const port = obj(p).port
-    if (typeof port !== 'number' || port < 1 || port > 65535) {
-      errs.push({
-        type: 'FieldValueInvalid',
-        field: `spec.ports[${i}].port`,
-        value: String(port ?? 0),
-        detail: 'must be between 1 and 65535, inclusive'
+  errs.push(...validateServicePorts(ports))
+  errs.push(...validateSelectorLabels(spec.selector))
+  const oldSpec = obj(old?.spec)
+  const before = Array.isArray(oldSpec.clusterIPs) ? oldSpec.clusterIPs : []
+  const after = Array.isArray(spec.clusterIPs) ? spec.clusterIPs : []
+  if (old && spec.type !== 'ExternalName' && oldSpec.type !== 'ExternalName') {
+    if (before.length === after.length) {
+      before.forEach((ip, i) => {
+        if (ip !== after[i]) {
+          errs.push({
+            type: 'FieldValueInvalid',
+            field: `spec.clusterIPs[${i}]`,
+            value: goStringSlice(after),
+            detail: 'may not change once set'
+          })
+        }
       })
     }
-  })
+  }
   return errs
 }
 
@@ -371,7 +515,7 @@ export function validateBuiltin(
   old?: KubeObject
 ): FieldError[] {
   if (resource === 'deployments') return validateDeployment(o, old)
-  if (resource === 'services') return validateService(o)
+  if (resource === 'services') return validateService(o, old)
   if (resource === 'leases') return validateLease(o)
   return []
 }

@@ -1,6 +1,7 @@
 /**
- * Istio's own CustomResourceDefinitions (sandbox/crds/istio-networking.yaml), read once at run time:
- * the OpenAPI v3 schema and printer columns of each served version.
+ * The CustomResourceDefinitions the sandbox serves, read once at run time from `../crds/`:
+ * Istio's own (istio-networking.yaml) and the Gateway API's HTTPRoute
+ * (gateway-api-httproutes.yaml); the OpenAPI v3 schema and printer columns of each served version.
  */
 import { readFileSync } from 'node:fs'
 import yaml from 'js-yaml'
@@ -22,14 +23,18 @@ export interface CrdVersion {
 /** plural -> version -> schema and columns. */
 export type CrdCatalog = ReadonlyMap<string, ReadonlyMap<string, CrdVersion>>
 
-const CRD_FILE = new URL('../crds/istio-networking.yaml', import.meta.url)
+const CRD_FILES: readonly URL[] = [
+  new URL('../crds/istio-networking.yaml', import.meta.url),
+  new URL('../crds/gateway-api-httproutes.yaml', import.meta.url)
+]
 
 let cached: CrdCatalog | undefined
 
-export function loadCrds(file: URL = CRD_FILE): CrdCatalog {
-  if (cached && file === CRD_FILE) return cached
+export function loadCrds(files: readonly URL[] = CRD_FILES): CrdCatalog {
+  if (cached && files === CRD_FILES) return cached
   const catalog = new Map<string, Map<string, CrdVersion>>()
-  for (const doc of yaml.loadAll(readFileSync(file, 'utf8'))) {
+  const docs = files.flatMap((file) => yaml.loadAll(readFileSync(file, 'utf8')))
+  for (const doc of docs) {
     if (!isObject(doc) || doc.kind !== 'CustomResourceDefinition' || !isObject(doc.spec)) continue
     const names = isObject(doc.spec.names) ? doc.spec.names : {}
     const plural = String(names.plural)
@@ -45,6 +50,6 @@ export function loadCrds(file: URL = CRD_FILE): CrdCatalog {
     }
     catalog.set(plural, versions)
   }
-  if (file === CRD_FILE) cached = catalog
+  if (files === CRD_FILES) cached = catalog
   return catalog
 }

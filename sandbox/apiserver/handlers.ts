@@ -27,6 +27,7 @@ import {
   type FieldValidation,
   fieldValidationOf,
   present,
+  defaultCustom,
   pruneUnknown,
   resourceVersionRequired,
   storeErrorToApi,
@@ -384,6 +385,7 @@ export class ResourceHandlers {
       ...mode.warnings,
       ...pruneUnknown(obj, req.info, req.version, this.crds, fieldValidationOf(req.query))
     ]
+    defaultCustom(obj, req.info, req.version, this.crds)
     if (req.info.namespaced) {
       if (obj.metadata.namespace && obj.metadata.namespace !== req.namespace) {
         throw badRequest(
@@ -459,6 +461,7 @@ export class ResourceHandlers {
       ...mode.warnings,
       ...pruneUnknown(incoming, req.info, req.version, this.crds, fieldValidationOf(req.query))
     ]
+    if (req.subresource !== 'status') defaultCustom(incoming, req.info, req.version, this.crds)
     const statusWrite = req.subresource === 'status'
     if (req.subresource && !statusWrite) throw pathNotFound()
     let next: KubeObject

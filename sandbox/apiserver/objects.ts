@@ -8,7 +8,7 @@ import type { KubeObject } from '../types.js'
 import type { CrdCatalog } from './crds.js'
 import { clone, isObject, omit } from './json.js'
 import { apiVersionOf, storageApiVersion, type ResourceInfo } from './resources.js'
-import { prune } from './schema.js'
+import { applySchemaDefaults, prune } from './schema.js'
 import {
   ApiError,
   alreadyExists,
@@ -73,6 +73,21 @@ export function asObject(
   const obj = { ...clone(body), metadata } as KubeObject
   if (typeof metadata.name !== 'string') obj.metadata.name = ''
   return obj
+}
+
+/**
+ * Apply the structural defaults of `version`'s schema to a custom resource (in place), as
+ * apiextensions-apiserver does on every create, update and patch after pruning: e.g. an HTTPRoute
+ * backendRef gains `group: ""`, `kind: Service` and `weight: 1`.
+ */
+export function defaultCustom(
+  obj: KubeObject,
+  info: ResourceInfo,
+  version: string,
+  crds: CrdCatalog
+): void {
+  const schema = info.custom ? crds.get(info.name)?.get(version)?.schema : undefined
+  if (schema) applySchemaDefaults(obj, schema)
 }
 
 /**

@@ -55,6 +55,10 @@ export const ISTIO_GROUP = 'networking.istio.io'
 /** Served Istio versions in kube-apiserver's version-priority order (v1 is the storage version). */
 export const ISTIO_VERSIONS = ['v1', 'v1beta1', 'v1alpha3']
 
+export const GATEWAY_GROUP = 'gateway.networking.k8s.io'
+/** Served Gateway API versions (standard channel): v1 is the storage version. */
+export const GATEWAY_VERSIONS = ['v1', 'v1beta1']
+
 export const RESOURCES: Readonly<Record<ResourceName, ResourceInfo>> = {
   namespaces: {
     name: 'namespaces',
@@ -181,6 +185,25 @@ export const RESOURCES: Readonly<Record<ResourceName, ResourceInfo>> = {
     namespaced: true,
     shortNames: ['dr'],
     categories: ['istio-io', 'networking-istio-io'],
+    verbs: ALL_VERBS,
+    hasStatus: true,
+    hasScale: false,
+    allowUnconditionalUpdate: false,
+    allowCreateOnUpdate: false,
+    generation: 'all-but-metadata-and-status',
+    custom: true,
+    deleteAnswer: 'object'
+  },
+  httproutes: {
+    name: 'httproutes',
+    group: GATEWAY_GROUP,
+    versions: GATEWAY_VERSIONS,
+    kind: 'HTTPRoute',
+    listKind: 'HTTPRouteList',
+    singular: 'httproute',
+    namespaced: true,
+    shortNames: [],
+    categories: ['gateway-api'],
     verbs: ALL_VERBS,
     hasStatus: true,
     hasScale: false,

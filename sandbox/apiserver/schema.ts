@@ -9,9 +9,15 @@
  * type or format), and a non-integer sent for an int32 field is reported as
  * `must be of type int32: "float64"`.
  *
- * x-kubernetes-validations (CEL): only the rules Istio's CRDs use and that need no CEL engine are
- * evaluated (duration bounds, no-wildcard and non-empty-key checks, matched by their exact text);
- * any other rule is skipped.
+ * x-kubernetes-validations (CEL): only the rules that need no CEL engine and that a writer of
+ * routes can trip are evaluated: Istio's (duration bounds, no-wildcard and non-empty-key checks,
+ * matched by their exact text) and the Gateway API HTTPRoute's listed in GATEWAY_RULES (matched
+ * by their message); any other rule is skipped.
+ *
+ * Structural defaults (`default`) are applied as apiextensions-apiserver applies them on the way
+ * in (a missing field, or a null one that is not nullable, takes the default; then defaulting
+ * recurses into every value), and `x-kubernetes-list-type: map` lists refuse two items with the
+ * same keys (structurallisttype's `Duplicate value`).
  */
 import { isObject, removeKey, type JsonObject } from './json.js'
 import { type FieldError, goFloat, goQuote, goValue } from './status.js'
@@ -43,6 +49,9 @@ export interface Schema {
   'x-kubernetes-preserve-unknown-fields'?: boolean
   'x-kubernetes-int-or-string'?: boolean
   'x-kubernetes-validations'?: Array<{ rule: string; message?: string }>
+  'x-kubernetes-list-type'?: string
+  'x-kubernetes-list-map-keys'?: string[]
+  default?: unknown
 }
 
 /** ObjectMeta's JSON fields; anything else under metadata is pruned. */
@@ -125,6 +134,86 @@ function pruneValue(value: unknown, schema: Schema, path: string, unknown: strin
   for (const key of Object.keys(value)) pruneProperty(value, key, schema, path, unknown)
 }
 
+/**
+ * Apply the schema's defaults to a custom resource in place (everything but apiVersion, kind and
+ * metadata), as structuraldefaulting.Default does after pruning.
+ */
+export function applySchemaDefaults(obj: JsonObject, schema: Schema): void {
+  const props = schema.properties ?? {}
+  for (const [key, child] of Object.entries(props)) {
+    if (key === 'metadata' || key === 'apiVersion' || key === 'kind') continue
+    setDefaultAndRecurse(obj, key, child)
+  }
+}
+
+function setDefaultAndRecurse(parent: JsonObject, key: string, schema: Schema): void {
+  if (
+    schema.default !== undefined &&
+    (!(key in parent) || (parent[key] === null && !schema.nullable))
+  ) {
+    parent[key] = structuredClone(schema.default)
+  }
+  if (key in parent) defaultValue(parent[key], schema)
+}
+
+function defaultValue(value: unknown, schema: Schema): void {
+  if (Array.isArray(value)) {
+    if (schema.items) for (const v of value) defaultValue(v, schema.items)
+    return
+  }
+  if (!isObject(value)) return
+  for (const [key, child] of Object.entries(schema.properties ?? {})) {
+    setDefaultAndRecurse(value, key, child)
+  }
+  if (isObject(schema.additionalProperties)) {
+    for (const v of Object.values(value)) defaultValue(v, schema.additionalProperties as Schema)
+  }
+}
+
+/** Go's %#v of the map of list-map keys, as structurallisttype prints a duplicate. */
+function goKeyMap(item: JsonObject, keys: readonly string[]): string {
+  const entries = [...keys]
+    .filter((k) => item[k] !== undefined)
+    .sort()
+    .map(
+      (k) =>
+        `${goQuote(k)}:${typeof item[k] === 'string' ? goQuote(item[k]) : JSON.stringify(item[k])}`
+    )
+  return `map[string]interface {}{${entries.join(', ')}}`
+}
+
+/** `x-kubernetes-list-type: map` lists: no two items with the same key values. */
+function listMapDuplicates(value: unknown, schema: Schema, name: string, out: FieldError[]): void {
+  if (Array.isArray(value)) {
+    const keys = schema['x-kubernetes-list-map-keys']
+    if (schema['x-kubernetes-list-type'] === 'map' && keys && keys.length > 0) {
+      const seen = new Set<string>()
+      value.forEach((item, i) => {
+        if (!isObject(item)) return
+        const id = JSON.stringify(keys.map((k) => item[k] ?? null))
+        if (seen.has(id)) {
+          out.push({
+            type: 'FieldValueDuplicate',
+            field: `${name}[${i}]`,
+            value: goKeyMap(item, keys),
+            detail: ''
+          })
+        }
+        seen.add(id)
+      })
+    }
+    if (schema.items) {
+      value.forEach((v, i) => listMapDuplicates(v, schema.items as Schema, `${name}[${i}]`, out))
+    }
+    return
+  }
+  if (!isObject(value)) return
+  for (const [key, v] of Object.entries(value)) {
+    const child = schema.properties?.[key]
+    if (child) listMapDuplicates(v, child, join(name, key), out)
+  }
+}
+
 /** One kube-openapi result error, before conversion to a field error. */
 interface OpenApiError {
   code:
@@ -147,9 +236,11 @@ export function validateAgainstSchema(obj: JsonObject, schema: Schema): FieldErr
   }
   const raw: OpenApiError[] = []
   validateValue(body, { ...schema, properties: schema.properties ?? {} }, '', raw)
+  const lists: FieldError[] = []
+  listMapDuplicates(body, schema, '', lists)
   const cel: FieldError[] = []
   celRules(body, schema, '', cel)
-  return [...raw.map(toFieldError), ...cel]
+  return [...raw.map(toFieldError), ...lists, ...cel]
 }
 
 function toFieldError(e: OpenApiError): FieldError {
@@ -518,10 +609,127 @@ const KNOWN_RULES: Record<string, (self: unknown) => boolean | undefined> = {
     isObject(self) ? Object.keys(self).every((k) => k.length > 0) : undefined
 }
 
+const str = (v: unknown): string => (typeof v === 'string' ? v : '')
+const list = (v: unknown): unknown[] => (Array.isArray(v) ? v : [])
+const rec = (v: unknown): JsonObject => (isObject(v) ? v : {})
+
+/** A path match of type Exact or PathPrefix (the CEL rules on path values test only those). */
+function prefixOrExact(self: unknown, test: (value: string) => boolean): boolean | undefined {
+  if (!isObject(self)) return undefined
+  if (self.type !== 'Exact' && self.type !== 'PathPrefix') return true
+  return test(str(self.value))
+}
+
+/** Same parent: group, kind, name and namespace (absent and '' alike), as the CEL rules say. */
+function sameParent(a: JsonObject, b: JsonObject): boolean {
+  return (
+    a.group === b.group &&
+    a.kind === b.kind &&
+    a.name === b.name &&
+    str(a.namespace) === str(b.namespace)
+  )
+}
+
+function filterRepeated(type: string): (self: unknown) => boolean | undefined {
+  return (self) =>
+    Array.isArray(self) ? self.filter((f) => rec(f).type === type).length <= 1 : undefined
+}
+
+/**
+ * The Gateway API HTTPRoute's CEL rules the sandbox evaluates, keyed by their message (their
+ * rule text is long and multi-line). Each is evaluated on the defaulted object, as kube does.
+ */
+const GATEWAY_RULES: Record<string, (self: unknown) => boolean | undefined> = {
+  'Must have port for Service reference': (self) =>
+    isObject(self)
+      ? !(str(self.group) === '' && self.kind === 'Service') || self.port !== undefined
+      : undefined,
+  'sectionName must be specified when parentRefs includes 2 or more references to the same parent':
+    (self) => {
+      if (!Array.isArray(self)) return undefined
+      const refs = self.map(rec)
+      return refs.every((p1) =>
+        refs.every(
+          (p2) =>
+            !sameParent(p1, p2) || (str(p1.sectionName) === '') === (str(p2.sectionName) === '')
+        )
+      )
+    },
+  'sectionName must be unique when parentRefs includes 2 or more references to the same parent': (
+    self
+  ) => {
+    if (!Array.isArray(self)) return undefined
+    const refs = self.map(rec)
+    return refs.every(
+      (p1) =>
+        refs.filter((p2) => sameParent(p1, p2) && str(p1.sectionName) === str(p2.sectionName))
+          .length === 1
+    )
+  },
+  'While 16 rules and 64 matches per rule are allowed, the total number of matches across all rules in a route must be less than 128':
+    (self) =>
+      Array.isArray(self)
+        ? self.slice(0, 16).reduce((n: number, r) => n + list(rec(r).matches).length, 0) <= 128
+        : undefined,
+  'RequestRedirect filter must not be used together with backendRefs': (self) => {
+    if (!isObject(self)) return undefined
+    if (list(self.backendRefs).length === 0) return true
+    return list(self.filters).every((f) => rec(f).requestRedirect === undefined)
+  },
+  'May specify either httpRouteFilterRequestRedirect or httpRouteFilterRequestRewrite, but not both':
+    (self) =>
+      Array.isArray(self)
+        ? !(
+            self.some((f) => rec(f).type === 'RequestRedirect') &&
+            self.some((f) => rec(f).type === 'URLRewrite')
+          )
+        : undefined,
+  'CORS filter cannot be repeated': filterRepeated('CORS'),
+  'RequestHeaderModifier filter cannot be repeated': filterRepeated('RequestHeaderModifier'),
+  'ResponseHeaderModifier filter cannot be repeated': filterRepeated('ResponseHeaderModifier'),
+  'RequestRedirect filter cannot be repeated': filterRepeated('RequestRedirect'),
+  'URLRewrite filter cannot be repeated': filterRepeated('URLRewrite'),
+  "value must be an absolute path and start with '/' when type one of ['Exact', 'PathPrefix']": (
+    self
+  ) => prefixOrExact(self, (v) => v.startsWith('/')),
+  "must not contain '//' when type one of ['Exact', 'PathPrefix']": (self) =>
+    prefixOrExact(self, (v) => !v.includes('//')),
+  "must not contain '/./' when type one of ['Exact', 'PathPrefix']": (self) =>
+    prefixOrExact(self, (v) => !v.includes('/./')),
+  "must not contain '/../' when type one of ['Exact', 'PathPrefix']": (self) =>
+    prefixOrExact(self, (v) => !v.includes('/../')),
+  "must not contain '%2f' when type one of ['Exact', 'PathPrefix']": (self) =>
+    prefixOrExact(self, (v) => !v.includes('%2f')),
+  "must not contain '%2F' when type one of ['Exact', 'PathPrefix']": (self) =>
+    prefixOrExact(self, (v) => !v.includes('%2F')),
+  "must not contain '#' when type one of ['Exact', 'PathPrefix']": (self) =>
+    prefixOrExact(self, (v) => !v.includes('#')),
+  "must not end with '/..' when type one of ['Exact', 'PathPrefix']": (self) =>
+    prefixOrExact(self, (v) => !v.endsWith('/..')),
+  "must not end with '/.' when type one of ['Exact', 'PathPrefix']": (self) =>
+    prefixOrExact(self, (v) => !v.endsWith('/.')),
+  "type must be one of ['Exact', 'PathPrefix', 'RegularExpression']": (self) =>
+    isObject(self)
+      ? ['Exact', 'PathPrefix', 'RegularExpression'].includes(str(self.type))
+      : undefined,
+  "must only contain valid characters (matching ^(?:[-A-Za-z0-9/._~!$&'()*+,;=:@]|[%][0-9a-fA-F]{2})+$) for types ['Exact', 'PathPrefix']":
+    (self) =>
+      prefixOrExact(self, (v) => /^(?:[-A-Za-z0-9/._~!$&'()*+,;=:@]|[%][0-9a-fA-F]{2})+$/.test(v)),
+  'backendRequest timeout cannot be longer than request timeout': (self) => {
+    if (!isObject(self)) return undefined
+    if (self.request === undefined || self.backendRequest === undefined) return true
+    const request = parseGoDuration(str(self.request))
+    const backend = parseGoDuration(str(self.backendRequest))
+    if (request === undefined || backend === undefined) return undefined
+    return !(request !== 0 && backend > request)
+  }
+}
+
 function celRules(value: unknown, schema: Schema, name: string, out: FieldError[]): void {
   if (value === null || value === undefined) return
   for (const { rule, message } of schema['x-kubernetes-validations'] ?? []) {
-    const passes = KNOWN_RULES[rule]?.(value)
+    const check = KNOWN_RULES[rule] ?? (message !== undefined ? GATEWAY_RULES[message] : undefined)
+    const passes = check?.(value)
     if (passes === false) {
       out.push({
         type: 'FieldValueInvalid',

@@ -216,6 +216,7 @@ export interface FieldError {
     | 'FieldValueTooLong'
     | 'FieldValueTooMany'
     | 'FieldValueForbidden'
+    | 'FieldValueDuplicate'
   /** Field path, e.g. spec.http[0].route[0].weight ("<nil>" for errors without a path). */
   field: string
   /** Already rendered bad value (see goValue), or undefined when kube omits it. */
@@ -230,7 +231,8 @@ const TYPE_WORDS: Record<FieldError['type'], string> = {
   FieldValueNotSupported: 'Unsupported value',
   FieldValueTooLong: 'Too long',
   FieldValueTooMany: 'Too many',
-  FieldValueForbidden: 'Forbidden'
+  FieldValueForbidden: 'Forbidden',
+  FieldValueDuplicate: 'Duplicate value'
 }
 
 /** field.Error.ErrorBody(). */

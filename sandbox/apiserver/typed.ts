@@ -80,7 +80,7 @@ const POD_SPEC: Struct = {
 
 /** The checked part of each kind's Go struct (k8s.io/api types), by resource. */
 export const GO_TYPES: Readonly<
-  Record<Exclude<ResourceName, 'virtualservices' | 'destinationrules'>, Struct>
+  Record<Exclude<ResourceName, 'virtualservices' | 'destinationrules' | 'httproutes'>, Struct>
 > = {
   namespaces: { struct: 'Namespace', fields: { metadata: OBJECT_META } },
   services: {

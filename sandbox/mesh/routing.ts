@@ -6,9 +6,16 @@
  * Rules (kept close to what Envoy does with the configuration Istio generates):
  * - One client flow per VirtualService that has an HTTP route. In practice there
  *   is one VirtualService per service, so this is "one flow per routed Service".
- * - A flow's requests take the first HTTP route without `match`; when every route
- *   has a `match`, the first HTTP route. (The simulated client sends requests that
- *   match no particular header or path, so a catch-all route is where they land.)
+ * - One client flow per HTTPRoute parent: a Service (`parentRefs` kind Service, group
+ *   "" or "core": mesh traffic to that Service, GAMMA) or a Gateway (north-south); every
+ *   HTTPRoute attached to the same parent is merged into that flow, as Istio merges them.
+ * - The background requests are `GET /` with no header a route could match on
+ *   (matching.ts): a VirtualService's take the first HTTP route whose `match` holds (a
+ *   route without `match` takes everything); an HTTPRoute's take the highest-precedence
+ *   rule match that holds (a rule without `matches` is `PathPrefix /`). No route: 404 NR.
+ *   Probes (`select`) send any path, method and headers through the same choice.
+ * - A Service routed both by a mesh VirtualService and by an HTTPRoute with that Service as
+ *   parent is refused: both flows send nothing and say why (`conflict`).
  * - A route with a single destination takes all traffic whatever its weight; with
  *   several, each gets weight / sum(weights) (Istio wants the sum to be 100; Envoy
  *   normalises by the total). All weights zero: no route, 503 NR.
@@ -16,11 +23,23 @@
  *   `reviews.demo.svc.cluster.local` all mean Service `reviews` in namespace `demo`
  *   (short names relative to the object's own namespace). Unknown host: 503 NC.
  * - A subset must be defined by a DestinationRule for that service, else 503 NR.
+ * - HTTPRoute backendRefs are Services (kind Service, group ""), weight default 1, relative
+ *   (weight / sum); weight 0 gets nothing. A backendRef to a missing Service or of another
+ *   kind answers its share 500, as is every request of a rule whose weights are all 0
+ *   (the Gateway API's rule for a request with no valid backend).
  * - Endpoints are the ready pods matching the Service selector and the subset
  *   labels; none: 503 UH. Traffic to a destination is spread over its pods
  *   evenly, so workloads get shares proportional to their ready pod counts.
  */
 import type { KubeObject } from '../types.js'
+import {
+  BACKGROUND_REQUEST,
+  firstMatching,
+  rankMatches,
+  virtualServiceRoute,
+  type RankedMatch,
+  type RequestShape
+} from './matching.js'
 
 /** Envoy response flags for requests that never reach a workload. */
 export type FailureFlag = 'NR' | 'UH' | 'NC'
@@ -62,18 +81,51 @@ export interface DestinationPlan {
   serviceHost: string
   /** Set when requests to this destination fail before reaching a workload. */
   failure: FailureFlag | null
+  /** The status those failed requests get (503; 500 for an HTTPRoute backend that is invalid). */
+  failureCode: number
   endpoints: EndpointGroup[]
 }
 
+/** The routing object a flow follows. */
+export interface RoutingObject {
+  kind: 'VirtualService' | 'HTTPRoute'
+  namespace: string
+  name: string
+  resourceVersion: string
+}
+
+/** The route a request takes: its index and name in its object, and where it goes. */
+export interface RouteChoice {
+  object: RoutingObject
+  index: number
+  name: string | null
+  destinations: DestinationPlan[]
+}
+
+/**
+ * Who reports a flow's HTTP metrics: sidecars (`source` from the client, `destination` from a
+ * server that has one), or an ambient waypoint (`waypoint` only; ztunnel reports TCP metrics).
+ */
+export type Telemetry = 'sidecar' | 'waypoint'
+
 export interface FlowPlan {
-  /** namespace/name of the VirtualService. */
+  /** namespace/name of the VirtualService; `httproute/service:ns/name` or `httproute/gateway:ns/name`. */
   id: string
-  virtualService: { namespace: string; name: string; resourceVersion: string }
-  /** `mesh` for sidecar-to-sidecar traffic, `gateway` for a gateway-bound VirtualService. */
+  /** The object the background requests' route is in (the first attached HTTPRoute if none matches). */
+  config: RoutingObject
+  /** `mesh` for traffic inside the mesh, `gateway` for a gateway's (north-south). */
   client: 'mesh' | 'gateway'
   source: Peer
+  /** The Service the clients address (mesh flows), or null for a gateway listener. */
+  target: ServiceRef | null
+  telemetry: Telemetry
+  /** The background requests' route; index -1 when no route matches them (404 NR). */
   route: { index: number; name: string | null }
   destinations: DestinationPlan[]
+  /** Why the flow sends nothing, when the configuration is refused. */
+  conflict: string | null
+  /** The route any request shape takes (for probes); undefined: 404. */
+  select(request: RequestShape): RouteChoice | undefined
 }
 
 /** The objects routing depends on. */
@@ -84,6 +136,8 @@ export interface Snapshot {
   deployments: KubeObject[]
   virtualServices: KubeObject[]
   destinationRules: KubeObject[]
+  /** Gateway API HTTPRoutes (optional so older callers need not list them). */
+  httpRoutes?: KubeObject[]
 }
 
 const CLUSTER_SUFFIXES = ['.svc.cluster.local', '.svc']
@@ -108,8 +162,27 @@ export function serviceHostname(ref: ServiceRef): string {
   return `${ref.name}.${ref.namespace}.svc.cluster.local`
 }
 
-/** The client workloads that send the simulated traffic. */
-export function clientPeer(client: 'mesh' | 'gateway', namespace: string): Peer {
+/**
+ * The client workloads that send the simulated traffic. A Gateway API Gateway `edge` is served
+ * by the Deployment Istio creates for it, `edge-istio` in the Gateway's namespace.
+ */
+export function clientPeer(
+  client: 'mesh' | 'gateway',
+  namespace: string,
+  gateway?: { namespace: string; name: string }
+): Peer {
+  if (client === 'gateway' && gateway) {
+    const workload = `${gateway.name}-istio`
+    return {
+      workload,
+      namespace: gateway.namespace,
+      app: 'unknown',
+      version: 'unknown',
+      principal: `spiffe://cluster.local/ns/${gateway.namespace}/sa/${workload}`,
+      canonicalService: workload,
+      canonicalRevision: 'latest'
+    }
+  }
   if (client === 'gateway') {
     return {
       workload: 'istio-ingressgateway',
@@ -134,36 +207,255 @@ export function clientPeer(client: 'mesh' | 'gateway', namespace: string): Peer 
 
 /** Computes the flows the simulated clients apply, sorted by id. */
 export function planFlows(s: Snapshot): FlowPlan[] {
+  const flows = [...virtualServiceFlows(s), ...httpRouteFlows(s)]
+  markConflicts(flows)
+  return flows.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
+}
+
+function telemetryFor(s: Snapshot, target: ServiceRef | null): Telemetry {
+  if (!target) return 'sidecar'
+  const ns = s.namespaces.find((n) => n.metadata.name === target.namespace)
+  if (ns?.metadata.labels?.['istio.io/dataplane-mode'] !== 'ambient') return 'sidecar'
+  const svc = findObject(s.services, target)
+  const waypoint =
+    svc?.metadata.labels?.['istio.io/use-waypoint'] ?? ns.metadata.labels['istio.io/use-waypoint']
+  return waypoint && waypoint !== 'none' ? 'waypoint' : 'sidecar'
+}
+
+function virtualServiceFlows(s: Snapshot): FlowPlan[] {
   const flows: FlowPlan[] = []
   for (const vs of s.virtualServices) {
     const namespace = vs.metadata.namespace ?? 'default'
     const http = asArray(vs.spec?.['http'])
     if (http.length === 0) continue
-    let index = http.findIndex((r) => asArray(asRecord(r)['match']).length === 0)
-    if (index < 0) index = 0
-    const route = asRecord(http[index])
     const gateways = asArray(vs.spec?.['gateways']).filter((g) => typeof g === 'string')
     const client = gateways.length === 0 || gateways.includes('mesh') ? 'mesh' : 'gateway'
-    const dests = asArray(route['route']).map(asRecord)
-    const single = dests.length === 1
-    const planned = dests.map((d) => planDestination(s, namespace, d, single))
-    if (planned.length > 0 && planned.every((d) => d.weight === 0)) {
-      for (const d of planned) d.failure = 'NR'
+    const object: RoutingObject = {
+      kind: 'VirtualService',
+      namespace,
+      name: vs.metadata.name,
+      resourceVersion: vs.metadata.resourceVersion ?? ''
     }
+    const choices = http.map((r, index): RouteChoice => {
+      const route = asRecord(r)
+      const dests = asArray(route['route']).map(asRecord)
+      const single = dests.length === 1
+      const planned = dests.map((d) => planDestination(s, namespace, d, single))
+      if (planned.length > 0 && planned.every((d) => d.weight === 0)) {
+        for (const d of planned) d.failure = 'NR'
+      }
+      return {
+        object,
+        index,
+        name: typeof route['name'] === 'string' ? route['name'] : null,
+        destinations: planned
+      }
+    })
+    const select = (r: RequestShape): RouteChoice | undefined =>
+      choices[virtualServiceRoute(http, r)]
+    const background = select(BACKGROUND_REQUEST)
+    const host = asArray(vs.spec?.['hosts']).find((h) => typeof h === 'string')
+    const target =
+      client === 'mesh' && typeof host === 'string' ? (resolveHost(host, namespace) ?? null) : null
     flows.push({
       id: `${namespace}/${vs.metadata.name}`,
-      virtualService: {
-        namespace,
-        name: vs.metadata.name,
-        resourceVersion: vs.metadata.resourceVersion ?? ''
-      },
+      config: object,
       client,
       source: clientPeer(client, namespace),
-      route: { index, name: typeof route['name'] === 'string' ? route['name'] : null },
-      destinations: planned
+      target,
+      telemetry: telemetryFor(s, target),
+      route: background
+        ? { index: background.index, name: background.name }
+        : { index: -1, name: null },
+      destinations: background?.destinations ?? [],
+      conflict: null,
+      select
     })
   }
-  return flows.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
+  return flows
+}
+
+interface RuleTarget {
+  object: RoutingObject
+  index: number
+  name: string | null
+  rule: Record<string, unknown>
+}
+
+/** A parentRef as a flow key, or undefined for a parent the mesh does not route for. */
+function parentOf(
+  ref: Record<string, unknown>,
+  namespace: string
+): { kind: 'service' | 'gateway'; namespace: string; name: string } | undefined {
+  const kind = typeof ref['kind'] === 'string' ? ref['kind'] : 'Gateway'
+  const group = typeof ref['group'] === 'string' ? ref['group'] : 'gateway.networking.k8s.io'
+  const name = typeof ref['name'] === 'string' ? ref['name'] : ''
+  const ns = typeof ref['namespace'] === 'string' && ref['namespace'] ? ref['namespace'] : namespace
+  if (!name) return undefined
+  if (kind === 'Service' && (group === '' || group === 'core'))
+    return { kind: 'service', namespace: ns, name }
+  if (kind === 'Gateway' && group === 'gateway.networking.k8s.io')
+    return { kind: 'gateway', namespace: ns, name }
+  return undefined
+}
+
+const CATCH_ALL = { path: { type: 'PathPrefix', value: '/' } }
+
+function httpRouteFlows(s: Snapshot): FlowPlan[] {
+  const byParent = new Map<
+    string,
+    { parent: NonNullable<ReturnType<typeof parentOf>>; matches: RankedMatch<RuleTarget>[] }
+  >()
+  for (const hr of s.httpRoutes ?? []) {
+    const namespace = hr.metadata.namespace ?? 'default'
+    const object: RoutingObject = {
+      kind: 'HTTPRoute',
+      namespace,
+      name: hr.metadata.name,
+      resourceVersion: hr.metadata.resourceVersion ?? ''
+    }
+    const route = {
+      created: hr.metadata.creationTimestamp ?? '',
+      id: `${namespace}/${hr.metadata.name}`
+    }
+    const rules = asArray(hr.spec?.['rules']).map(asRecord)
+    for (const ref of asArray(hr.spec?.['parentRefs']).map(asRecord)) {
+      const parent = parentOf(ref, namespace)
+      if (!parent) continue
+      const key = `${parent.kind}:${parent.namespace}/${parent.name}`
+      const entry = byParent.get(key) ?? { parent, matches: [] }
+      byParent.set(key, entry)
+      rules.forEach((rule, ruleIndex) => {
+        const target: RuleTarget = {
+          object,
+          index: ruleIndex,
+          name: typeof rule['name'] === 'string' ? rule['name'] : null,
+          rule
+        }
+        const matches = asArray(rule['matches'])
+        ;(matches.length > 0 ? matches : [CATCH_ALL]).forEach((match, matchIndex) => {
+          entry.matches.push({ match, target, route, ruleIndex, matchIndex })
+        })
+      })
+    }
+  }
+  const flows: FlowPlan[] = []
+  for (const [key, { parent, matches }] of byParent) {
+    const ranked = rankMatches(matches)
+    const planned = new Map<RuleTarget, RouteChoice>()
+    const choose = (t: RuleTarget): RouteChoice => {
+      let c = planned.get(t)
+      if (!c) {
+        c = {
+          object: t.object,
+          index: t.index,
+          name: t.name,
+          destinations: planBackends(s, t.object.namespace, t.rule)
+        }
+        planned.set(t, c)
+      }
+      return c
+    }
+    const select = (r: RequestShape): RouteChoice | undefined => {
+      const m = firstMatching(ranked, r)
+      return m ? choose(m.target) : undefined
+    }
+    const background = select(BACKGROUND_REQUEST)
+    const mesh = parent.kind === 'service'
+    const target = mesh ? { namespace: parent.namespace, name: parent.name } : null
+    const first = ranked[0]?.target.object
+    flows.push({
+      id: `httproute/${key}`,
+      config: background?.object ??
+        first ?? { kind: 'HTTPRoute', namespace: parent.namespace, name: '', resourceVersion: '' },
+      client: mesh ? 'mesh' : 'gateway',
+      source: mesh
+        ? clientPeer('mesh', parent.namespace)
+        : clientPeer('gateway', parent.namespace, parent),
+      target,
+      telemetry: telemetryFor(s, target),
+      route: background
+        ? { index: background.index, name: background.name }
+        : { index: -1, name: null },
+      destinations: background?.destinations ?? [],
+      conflict: null,
+      select
+    })
+  }
+  return flows
+}
+
+/** An HTTPRoute rule's backendRefs as destinations (weights relative, default 1). */
+function planBackends(
+  s: Snapshot,
+  namespace: string,
+  rule: Record<string, unknown>
+): DestinationPlan[] {
+  const refs = asArray(rule['backendRefs']).map(asRecord)
+  const planned = refs.map((ref): DestinationPlan => {
+    const name = typeof ref['name'] === 'string' ? ref['name'] : ''
+    const kind = typeof ref['kind'] === 'string' ? ref['kind'] : 'Service'
+    const group = typeof ref['group'] === 'string' ? ref['group'] : ''
+    const ns =
+      typeof ref['namespace'] === 'string' && ref['namespace'] ? ref['namespace'] : namespace
+    const raw = ref['weight']
+    const weight =
+      raw === undefined
+        ? 1
+        : typeof raw === 'number' && Number.isFinite(raw)
+          ? Math.max(0, Math.trunc(raw))
+          : 0
+    const svcRef = { namespace: ns, name }
+    const plan: DestinationPlan = {
+      host: name,
+      subset: null,
+      weight,
+      service: null,
+      serviceHost: serviceHostname(svcRef),
+      failure: null,
+      failureCode: 503,
+      endpoints: []
+    }
+    const service =
+      kind === 'Service' && (group === '' || group === 'core')
+        ? findObject(s.services, svcRef)
+        : undefined
+    if (!service) {
+      plan.failure = 'NC'
+      plan.failureCode = 500
+      return plan
+    }
+    plan.service = svcRef
+    const selector = stringMap(service.spec?.['selector'])
+    plan.endpoints = Object.keys(selector).length > 0 ? endpointGroups(s, ns, selector) : []
+    if (plan.endpoints.length === 0) plan.failure = 'UH'
+    return plan
+  })
+  if (planned.length > 0 && planned.every((d) => d.weight === 0)) {
+    for (const d of planned) {
+      d.failure = 'NR'
+      d.failureCode = 500
+    }
+  }
+  return planned
+}
+
+/** A Service routed by a mesh VirtualService and by an HTTPRoute with it as parent: refused. */
+function markConflicts(flows: FlowPlan[]): void {
+  const key = (t: ServiceRef): string => `${t.namespace}/${t.name}`
+  const vs = new Map<string, FlowPlan[]>()
+  for (const f of flows) {
+    if (f.config.kind === 'VirtualService' && f.client === 'mesh' && f.target) {
+      vs.set(key(f.target), [...(vs.get(key(f.target)) ?? []), f])
+    }
+  }
+  for (const f of flows) {
+    if (f.config.kind !== 'HTTPRoute' || !f.target) continue
+    const others = vs.get(key(f.target)) ?? []
+    if (others.length === 0) continue
+    const why = `Service ${key(f.target)} is routed by VirtualService ${others.map((o) => o.config.name).join(', ')} and by HTTPRoute ${f.config.name}; the simulator refuses to guess which applies: delete one of them`
+    for (const g of [f, ...others]) g.conflict = why
+  }
 }
 
 function planDestination(
@@ -190,6 +482,7 @@ function planDestination(
     service: service && ref ? ref : null,
     serviceHost: ref ? serviceHostname(ref) : host,
     failure: null,
+    failureCode: 503,
     endpoints: []
   }
   if (!service || !ref) {

@@ -5,7 +5,13 @@
 import http from 'node:http'
 import type { AddressInfo } from 'node:net'
 import type { BehaviourRegistry, ObjectStore } from '../types.js'
-import { MeshSimulator, type MeshState, type TrafficSettings } from './simulator.js'
+import {
+  MeshSimulator,
+  type MeshState,
+  type ProbeRequest,
+  type ProbeResult,
+  type TrafficSettings
+} from './simulator.js'
 
 export interface MeshOptions {
   store: Pick<ObjectStore, 'list' | 'onChange'>
@@ -28,6 +34,8 @@ export interface Mesh {
   readonly traffic: TrafficSettings
   setTraffic(t: TrafficSettings): void
   state(): MeshState
+  /** Sends shaped requests now (after the traffic owed so far); see MeshSimulator.probe. */
+  probe(p: ProbeRequest): ProbeResult
   close(): Promise<void>
 }
 
@@ -98,6 +106,10 @@ export async function startMesh(o: MeshOptions): Promise<Mesh> {
     },
     setTraffic: (t) => simulator.setTraffic(t),
     state: () => simulator.state(),
+    probe: (p) => {
+      simulator.tick()
+      return simulator.probe(p)
+    },
     close() {
       closed ??= new Promise<void>((resolve) => {
         clearInterval(timer)

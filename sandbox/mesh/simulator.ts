@@ -17,6 +17,7 @@
 import type { BehaviourRegistry, ObjectStore, ResourceName } from '../types.js'
 import { ExactDraws, RandomDraws, type Draws } from './draws.js'
 import { IstioMetrics, type IstioLabels } from './metrics.js'
+import { requestShape } from './matching.js'
 import {
   planFlows,
   workloadOf,
@@ -25,7 +26,10 @@ import {
   type FailureFlag,
   type FlowPlan,
   type Peer,
-  type Snapshot
+  type RoutingObject,
+  type ServiceRef,
+  type Snapshot,
+  type Telemetry
 } from './routing.js'
 
 /** How counts follow from rates: exact accumulators, or seeded Poisson draws. */
@@ -85,12 +89,39 @@ export interface DestinationState {
 
 export interface FlowState {
   id: string
-  virtualService: { namespace: string; name: string; resourceVersion: string }
+  /** The routing object the background requests follow (kind, namespace, name, resourceVersion). */
+  config: RoutingObject
   client: 'mesh' | 'gateway'
+  target: ServiceRef | null
+  telemetry: Telemetry
+  /** Why the flow sends nothing, when the simulator refuses its configuration. */
+  conflict: string | null
   route: { index: number; name: string | null }
   destinations: DestinationState[]
   requests: number
   failures: Record<FailureFlag, number>
+}
+
+/** `POST /mesh/probe`: requests of one shape sent to one Service, as a smoke test sends them. */
+export interface ProbeRequest {
+  namespace: string
+  service: string
+  headers?: Record<string, string>
+  path?: string
+  method?: string
+  count: number
+  /** Send through this flow's client: `mesh` (default) or `gateway`. */
+  via?: 'mesh' | 'gateway'
+}
+
+export interface ProbeResult {
+  /** The flow and route the requests took; route null when none matched (all 404). */
+  flow: string
+  route: { kind: string; name: string; index: number; ruleName: string | null } | null
+  /** Requests that reached each workload (`namespace/name`) and how many were 5xx. */
+  workloads: Record<string, { requests: number; errors: number }>
+  /** Requests that reached no workload, by response code. */
+  failed: Record<string, number>
 }
 
 export interface MeshState extends TrafficSettings {
@@ -106,7 +137,8 @@ const WATCHED: ReadonlySet<ResourceName> = new Set<ResourceName>([
   'pods',
   'deployments',
   'virtualservices',
-  'destinationrules'
+  'destinationrules',
+  'httproutes'
 ])
 
 const LN_100 = Math.log(100)
@@ -226,8 +258,11 @@ export class MeshSimulator {
       const c = this.counters(f.id)
       return {
         id: f.id,
-        virtualService: { ...f.virtualService },
+        config: { ...f.config },
         client: f.client,
+        target: f.target ? { ...f.target } : null,
+        telemetry: f.telemetry,
+        conflict: f.conflict,
         route: { ...f.route },
         destinations: f.destinations.map((d) => ({
           host: d.host,
@@ -267,7 +302,8 @@ export class MeshSimulator {
       pods: this.store.list('pods'),
       deployments: this.store.list('deployments'),
       virtualServices: this.store.list('virtualservices'),
-      destinationRules: this.store.list('destinationrules')
+      destinationRules: this.store.list('destinationrules'),
+      httpRoutes: this.store.list('httproutes')
     }
     this.plans = planFlows(snapshot)
     this.liveWorkloads = new Set(
@@ -301,28 +337,135 @@ export class MeshSimulator {
   }
 
   private sendFlow(flow: FlowPlan, dt: number, now: number): void {
+    if (flow.conflict) return
     const c = this.counters(flow.id)
     const n = this.draws.arrivals(flow.id, this.rpsValue, dt)
     if (n === 0) return
     c.requests += n
-    // Every weight zero means no route at all; count them against the first destination.
-    const perDest =
-      flow.destinations.length > 0 && flow.destinations.every((d) => d.weight === 0)
-        ? flow.destinations.map((_, i) => (i === 0 ? n : 0))
-        : this.draws.split(
-            n,
-            flow.destinations.map((d, i) => ({
-              key: `${flow.id}|${i}|${d.host}|${d.subset}`,
-              weight: d.weight
-            }))
+    this.send(flow, flow.destinations, n, now, `${flow.id}|route${flow.route.index}`, c.failures)
+  }
+
+  /**
+   * Sends `probe.count` requests of one shape to a Service through its flow and returns who served
+   * them. They are real requests: counted and reported in the metrics like any other.
+   */
+  probe(probe: ProbeRequest): ProbeResult {
+    if (this.dirty) this.replan()
+    const via = probe.via ?? 'mesh'
+    const flow =
+      this.plans.find(
+        (f) =>
+          f.client === via &&
+          f.target?.namespace === probe.namespace &&
+          f.target.name === probe.service
+      ) ??
+      this.plans.find(
+        (f) =>
+          f.client === via &&
+          f.destinations.some(
+            (d) => d.service?.namespace === probe.namespace && d.service.name === probe.service
           )
-    flow.destinations.forEach((dest, i) => {
+      )
+    if (!flow) {
+      const known = this.plans.map((f) => f.id).join(', ') || 'none'
+      throw new RangeError(
+        `no ${via} flow routes Service ${probe.namespace}/${probe.service}; flows: ${known}`
+      )
+    }
+    if (flow.conflict) throw new RangeError(flow.conflict)
+    const choice = flow.select(requestShape(probe))
+    const result: ProbeResult = {
+      flow: flow.id,
+      route: choice
+        ? {
+            kind: choice.object.kind,
+            name: choice.object.name,
+            index: choice.index,
+            ruleName: choice.name
+          }
+        : null,
+      workloads: {},
+      failed: {}
+    }
+    const failures: Record<FailureFlag, number> = { NR: 0, UH: 0, NC: 0 }
+    const now = this.clock.now()
+    const key = `probe|${flow.id}|${choice?.object.name ?? ''}|${choice?.index ?? -1}`
+    this.send(
+      flow,
+      choice?.destinations ?? [],
+      probe.count,
+      now,
+      key,
+      failures,
+      (dest, k, e) => {
+        if (!dest) return
+        const w = result.workloads[dest] ?? { requests: 0, errors: 0 }
+        w.requests += k
+        w.errors += e
+        result.workloads[dest] = w
+      },
+      (code, k) => {
+        result.failed[String(code)] = (result.failed[String(code)] ?? 0) + k
+      }
+    )
+    return result
+  }
+
+  private send(
+    flow: FlowPlan,
+    destinations: DestinationPlan[],
+    n: number,
+    now: number,
+    splitKey: string,
+    failures: Record<FailureFlag, number>,
+    onServed?: (workload: string, count: number, errors: number) => void,
+    onFailed?: (code: number, count: number) => void
+  ): void {
+    const reporter = flow.telemetry === 'waypoint' ? 'waypoint' : 'source'
+    if (destinations.length === 0) {
+      // No route matches: Envoy answers 404 NR.
+      failures.NR += n
+      onFailed?.(404, n)
+      const none: DestinationPlan = {
+        host: flow.target
+          ? `${flow.target.name}.${flow.target.namespace}.svc.cluster.local`
+          : 'unknown',
+        subset: null,
+        weight: 0,
+        service: flow.target,
+        serviceHost: flow.target
+          ? `${flow.target.name}.${flow.target.namespace}.svc.cluster.local`
+          : 'unknown',
+        failure: 'NR',
+        failureCode: 404,
+        endpoints: []
+      }
+      this.metrics.observe(
+        this.labels(reporter, flow.source, none, null, 404, 'NR'),
+        new Array<number>(n).fill(0),
+        now
+      )
+      return
+    }
+    const flowKey = splitKey
+    // Every weight zero means no route at all; count them against the first destination.
+    const perDest = destinations.every((d) => d.weight === 0)
+      ? destinations.map((_, i) => (i === 0 ? n : 0))
+      : this.draws.split(
+          n,
+          destinations.map((d, i) => ({
+            key: `${flowKey}|${i}|${d.host}|${d.subset}`,
+            weight: d.weight
+          }))
+        )
+    destinations.forEach((dest, i) => {
       const count = perDest[i] ?? 0
       if (count === 0) return
       if (dest.failure) {
-        c.failures[dest.failure] += count
+        failures[dest.failure] += count
+        onFailed?.(dest.failureCode, count)
         this.metrics.observe(
-          this.labels('source', flow.source, dest, null, 503, dest.failure),
+          this.labels(reporter, flow.source, dest, null, dest.failureCode, dest.failure),
           new Array<number>(count).fill(0),
           now
         )
@@ -330,23 +473,28 @@ export class MeshSimulator {
       }
       const perGroup = this.draws.split(
         count,
-        dest.endpoints.map((e) => ({ key: `${flow.id}|${i}|${e.key}`, weight: e.pods }))
+        dest.endpoints.map((e) => ({ key: `${flowKey}|${i}|${e.key}`, weight: e.pods }))
       )
       dest.endpoints.forEach((group, j) => {
         const k = perGroup[j] ?? 0
-        if (k > 0) this.serve(flow, dest, group, k, now)
+        if (k === 0) return
+        const errors = this.serve(flow, dest, group, k, now)
+        onServed?.(`${group.peer.namespace}/${group.peer.workload}`, k, errors)
       })
     })
   }
 
-  /** Requests that reached a workload: count errors and latencies, report from both sidecars. */
+  /**
+   * Requests that reached a workload: count errors and latencies, report from both sidecars (the
+   * server's only if it has one), or from the waypoint alone in ambient mode. Returns the errors.
+   */
   private serve(
     flow: FlowPlan,
     dest: DestinationPlan,
     group: EndpointGroup,
     count: number,
     now: number
-  ): void {
+  ): number {
     const b = this.behaviours.get(group.image)
     const rate = Math.min(1, Math.max(0, b.errorRate))
     const errors = this.draws.errors(group.key, count, rate)
@@ -357,6 +505,14 @@ export class MeshSimulator {
     ] as const) {
       if (k === 0) continue
       const latencies = this.draws.latencies(`${group.key}|${code}`, k, mean)
+      if (flow.telemetry === 'waypoint') {
+        this.metrics.observe(
+          this.labels('waypoint', flow.source, dest, group, code, '-'),
+          latencies,
+          now
+        )
+        continue
+      }
       if (group.sidecar) {
         this.metrics.observe(
           this.labels('destination', flow.source, dest, group, code, '-'),
@@ -375,10 +531,11 @@ export class MeshSimulator {
     w.requests += count
     w.errors += errors
     this.workloadCounts.set(wk, w)
+    return errors
   }
 
   private labels(
-    reporter: 'source' | 'destination',
+    reporter: 'source' | 'destination' | 'waypoint',
     src: Peer,
     dest: DestinationPlan,
     group: EndpointGroup | null,
@@ -413,7 +570,7 @@ export class MeshSimulator {
       response_code: String(code),
       grpc_response_status: '',
       response_flags: flags,
-      connection_security_policy: reporter === 'destination' ? 'mutual_tls' : 'unknown'
+      connection_security_policy: reporter === 'source' ? 'unknown' : 'mutual_tls'
     }
   }
 }
