@@ -78,13 +78,13 @@ export interface HttpRouteSpec {
 }
 
 /**
- * Name of the rule that sends the test header to the candidate (see `test-route.ts`). Rules named
+ * Name of the route (HTTPRoute rule) that sends the test header to the candidate (see `test-route.ts`). Rules named
  * this way, or with this prefix and a dash, are the action's own: selection never shifts them.
  */
-export const TEST_RULE_NAME = 'istio-bluegreen-test'
+export const TEST_ROUTE_NAME = 'istio-bluegreen-test'
 
-export function isTestRuleName(name: string | undefined): boolean {
-  return name === TEST_RULE_NAME || (name?.startsWith(`${TEST_RULE_NAME}-`) ?? false)
+export function isTestRouteName(name: string | undefined): boolean {
+  return name === TEST_ROUTE_NAME || (name?.startsWith(`${TEST_ROUTE_NAME}-`) ?? false)
 }
 
 /** Name of the Service of one color, `<service>-<color>`: what a backendRef names. */
@@ -231,12 +231,12 @@ export function selectRules(
   routeName: string
 ): { rules: RuleShape[] } | { error: string } {
   const rules = spec.rules ?? []
-  const candidates = rules.flatMap((r, i) => (isTestRuleName(r.name) ? [] : [i]))
+  const candidates = rules.flatMap((r, i) => (isTestRouteName(r.name) ? [] : [i]))
   let picked: number[]
   if (ruleNames.length > 0) {
     picked = []
     for (const name of ruleNames) {
-      if (isTestRuleName(name)) {
+      if (isTestRouteName(name)) {
         return {
           error: `input "routes": rule "${name}" is istio-bluegreen's own test-header rule; name the rules that carry the service's traffic`
         }
