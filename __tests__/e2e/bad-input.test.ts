@@ -3,6 +3,9 @@
  * whose error names the input or object at fault and what to do, and leave the cluster exactly as
  * it was (every object's resourceVersion unchanged, no object added or removed). The harness's
  * runAction also fails a row whose output shows any credential the run was given.
+ *
+ * Rows that input validation alone refuses are unit tests (__tests__/unit/bad-input.test.ts), but
+ * for the few kept here (see the first section of the table).
  */
 import { jest } from '@jest/globals'
 import { createServer, type Server } from 'node:http'
@@ -133,185 +136,19 @@ interface Row {
 }
 
 const rows: Row[] = [
-  // ---- inputs, one malformed value each --------------------------------------------------
+  // ---- refused by input validation alone, kept end to end ---------------------------------
+  // Every row that validation refuses before the first network call (readSettings,
+  // loadKubeConfig) is a unit test: __tests__/unit/bad-input.test.ts, with the same inputs and
+  // messages. These five stay here so that "bad input → failed step, nothing written, no secret
+  // printed" still runs through dist/index.js, one per path: a plain InputError; an error that
+  // quotes an input carrying a password (shown as ***, never printed); a token that is masked
+  // before the inputs are validated; a kubeconfig the parser rejects (its message may quote the
+  // file); a kubeconfig with a token, loaded, then refused for its context.
   {
     name: 'steps not increasing',
     inputs: { steps: '10,5,100' },
     message:
       'input "steps": "10,5,100" is not strictly increasing; use comma-separated whole percentages from 1 to 100, strictly increasing and ending at 100 (e.g. 10,25,50,100)'
-  },
-  {
-    name: 'a step of 0',
-    inputs: { steps: '0,100' },
-    message: 'input "steps": "0" in "0,100" is not a weight; use comma-separated whole percentages'
-  },
-  {
-    name: 'a step over 100',
-    inputs: { steps: '10,150' },
-    message: 'input "steps": "150" in "10,150" is not a weight'
-  },
-  {
-    name: 'steps that are not numbers',
-    inputs: { steps: 'abc' },
-    message: 'input "steps": "abc" in "abc" is not a weight'
-  },
-  {
-    name: 'steps that stop short of 100',
-    inputs: { steps: '10,50' },
-    message: 'input "steps": "10,50" does not end at 100'
-  },
-  {
-    name: 'a duration without a unit',
-    inputs: { 'step-duration': '5' },
-    message:
-      'input "step-duration": "5" is not a duration; use a number with a unit: ms, s, m or h (e.g. 30s, 5m, 1h, 1m30s)'
-  },
-  {
-    name: 'a negative duration',
-    inputs: { 'check-interval': '-1m' },
-    message: 'input "check-interval": "-1m" is not a duration'
-  },
-  {
-    name: 'a duration in years',
-    inputs: { 'ready-timeout': '1y' },
-    message: 'input "ready-timeout": "1y" is not a duration'
-  },
-  {
-    name: 'an analysis window under a second',
-    inputs: { 'analysis-window': '500ms' },
-    message: 'input "analysis-window": must be at least 1s: Prometheus ranges are whole seconds'
-  },
-  {
-    name: 'a latency limit that is not a duration',
-    inputs: { 'max-p99-latency': 'fast' },
-    message: 'input "max-p99-latency": "fast" is not a duration'
-  },
-  {
-    name: 'an error rate over 100%',
-    inputs: { 'max-error-rate': '200%' },
-    message:
-      'input "max-error-rate": "200%" is not a rate; use a percentage from 0% to 100% (e.g. 1%) or a fraction from 0 to 1 (e.g. 0.01)'
-  },
-  {
-    name: 'a negative error rate',
-    inputs: { 'max-error-rate': '-1' },
-    message: 'input "max-error-rate": "-1" is not a rate'
-  },
-  {
-    name: 'an error rate over 1',
-    inputs: { 'max-error-rate': '1.5' },
-    message: 'input "max-error-rate": "1.5" is not a rate'
-  },
-  {
-    name: 'a confidence of 100%',
-    inputs: { confidence: '100%' },
-    message:
-      'input "confidence": "100%" is not a confidence; use a percentage such as 99% or 99.9% (or a fraction such as 0.99), above 50% and at most 99.99%'
-  },
-  {
-    name: 'a max-regression not above the tolerance',
-    inputs: { tolerance: '2x', 'max-regression': '2x' },
-    message: 'input "max-regression": 2x is not above "tolerance" (2x)'
-  },
-  {
-    name: 'a negative max-inconclusive',
-    inputs: { 'max-inconclusive': '-1' },
-    message: 'input "max-inconclusive": "-1" is not a whole number of at least 0'
-  },
-  {
-    name: 'an unknown command',
-    inputs: { command: 'ship' },
-    message:
-      'input "command": "ship" is not one of: deploy, promote, resume, rollback, abort, status, plan'
-  },
-  {
-    name: 'an unknown reporter',
-    inputs: { reporter: 'both' },
-    message: 'input "reporter": "both" is not one of: destination, source'
-  },
-  {
-    name: 'an unknown previous-color',
-    inputs: { 'previous-color': 'delete' },
-    message: 'input "previous-color": "delete" is not one of: keep, scale-down'
-  },
-  {
-    name: 'an unknown on-interrupt',
-    inputs: { 'on-interrupt': 'ignore' },
-    message: 'input "on-interrupt": "ignore" is not one of: rollback, pause'
-  },
-  {
-    name: 'an unknown on-drift',
-    inputs: { 'on-drift': 'ignore' },
-    message: 'input "on-drift": "ignore" is not one of: pause, rollback'
-  },
-  {
-    name: 'a boolean that is not one',
-    inputs: { 'fail-on-rollback': 'yes' },
-    message: 'input "fail-on-rollback": "yes" is not a boolean; use true or false'
-  },
-  {
-    name: 'skip-analysis with deploy',
-    inputs: { 'skip-analysis': 'true' },
-    message: 'input "skip-analysis": applies to promote only, not to deploy'
-  },
-  {
-    name: 'pause-at outside the steps',
-    inputs: { 'pause-at': '30' },
-    message:
-      'input "pause-at": "30" is not one of the steps (10, 25, 50, 100); pause at a weight the rollout reaches'
-  },
-  {
-    name: 'a lease shorter than 5s',
-    inputs: { 'lease-duration': '2s' },
-    message: 'input "lease-duration": must be at least 5s: the lock is renewed every third of it'
-  },
-  {
-    name: 'a wait-for-lock that is not a duration',
-    inputs: { 'wait-for-lock': 'forever' },
-    message: 'input "wait-for-lock": "forever" is not a duration'
-  },
-  {
-    name: 'a branch name as sha',
-    inputs: { sha: 'main' },
-    message: 'input "sha": "main" is not a full commit SHA (40 hexadecimal characters)'
-  },
-  {
-    name: 'an image reference with a space',
-    inputs: { image: 'example.com/reviews:2.0 --privileged' },
-    message:
-      'input "image": "example.com/reviews:2.0 --privileged" is not an image reference; use [registry/]repository[:tag][@sha256:digest], e.g. ghcr.io/acme/reviews:1.2.3'
-  },
-  {
-    name: 'an image reference with upper-case letters',
-    inputs: { image: 'example.com/Reviews:2.0' },
-    message: 'input "image": "example.com/Reviews:2.0" is not an image reference'
-  },
-  {
-    name: 'an image reference with an empty tag',
-    inputs: { image: 'example.com/reviews:' },
-    message: 'input "image": "example.com/reviews:" is not an image reference'
-  },
-  {
-    name: 'a service name that would inject PromQL',
-    inputs: { service: 'x"}or vector(1) or{a="' },
-    message:
-      'input "service": "x"}or vector(1) or{a="" is not a valid Service name (its Deployments are named <service>-blue and <service>-green): use lower-case letters, digits and \'-\''
-  },
-  {
-    name: 'a namespace that is not a DNS label',
-    inputs: { namespace: 'Demo_1' },
-    message: 'input "namespace": "Demo_1" is not a valid namespace name'
-  },
-  {
-    name: 'a color label that is not a label key',
-    inputs: { 'color-label': 'color!' },
-    message:
-      "input \"color-label\": \"color!\" is not a label key (name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character); use e.g. version or example.com/color"
-  },
-  {
-    name: 'a prometheus-url that is not a URL',
-    inputs: { 'prometheus-url': 'prometheus:9090' },
-    message: 'input "prometheus-url": "prometheus:9090" is not an http or https URL'
   },
   {
     name: 'a prometheus-url with a password holding a slash',
@@ -320,47 +157,15 @@ const rows: Row[] = [
       'input "prometheus-url": "https://***@prom.example.com" is not a URL; use http(s)://host:port'
   },
   {
-    name: 'a file path as prometheus-ca',
-    inputs: { 'prometheus-ca': 'certs/prometheus-ca.pem' },
-    message:
-      'input "prometheus-ca": holds no PEM certificate; give the PEM content of the CA certificate(s)'
-  },
-  {
-    name: 'a private key in prometheus-ca',
-    inputs: { 'prometheus-ca': SANDBOX_CERT + SANDBOX_KEY },
-    message:
-      'input "prometheus-ca": holds a PRIVATE KEY block, not only certificates (never give a private key)'
-  },
-  {
-    name: 'prometheus-ca with an http prometheus-url',
-    inputs: { 'prometheus-ca': SANDBOX_CERT },
-    message: 'input "prometheus-ca": applies to an https prometheus-url only'
-  },
-  {
     name: 'a prometheus-token with its Bearer prefix',
     inputs: { 'prometheus-token': 'Bearer glc_eyJvIjoiMTIzNCJ9' },
     message:
       'input "prometheus-token": holds whitespace or a character that cannot go in an HTTP header; give the token alone, without "Bearer "'
   },
   {
-    name: 'a prometheus-headers line without a colon',
-    inputs: { 'prometheus-headers': 'X-Scope-OrgID tenant-a' },
-    message: 'input "prometheus-headers": line 1 is not Name: value'
-  },
-  {
-    name: 'a prometheus-headers line overriding Host',
-    inputs: { 'prometheus-headers': 'X-Scope-OrgID: tenant-a\nHost: attacker.example.com' },
-    message: 'input "prometheus-headers": header Host is set by the action itself; remove it'
-  },
-  {
-    name: 'a prometheus-timeout of zero',
-    inputs: { 'prometheus-timeout': '0s' },
-    message: 'input "prometheus-timeout": "0s" is not a duration'
-  },
-  {
-    name: 'manifests that match no file',
-    inputs: { manifests: 'deploy/nothing-*.yaml' },
-    message: 'input "manifests": no file matches "deploy/nothing-*.yaml"'
+    name: 'a kubeconfig that is not YAML',
+    inputs: { kubeconfig: 'apiVersion: v1\nclusters: [unclosed\n\tusers: {' },
+    message: 'could not read the kubeconfig from input "kubeconfig":'
   },
   {
     name: 'a context the kubeconfig does not have',
@@ -368,33 +173,12 @@ const rows: Row[] = [
     message: 'input "context": the kubeconfig has no context "prod" (it has: sandbox)'
   },
 
-  // ---- required inputs, per command ------------------------------------------------------
+  // ---- inputs that only the cluster or the runner's files can refute -----------------------
   {
-    name: 'deploy without service',
-    inputs: { service: '' },
-    message: 'input "service": is required: the name of the Kubernetes Service to release'
-  },
-  {
-    name: 'deploy without image or manifests',
-    inputs: { image: '' },
-    message:
-      'input "image": is required for deploy unless "manifests" is given: the new image for the service'
-  },
-  {
-    name: 'plan without image or manifests',
-    inputs: { command: 'plan', image: '' },
-    message: 'input "image": is required for plan unless "manifests" is given'
-  },
-  {
-    name: 'deploy without prometheus-url',
-    inputs: { 'prometheus-url': '' },
-    message:
-      'input "prometheus-url": is required: the base URL of the Prometheus that scrapes Istio metrics for deploy'
-  },
-  {
-    name: 'promote without service',
-    inputs: { command: 'promote', service: '' },
-    message: 'input "service": is required'
+    // Read in preflight, after the first requests to the API server.
+    name: 'manifests that match no file',
+    inputs: { manifests: 'deploy/nothing-*.yaml' },
+    message: 'input "manifests": no file matches "deploy/nothing-*.yaml"'
   },
   {
     name: 'promote with nothing to promote',
@@ -403,18 +187,7 @@ const rows: Row[] = [
       'promote refused: nothing to promote: promote continues a paused rollout, and the rollout is not started'
   },
 
-  // ---- the kubeconfig ------------------------------------------------------------------
-  {
-    name: 'a kubeconfig that is not YAML',
-    inputs: { kubeconfig: 'apiVersion: v1\nclusters: [unclosed\n\tusers: {' },
-    message: 'could not read the kubeconfig from input "kubeconfig":'
-  },
-  {
-    name: 'a kubeconfig without a current context',
-    inputs: (sb) => kubeconfig(sb, (y) => y.replace(/^current-context:.*$/m, '')),
-    message:
-      'the kubeconfig from input "kubeconfig" has no current context with a cluster: set current-context in it, or give input "context"'
-  },
+  // ---- the kubeconfig, against the API server --------------------------------------------
   {
     name: 'a kubeconfig pointing at no server',
     inputs: (sb) => kubeconfig(sb, (y) => y.replace(/server: .*/, 'server: https://127.0.0.1:2')),
@@ -691,8 +464,8 @@ describe('bad inputs and bad cluster states', () => {
     )
   })
 
-  it('has at least 40 rows', () => {
-    expect(rows.length).toBeGreaterThanOrEqual(40)
+  it('has at least 35 rows', () => {
+    expect(rows.length).toBeGreaterThanOrEqual(35)
   })
 
   it.each(rows)('refuses $name and changes nothing', async ({ inputs, setup, message }) => {
