@@ -12,9 +12,9 @@ import { IstioTraffic } from './adapters/istio.js'
 import { Rollout } from './rollout.js'
 import { formatWeights } from './core/color.js'
 import { systemClock, type Log } from './log.js'
+import { STATE } from './state.js'
 
-/** State keys shared by the main and post steps. */
-export const STATE = { runId: 'run-id', finished: 'main-finished' } as const
+export { STATE } from './state.js'
 
 const log: Log = {
   info: (m) => core.info(m),
