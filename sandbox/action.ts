@@ -13,7 +13,7 @@ import type { ProbeRequest, ProbeResult, TrafficSettings } from './mesh/simulato
 export const ROOT = path.resolve(import.meta.dirname, '..')
 const NODE = path.join(ROOT, 'node_modules/.bin/node')
 const ACTION = path.join(ROOT, 'dist/index.js')
-const POST = path.join(ROOT, 'dist/post/index.js')
+const POST = path.join(ROOT, 'dist/post.js')
 
 export interface ActionRun {
   code: number

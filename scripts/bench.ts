@@ -3,16 +3,17 @@
  *  1. reaction time: from the moment a candidate starts failing (20% 5xx) to the moment its weight
  *     is back to 0, and the failed requests it served in between;
  *  2. the action's own overhead for a 4-step rollout beyond the configured bake time;
- *  3. the cold start of dist/index.js.
+ *  3. the size of dist/ and the cold start of dist/index.js beside a floor action, with peak
+ *     memory (scripts/bench/cold-start.ts).
  * Prints a markdown table (for the README) and the machine it ran on.
  */
-import { spawnSync } from 'node:child_process'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { cpus, tmpdir, totalmem } from 'node:os'
 import path from 'node:path'
 import { startSandbox, type Sandbox } from '../sandbox/index.js'
-import { runAction, ROOT } from '../sandbox/action.js'
+import { runAction } from '../sandbox/action.js'
 import type { KubeObject } from '../sandbox/types.js'
+import { footprint, footprintRows } from './bench/cold-start.js'
 
 const REPEAT = Number(process.env.BENCH_REPEAT ?? 3)
 
@@ -105,20 +106,6 @@ async function overhead(): Promise<{ totalMs: number; overheadMs: number }> {
   }
 }
 
-/** Start to exit of dist/index.js on an input error (loads the whole bundle, does no I/O). */
-function coldStart(): number {
-  const node = path.join(ROOT, 'node_modules/.bin/node')
-  const times: number[] = []
-  for (let i = 0; i < 10; i++) {
-    const t = performance.now()
-    spawnSync(node, [path.join(ROOT, 'dist/index.js')], {
-      env: { PATH: process.env.PATH ?? '', INPUT_SERVICE: 'reviews', INPUT_STEPS: 'x' }
-    })
-    times.push(performance.now() - t)
-  }
-  return median(times)
-}
-
 const s = (ms: number): string => `${(ms / 1000).toFixed(2)} s`
 
 const reactions = []
@@ -127,7 +114,7 @@ for (let i = 0; i < REPEAT; i++) {
   reactions.push(await reaction())
   overheads.push(await overhead())
 }
-const cold = coldStart()
+const feet = await footprint()
 console.log(
   `machine: ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}`
 )
@@ -156,4 +143,6 @@ row(
   overheads.map((o) => o.overheadMs),
   s
 )
-console.log(`| cold start of dist/index.js (10 runs) | ${s(cold)} | |`)
+console.log('\n| measure | figure | goal |')
+console.log('|---|---:|---|')
+for (const line of footprintRows(feet)) console.log(line)

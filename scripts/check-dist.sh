@@ -4,8 +4,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-npx ncc build src/index.ts -o "$tmp" --license licenses.txt >/dev/null
-npx ncc build src/post.ts -o "$tmp/post" --license licenses.txt >/dev/null
+npx tsx scripts/build.ts --outdir "$tmp"
 if ! diff -r -q "$tmp" dist >/dev/null; then
   echo "dist/ is stale: it differs from what src/ builds. Run 'npm run build' and commit dist/." >&2
   diff -r -q "$tmp" dist >&2 || true

@@ -9,9 +9,15 @@ import { readdirSync, statSync } from 'node:fs'
 import path from 'node:path'
 
 /** What the bundles are built from: the source, and what decides how it is compiled. */
-export const BUILD_INPUTS = ['src', 'package.json', 'package-lock.json', 'tsconfig.json']
+export const BUILD_INPUTS = [
+  'src',
+  'package.json',
+  'package-lock.json',
+  'tsconfig.json',
+  'scripts/build.ts'
+]
 /** The bundles `npm run build` writes. */
-export const BUILD_OUTPUTS = ['dist/index.js', 'dist/post/index.js']
+export const BUILD_OUTPUTS = ['dist/index.js', 'dist/post.js']
 
 export interface Stamp {
   /** Relative to the repository root. */

@@ -13,9 +13,9 @@ import { Rollout } from './rollout.js'
 import { formatWeights } from './core/color.js'
 import { running } from './core/record.js'
 import { systemClock, type Log } from './log.js'
+import { STATE } from './state.js'
 
-/** State keys shared by the main and post steps. */
-export const STATE = { runId: 'run-id', finished: 'main-finished' } as const
+export { STATE } from './state.js'
 
 const log: Log = {
   info: (m) => core.info(m),

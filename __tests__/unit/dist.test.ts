@@ -8,7 +8,7 @@ import { buildDecision, stamps, type Stamp } from '../../scripts/dist.js'
 const at = (p: string, mtimeMs: number | undefined): Stamp => ({ path: p, mtimeMs })
 const bundles = (index: number | undefined, post: number | undefined): Stamp[] => [
   at('dist/index.js', index),
-  at('dist/post/index.js', post)
+  at('dist/post.js', post)
 ]
 
 describe('buildDecision', () => {
@@ -31,7 +31,7 @@ describe('buildDecision', () => {
       'a missing bundle',
       [at('src/a.ts', 10)],
       bundles(20, undefined),
-      'dist/post/index.js does not exist'
+      'dist/post.js does not exist'
     ],
     [
       'a missing input (no tsconfig.json, say)',
