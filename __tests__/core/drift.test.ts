@@ -24,7 +24,7 @@ describe('describeDrift', () => {
   it('is silent while every route has the expected weights', () => {
     expect(
       describeDrift(
-        'reviews',
+        'VirtualService reviews',
         [
           { blue: 75, green: 25 },
           { blue: 75, green: 25 }
@@ -37,7 +37,7 @@ describe('describeDrift', () => {
   it('says what changed and who changed it', () => {
     expect(
       describeDrift(
-        'reviews',
+        'VirtualService reviews',
         [
           { blue: 75, green: 25 },
           { blue: 100, green: 0 }

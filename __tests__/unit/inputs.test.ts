@@ -40,7 +40,7 @@ describe('readSettings', () => {
       image: 'example.com/reviews:2.0.0',
       container: undefined,
       manifests: undefined,
-      virtualService: 'reviews',
+      virtualServices: ['reviews'],
       destinationRule: 'reviews',
       routes: [],
       colorLabel: 'version',
@@ -131,7 +131,7 @@ describe('readSettings', () => {
     expect(s).toMatchObject({
       namespace: 'shop',
       container: 'app',
-      virtualService: 'reviews-vs',
+      virtualServices: ['reviews-vs'],
       destinationRule: 'reviews-dr',
       routes: ['primary', 'canary'],
       colorLabel: 'example.com/color',
