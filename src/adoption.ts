@@ -7,15 +7,15 @@ import { deploymentName } from './core/color.js'
 import { retireDecision } from './core/adoption.js'
 import type { RolloutRecord } from './core/record.js'
 import { type DeploymentObject, readiness } from './core/workload.js'
-import { DEPLOYMENTS, type Kube } from './adapters/kube.js'
-import type { IstioTraffic } from './adapters/istio.js'
-import { type LeaseStore, LockHeldError } from './adapters/lease.js'
+import { DEPLOYMENTS } from './adapters/kube.js'
+import { LockHeldError } from './adapters/lease.js'
+import type { RecordStore, TrafficRouter, WorkloadApi } from './ports.js'
 import type { Clock, Log } from './log.js'
 
 export interface RetireDeps {
-  kube: Kube
-  traffic: IstioTraffic
-  leases: LeaseStore
+  kube: WorkloadApi
+  router: TrafficRouter
+  records: RecordStore
   log: Log
   clock: Clock
 }
@@ -27,7 +27,7 @@ export async function retireAdopted(d: RetireDeps, ended: RolloutRecord): Promis
   // is guarded like every other and never lands on a rollout another run has started since.
   let record: RolloutRecord
   try {
-    record = (await d.leases.acquire((found) => found ?? ended)).record
+    record = (await d.records.acquire((found) => found ?? ended)).record
   } catch (error) {
     if (!(error instanceof LockHeldError)) throw error
     d.log.info(
@@ -37,29 +37,29 @@ export async function retireAdopted(d: RetireDeps, ended: RolloutRecord): Promis
   }
   const adopted = record.adopted
   if (record.id !== ended.id || !adopted || adopted.scaledDownAt !== undefined) {
-    await d.leases.save(record, { release: true })
+    await d.records.save(record, { release: true })
     return record
   }
   const { namespace, service } = record
   const serving = record.phase === 'promoted' ? record.candidate.color : record.stable.color
-  const [original, servingDeployment, vs] = await Promise.all([
+  const [original, servingDeployment, objects] = await Promise.all([
     d.kube.get(DEPLOYMENTS, namespace, adopted.deployment),
     d.kube.get(DEPLOYMENTS, namespace, deploymentName(service, serving)),
-    d.traffic.readVirtualService()
+    d.router.read(serving)
   ])
-  const routes = vs ? d.traffic.routesOf(vs) : []
   const decision = retireDecision({
     phase: record.phase,
     adopted,
     originalReplicas: original ? ((original as DeploymentObject).spec?.replicas ?? 1) : undefined,
-    routesBare: typeof routes === 'string' || routes.some((r) => r.bare !== undefined),
+    // An object whose routes cannot be read counts as bare: the original may still serve it.
+    routesBare: objects.some((o) => o.found && ('error' in o.routes || o.bare)),
     servingReady: servingDeployment ? readiness(servingDeployment as DeploymentObject).ready : false
   })
   if (decision.kind === 'none' || decision.kind === 'wait') {
     if (decision.kind === 'wait') {
       d.log.info(`Deployment ${adopted.deployment} keeps its replicas for now: ${decision.reason}`)
     }
-    await d.leases.save(record, { release: true })
+    await d.records.save(record, { release: true })
     return record
   }
   const copy = deploymentName(service, 'blue')
@@ -76,7 +76,7 @@ export async function retireAdopted(d: RetireDeps, ended: RolloutRecord): Promis
     adopted: { ...adopted, scaledDownAt: new Date(d.clock.now()).toISOString() }
   }
   try {
-    await d.leases.save(retired, { release: true })
+    await d.records.save(retired, { release: true })
   } catch (error) {
     d.log.warning(
       `scaled ${decision.deployment} to 0 but could not note it in the rollout record: ${(error as Error).message}`

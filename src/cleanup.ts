@@ -5,13 +5,12 @@
  */
 import * as core from '@actions/core'
 import { readSettings } from './inputs.js'
-import { maskInputSecrets, maskKubeconfigSecrets } from './secrets.js'
-import { Kube, loadKubeConfig } from './adapters/kube.js'
-import { LeaseStore, LockLostError } from './adapters/lease.js'
-import { IstioTraffic } from './adapters/istio.js'
+import { maskInputSecrets } from './secrets.js'
+import { LockLostError } from './adapters/lease.js'
+import { connect, routerFor } from './adapters/factory.js'
 import { Rollout } from './rollout.js'
 import { formatWeights } from './core/color.js'
-import { running } from './core/record.js'
+import { interruptedRun } from './core/undo.js'
 import { systemClock, type Log } from './log.js'
 import { STATE } from './state.js'
 
@@ -32,45 +31,29 @@ export async function cleanup(): Promise<void> {
     const read = (name: string): string => core.getInput(name)
     maskInputSecrets(read)
     const settings = readSettings(read)
-    const kubeConfig = loadKubeConfig(settings)
-    maskKubeconfigSecrets(kubeConfig)
-    const kube = new Kube(kubeConfig)
-    const namespace = settings.namespace ?? kube.contextNamespace() ?? 'default'
-    const leases = new LeaseStore(
-      kube,
-      namespace,
-      settings.service,
-      runId,
-      settings.leaseDurationMs / 1000
-    )
-    const { record, holder } = await leases.read()
+    const { kube, namespace, records } = connect(settings, runId)
+    const found = interruptedRun(await records.read(), runId)
     // Another run holds the lock, or a person's rollback or abort took the rollout over: it is
     // not this run's to roll back or pause.
-    if (holder !== runId || !record) {
-      if (record?.heldBy && record.heldBy.id !== runId) {
+    if (found.kind === 'none') {
+      if (found.takenBy) {
         core.info(
-          `the rollout is ${record.heldBy.id}'s now${record.heldBy.runUrl ? ` (${record.heldBy.runUrl})` : ''}: nothing to clean up`
+          `the rollout is ${found.takenBy.id}'s now${found.takenBy.runUrl ? ` (${found.takenBy.runUrl})` : ''}: nothing to clean up`
         )
       }
       return
     }
-    // Only a running rollout was interrupted; a paused or ended one stays as it is.
-    if (!running(record.phase)) {
-      await leases.save(record, { release: true })
+    const { record } = found
+    if (found.kind === 'release') {
+      await records.save(record, { release: true })
       return
     }
     core.warning(
       `the main step did not finish while the rollout was ${record.phase} with ${formatWeights(record.weights)}; on-interrupt: ${settings.onInterrupt}`
     )
-    const traffic = new IstioTraffic(
-      kube,
-      { name: record.service, namespace },
-      record.config.virtualService,
-      record.config.destinationRule,
-      record.config.istioVersion,
-      record.config.routes
-    )
-    const rollout = new Rollout({ kube, leases, traffic, log, clock: systemClock }, record)
+    // The router the record names, not the one today's inputs would build.
+    const router = routerFor(kube, { name: record.service, namespace }, record.config.router)
+    const rollout = new Rollout({ kube, records, router, log, clock: systemClock }, record)
     if (settings.onInterrupt === 'pause') {
       await rollout.pauseAsFound('the job stopped mid-rollout; paused by on-interrupt: pause')
       core.warning(`paused with ${formatWeights(rollout.record.weights)}: run promote or rollback`)

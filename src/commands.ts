@@ -12,16 +12,23 @@ import {
 } from './core/color.js'
 import { admit, type CommandName, type LockView } from './core/commands.js'
 import { formatDuration } from './core/duration.js'
-import type { Owner, RolloutConfig, RolloutRecord } from './core/record.js'
+import {
+  type Owner,
+  pickRolloutSettings,
+  RECORD_SCHEMA,
+  type RolloutConfig,
+  type RolloutRecord,
+  type RouterConfig
+} from './core/record.js'
 import { type DeploymentObject, readiness } from './core/workload.js'
 import { DEPLOYMENTS, type Kube } from './adapters/kube.js'
-import { IstioTraffic } from './adapters/istio.js'
-import { Prometheus, PrometheusMetrics } from './adapters/prometheus.js'
-import { holderRunUrl, type LeaseState, type LeaseStore, LockHeldError } from './adapters/lease.js'
+import { PrometheusMetrics } from './adapters/prometheus.js'
+import { holderRunUrl, LockHeldError } from './adapters/lease.js'
+import { metricsFor, prometheusAt, routerConfigFrom, routerFor } from './adapters/factory.js'
+import type { RecordState, RecordStore, TrafficRouter } from './ports.js'
 import {
   type AnalysisPlan,
   checkPermissions,
-  istioVersion,
   preflight,
   PreflightError,
   type Plan
@@ -57,7 +64,7 @@ export interface CommandDeps {
   namespace: string
   owner: Owner
   runId: string
-  leases: LeaseStore
+  records: RecordStore
   log: Log
   clock: Clock
   notifier: Notifier
@@ -85,7 +92,7 @@ export class LockBusyError extends RefusedError {
   }
 }
 
-function lockView(state: LeaseState, identity: string): LockView {
+function lockView(state: RecordState, identity: string): LockView {
   return {
     heldByOther: state.holder !== undefined && !state.expired && state.holder !== identity,
     holder: state.holder,
@@ -95,57 +102,33 @@ function lockView(state: LeaseState, identity: string): LockView {
   }
 }
 
+/** The config of a new rollout: its settings picked from the run's, its router, its analysis. */
 function configFrom(
   s: Readonly<Settings>,
-  istioVersion: string,
+  router: RouterConfig,
   analysis: AnalysisPlan
 ): RolloutConfig {
   return {
-    virtualService: s.virtualService,
-    destinationRule: s.destinationRule,
-    routes: [...s.routes],
-    colorLabel: s.colorLabel,
-    istioVersion,
-    stepDurationMs: s.stepDurationMs,
-    checkIntervalMs: s.checkIntervalMs,
-    readyTimeoutMs: s.readyTimeoutMs,
+    ...pickRolloutSettings(s),
+    router,
     prometheusUrl: s.prometheusUrl ?? '',
-    maxErrorRate: s.maxErrorRate,
-    maxP99Ms: s.maxP99Ms,
-    analysisWindowMs: s.analysisWindowMs,
-    maxInconclusive: s.maxInconclusive,
-    confidence: s.confidence,
-    tolerance: s.tolerance,
-    maxRegression: s.maxRegression,
-    negligibleRate: s.negligibleRate,
-    onInconclusive: s.onInconclusive,
     metrics: analysis.specs,
-    buckets: analysis.buckets,
-    reporter: s.reporter,
-    previousColor: s.previousColor,
-    pauseAt: s.pauseAt,
-    onDrift: s.onDrift
+    buckets: analysis.buckets
   }
 }
 
-function trafficFor(d: CommandDeps, config: RolloutConfig): IstioTraffic {
-  return new IstioTraffic(
-    d.kube,
-    { name: d.settings.service, namespace: d.namespace },
-    config.virtualService,
-    config.destinationRule,
-    config.istioVersion,
-    config.routes
-  )
+/** The router a rollout's config names (a continued rollout: the record's, not the inputs'). */
+function routerOf(d: CommandDeps, config: RolloutConfig): TrafficRouter {
+  return routerFor(d.kube, { name: d.settings.service, namespace: d.namespace }, config.router)
 }
 
 /** Read the record and the lock, and refuse what makes no sense in the current phase. */
 async function admitted(
   d: CommandDeps,
   command: CommandName
-): Promise<{ state: LeaseState; mode: string }> {
-  const state = await d.leases.read()
-  const lock = lockView(state, d.leases.identity)
+): Promise<{ state: RecordState; mode: string }> {
+  const state = await d.records.read()
+  const lock = lockView(state, d.records.identity)
   const admission = admit(command, state.record?.phase, lock)
   if (admission.kind === 'refuse') {
     throw lock.heldByOther
@@ -155,29 +138,13 @@ async function admitted(
   return { state, mode: admission.mode }
 }
 
-/**
- * Prometheus at `url` with this run's own transport inputs. The recorded URL holds no
- * credentials: a later run brings its own (token, headers, or a user and password in its
- * prometheus-url).
- */
-function prometheusAt(s: Readonly<Settings>, url: string): Prometheus {
-  return new Prometheus(url, {
-    timeoutMs: s.prometheusTimeoutMs,
-    ca: s.prometheusCa,
-    token: s.prometheusToken,
-    basicAuth: s.prometheusBasicAuth,
-    headers: s.prometheusHeaders
-  })
-}
-
 function engine(d: CommandDeps, record: RolloutRecord, options: { fence?: boolean } = {}): Rollout {
-  const url = d.settings.prometheusUrl ?? record.config.prometheusUrl
   return new Rollout(
     {
       kube: d.kube,
-      metrics: url ? new PrometheusMetrics(prometheusAt(d.settings, url)) : undefined,
-      leases: d.leases,
-      traffic: trafficFor(d, record.config),
+      metrics: metricsFor(d.settings, record.config.prometheusUrl),
+      records: d.records,
+      router: routerOf(d, record.config),
       log: d.log,
       clock: d.clock,
       ...(options.fence ? { fence: d.runId } : {})
@@ -194,8 +161,8 @@ async function finish(d: CommandDeps, ended: RolloutEnd): Promise<CommandResult>
 
 /** Scale down the Deployment a first release adopted, once that release has ended. */
 function retire(d: CommandDeps, record: RolloutRecord): Promise<RolloutRecord> {
-  const { kube, leases, log, clock } = d
-  return retireAdopted({ kube, leases, log, clock, traffic: trafficFor(d, record.config) }, record)
+  const { kube, records, log, clock } = d
+  return retireAdopted({ kube, records, log, clock, router: routerOf(d, record.config) }, record)
 }
 
 /** Take the lock for a record another run wrote, as this run. */
@@ -206,7 +173,7 @@ async function takeOver(d: CommandDeps, record: RolloutRecord): Promise<RolloutR
     heldBy: { id: d.runId, runUrl: d.owner.runUrl },
     heartbeatAt: new Date(d.clock.now()).toISOString()
   }
-  const { tookOverFrom } = await d.leases.acquire(mine)
+  const { tookOverFrom } = await d.records.acquire(mine)
   if (tookOverFrom) {
     d.log.warning(`took over the rollout lock from ${tookOverFrom}, which stopped renewing it`)
   }
@@ -249,6 +216,7 @@ export async function deploy(d: CommandDeps): Promise<CommandResult> {
   })
   const now = new Date(d.clock.now()).toISOString()
   let record: RolloutRecord = {
+    schema: RECORD_SCHEMA,
     id: d.runId,
     phase: 'deploying',
     service: settings.service,
@@ -256,7 +224,7 @@ export async function deploy(d: CommandDeps): Promise<CommandResult> {
     stable: { color: plan.stable, image: plan.stableImage },
     candidate: { color: plan.candidate, image: plan.candidateImage },
     steps: [...settings.steps],
-    config: configFrom(settings, plan.istioVersion, plan.analysis),
+    config: configFrom(settings, plan.routerConfig, plan.analysis),
     step: -1,
     weights: weightsFor(plan.candidate, 0),
     startedAt: now,
@@ -268,7 +236,7 @@ export async function deploy(d: CommandDeps): Promise<CommandResult> {
   }
   log.info(describeAnalysis(record))
   warnIfUndecidable(d, record, plan.analysis)
-  const { previous, tookOverFrom } = await d.leases.acquire(record)
+  const { previous, tookOverFrom } = await d.records.acquire(record)
   if (tookOverFrom) {
     log.warning(`took over the rollout lock from ${tookOverFrom}, which stopped renewing it`)
   }
@@ -376,9 +344,8 @@ export async function resume(d: CommandDeps): Promise<CommandResult> {
         () => ensureCandidate(d, rollout, found)
       )
       if (!ready.ready) return rollout.rollback(`candidate ${ready.reason}`)
-      const vs = await trafficFor(d, found.config).readVirtualService()
-      const routes = vs ? trafficFor(d, found.config).routesOf(vs) : []
-      const adopt = typeof routes !== 'string' && routes.some((r) => r.bare !== undefined)
+      const objects = await routerOf(d, found.config).read(found.stable.color)
+      const adopt = objects.some((o) => o.found && o.bare)
       await d.log.group('Prepare routing', () => rollout.prepareRouting(adopt))
     }
     return rollout.shift(from)
@@ -505,7 +472,7 @@ async function rollBackOnce(d: CommandDeps, command: 'rollback' | 'abort'): Prom
       stoppedBy
     }
   }
-  const taken = await d.leases.acquire(mine, { override: true })
+  const taken = await d.records.acquire(mine, { override: true })
   if (taken.tookOverFrom) {
     const url = taken.previous?.heldBy?.runUrl
     const from = `${taken.tookOverFrom}${url ? ` (${url})` : ''}`
@@ -561,35 +528,42 @@ async function checkPrometheus(d: CommandDeps, record: RolloutRecord): Promise<v
   }
 }
 
-/** The permissions a command that continues a record needs, and its VirtualService. */
+/** The permissions a command that continues a record needs, and every object of its router. */
 async function checkAccess(d: CommandDeps, record: RolloutRecord): Promise<void> {
-  await checkPermissions(d.kube, d.namespace)
-  const traffic = trafficFor(d, record.config)
-  const vs = await traffic.readVirtualService()
-  if (!vs) {
+  const router = routerOf(d, record.config)
+  await checkPermissions(d.kube, d.namespace, router.permissions)
+  const missing = (await router.read(record.stable.color)).filter((o) => !o.found)
+  if (missing.length > 0) {
     throw new PreflightError(
-      `VirtualService ${record.config.virtualService} (from the rollout record) not found in namespace ${d.namespace}`
+      `${missing.map((o) => o.what).join(', ')} (from the rollout record) not found in namespace ${d.namespace}`
     )
   }
 }
 
 /** `status`: what the record and the cluster say now. Changes nothing. */
 export async function status(d: CommandDeps): Promise<CommandResult> {
-  const { record, holder, expired } = await d.leases.read()
-  const config = record?.config
-  const version = config?.istioVersion ?? (await istioVersion(d.kube))
-  const traffic = new IstioTraffic(
+  const { record, holder, expired } = await d.records.read()
+  const routerConfig = record?.config.router ?? (await routerConfigFrom(d.settings, d.kube))
+  const router = routerFor(
     d.kube,
     { name: d.settings.service, namespace: d.namespace },
-    config?.virtualService ?? d.settings.virtualService,
-    config?.destinationRule ?? d.settings.destinationRule,
-    version,
-    config?.routes ?? d.settings.routes
+    routerConfig
   )
-  const vs = await traffic.readVirtualService()
-  const weights = vs ? traffic.weightsOf(vs, 'blue') : 'VirtualService not found'
-  const live =
-    typeof weights === 'string' ? weights : formatWeights(weights[0] ?? weightsFor('green', 0))
+  // The weights of the first object; any other object whose weights differ is listed too.
+  const objects = await router.read('blue')
+  const shown = objects.map((o) =>
+    !o.found
+      ? `${o.what} not found`
+      : 'error' in o.routes
+        ? o.routes.error
+        : formatWeights(o.routes[0]?.weights ?? weightsFor('green', 0))
+  )
+  const first = objects[0]
+  const readable = first?.found === true && !('error' in first.routes)
+  const live = shown[0] ?? `${router.description} not found`
+  const differing = objects.flatMap((o, i) =>
+    i > 0 && shown[i] !== live ? [`${o.what}: weights ${shown[i]}`] : []
+  )
   const deployments: Partial<Record<Color, DeploymentObject>> = {}
   for (const color of COLORS) {
     deployments[color] = (await d.kube.get(
@@ -602,6 +576,7 @@ export async function status(d: CommandDeps): Promise<CommandResult> {
     service: d.settings.service,
     namespace: d.namespace,
     weights: live,
+    differing,
     deployments,
     record,
     lock: { holder, expired }
@@ -610,7 +585,7 @@ export async function status(d: CommandDeps): Promise<CommandResult> {
     kind: 'status',
     ...(record ? { record } : {}),
     phase: record?.phase ?? 'idle',
-    weights: typeof weights === 'string' ? undefined : live,
+    weights: readable ? live : undefined,
     text
   }
 }
@@ -618,7 +593,7 @@ export async function status(d: CommandDeps): Promise<CommandResult> {
 /** `plan`: preflight and the weight plan for a release, changing nothing. */
 export async function plan(d: CommandDeps): Promise<CommandResult> {
   const { settings, log } = d
-  const state = await d.leases.read()
+  const state = await d.records.read()
   if (state.record && inFlight(state.record.phase)) {
     log.warning(
       `a rollout is ${state.record.phase} now; this release will have to wait until it is promoted or rolled back`
@@ -629,7 +604,7 @@ export async function plan(d: CommandDeps): Promise<CommandResult> {
     preflight({ ...d, prometheus }, { lenient: true })
   )
   const metrics = judged(p.analysis.specs)
-  const judge = judgeSettingsOf(configFrom(settings, p.istioVersion, p.analysis))
+  const judge = judgeSettingsOf(configFrom(settings, p.routerConfig, p.analysis))
   const shape = {
     steps: settings.steps,
     stepDurationMs: settings.stepDurationMs,

@@ -7,11 +7,15 @@ import { COMMANDS, type CommandName } from './core/commands.js'
 import { parseMetricDefinitions, type MetricDefinition } from './core/custom-metrics.js'
 import { parseDuration } from './core/duration.js'
 import { INT32_MAX, qualifiedNameProblem } from './core/limits.js'
-import type { Reporter } from './core/queries.js'
+import type { RolloutSettings } from './core/record.js'
 
-export type PreviousColorPolicy = 'keep' | 'scale-down'
+export type PreviousColorPolicy = RolloutSettings['previousColor']
 
-export interface Settings {
+/** At most this many router objects in one list (`virtual-service: a,b,…`). */
+export const MAX_ROUTER_OBJECTS = 8
+
+/** The run's settings: the rollout's own (RolloutSettings, kept in its record) and the run's. */
+export interface Settings extends RolloutSettings {
   command: CommandName
   /** Kubeconfig file content; undefined: KUBECONFIG, ~/.kube/config, or in-cluster. */
   kubeconfig?: string
@@ -22,15 +26,12 @@ export interface Settings {
   image?: string
   container?: string
   manifests?: string
-  virtualService: string
+  /** The VirtualServices to shift, every one alike (input virtual-service, a comma list). */
+  virtualServices: readonly string[]
   destinationRule: string
   /** Names of the HTTP routes to shift; empty: every route to the service. */
   routes: readonly string[]
-  colorLabel: string
   steps: readonly number[]
-  stepDurationMs: number
-  checkIntervalMs: number
-  readyTimeoutMs: number
   /**
    * Required by deploy and plan; the other commands use the rollout record's unless given. Never
    * holds a user or password: those are taken out into prometheusBasicAuth.
@@ -46,27 +47,7 @@ export interface Settings {
   prometheusBasicAuth?: BasicAuth
   /** Limit for one Prometheus query. */
   prometheusTimeoutMs: number
-  maxErrorRate: number
-  maxP99Ms?: number
-  /** Range of `{{ window }}` in custom metrics, and of preflight's look at the stable's traffic. */
-  analysisWindowMs: number
-  /** How many extra step durations a step may bake while its evidence is not enough. */
-  maxInconclusive: number
-  /** 1 − α: how sure the judge must be before it rolls back (and, as 1 − β, before 100%). */
-  confidence: number
-  /** r0: how many times the stable's bad share the candidate may have and still count as no worse. */
-  tolerance: number
-  /** r_bad: the regression that must be ruled out before the candidate takes 100%. */
-  maxRegression: number
-  /** A bad share too small to matter; undefined: a quarter of each metric's limit (≤ 0.25%). */
-  negligibleRate?: number
-  /** What a step whose evidence stays short after every extension does. */
-  onInconclusive: 'pause' | 'rollback'
-  reporter: Reporter
-  previousColor: PreviousColorPolicy
   failOnRollback: boolean
-  /** Candidate weight (one of steps) at which deploy or resume pauses. */
-  pauseAt?: number
   skipAnalysis: boolean
   /** Commit for the status; default the workflow's. */
   sha?: string
@@ -74,8 +55,6 @@ export interface Settings {
   environment?: string
   /** What a run does with a rollout whose run died or was cancelled. */
   onInterrupt: 'rollback' | 'pause'
-  /** What a run does when the weights changed behind its back. */
-  onDrift: 'pause' | 'rollback'
   /** How long to wait for another run's lock; undefined: fail at once. */
   waitForLockMs?: number
   /** How long a lock outlives its holder's last renewal, in whole seconds (rounded up). */
@@ -116,6 +95,32 @@ function dnsLabel(input: string, value: string, maxLength: number, what: string)
     )
   }
   return value
+}
+
+/**
+ * A comma list of object names (`reviews,reviews-edge`): each a DNS label, none twice, at most
+ * MAX_ROUTER_OBJECTS.
+ */
+function objectList(input: string, value: string, what: string): string[] {
+  const names = value.split(',').map((n) => n.trim())
+  if (names.some((n) => n === '')) {
+    throw new InputError(
+      input,
+      `"${value}" has an empty name; give one ${what} or a comma list of them, e.g. reviews,reviews-edge`
+    )
+  }
+  for (const name of names) dnsLabel(input, name, 63, what)
+  const twice = names.find((n, i) => names.indexOf(n) !== i)
+  if (twice !== undefined) {
+    throw new InputError(input, `names "${twice}" twice; give each ${what} once`)
+  }
+  if (names.length > MAX_ROUTER_OBJECTS) {
+    throw new InputError(
+      input,
+      `names ${names.length} objects, more than the ${MAX_ROUTER_OBJECTS} one rollout may shift; split the service, or shift fewer`
+    )
+  }
+  return names
 }
 
 function duration(input: string, value: string): number {
@@ -413,8 +418,11 @@ export function readSettings(read: InputReader): Readonly<Settings> {
   const container = optional('container')
   if (container !== undefined) dnsLabel('container', container, 63, 'container name')
 
-  const virtualService = get('virtual-service', service)
-  dnsLabel('virtual-service', virtualService, 253, 'VirtualService name')
+  const virtualServices = objectList(
+    'virtual-service',
+    get('virtual-service', service),
+    'VirtualService name'
+  )
   const destinationRule = get('destination-rule', service)
   dnsLabel('destination-rule', destinationRule, 253, 'DestinationRule name')
   const routes = get('routes')
@@ -473,7 +481,7 @@ export function readSettings(read: InputReader): Readonly<Settings> {
     image,
     container,
     manifests,
-    virtualService,
+    virtualServices,
     destinationRule,
     routes,
     colorLabel,

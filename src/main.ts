@@ -7,9 +7,9 @@ import { writeFile } from 'node:fs/promises'
 import { hostname, tmpdir } from 'node:os'
 import path from 'node:path'
 import { readSettings, type Settings } from './inputs.js'
-import { maskInputSecrets, maskKubeconfigSecrets, transportWarnings } from './secrets.js'
-import { Kube, loadKubeConfig } from './adapters/kube.js'
-import { LeaseStore, LockLostError } from './adapters/lease.js'
+import { maskInputSecrets } from './secrets.js'
+import { connect } from './adapters/factory.js'
+import { LockLostError } from './adapters/lease.js'
 import { type CommandResult, type Notifier, runCommand, silentNotifier } from './commands.js'
 import { outputsOf, reportJson, summaryMarkdown } from './report.js'
 import { GitHubReporter, githubTargetFrom } from './adapters/github.js'
@@ -104,13 +104,8 @@ export async function run(): Promise<void> {
     // Before validation: an error message may quote an input.
     maskInputSecrets(read)
     const settings = readSettings(read)
-    const kubeConfig = loadKubeConfig(settings)
-    maskKubeconfigSecrets(kubeConfig)
-    for (const warning of transportWarnings(settings, kubeConfig.getCurrentCluster()))
-      core.warning(warning)
-    const kube = new Kube(kubeConfig)
-    const namespace = settings.namespace ?? kube.contextNamespace() ?? 'default'
     const { owner, runId } = ownerFromEnv(settings.sha)
+    const { kube, namespace, records } = connect(settings, runId, (w) => core.warning(w))
     // The post step needs this run's identity to recognise its own lock if this step dies.
     core.saveState(STATE.runId, runId)
     const target = githubTargetFrom(process.env, {
@@ -127,13 +122,7 @@ export async function run(): Promise<void> {
       namespace,
       owner,
       runId,
-      leases: new LeaseStore(
-        kube,
-        namespace,
-        settings.service,
-        runId,
-        settings.leaseDurationMs / 1000
-      ),
+      records,
       log: actionsLog,
       clock: systemClock,
       notifier

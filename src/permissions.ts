@@ -2,6 +2,8 @@
  * The Kubernetes permissions the action needs: the single source for preflight's
  * SelfSubjectAccessReviews and for the Role and ClusterRole printed in the README.
  */
+import { ISTIO_PERMISSIONS } from './adapters/istio.js'
+
 export interface Permission {
   /** API group; '' is the core group. */
   group: string
@@ -10,8 +12,8 @@ export interface Permission {
   why: string
 }
 
-/** Namespace-scoped permissions in the service's namespace; preflight checks each verb. */
-export const REQUIRED_PERMISSIONS: readonly Permission[] = [
+/** The workloads and the service, which every rollout reads or writes whatever its router. */
+const WORKLOAD_PERMISSIONS: readonly Permission[] = [
   {
     group: 'apps',
     resource: 'deployments',
@@ -19,19 +21,11 @@ export const REQUIRED_PERMISSIONS: readonly Permission[] = [
     why: 'create or update the candidate, scale colors'
   },
   { group: '', resource: 'pods', verbs: ['list'], why: 'explain why a candidate is not ready' },
-  { group: '', resource: 'services', verbs: ['get'], why: 'find the service' },
-  {
-    group: 'networking.istio.io',
-    resource: 'virtualservices',
-    verbs: ['get', 'patch'],
-    why: 'shift route weights'
-  },
-  {
-    group: 'networking.istio.io',
-    resource: 'destinationrules',
-    verbs: ['get', 'patch'],
-    why: 'add the color subsets'
-  },
+  { group: '', resource: 'services', verbs: ['get'], why: 'find the service' }
+]
+
+/** The lock and the record (the Lease RecordStore). */
+const RECORD_PERMISSIONS: readonly Permission[] = [
   {
     group: 'coordination.k8s.io',
     resource: 'leases',
@@ -39,6 +33,18 @@ export const REQUIRED_PERMISSIONS: readonly Permission[] = [
     why: 'lock the service and keep the rollout record'
   }
 ]
+
+/**
+ * Namespace-scoped permissions in the service's namespace that a rollout with a router needing
+ * `router` (TrafficRouter.permissions) needs, in the order the Role lists them; preflight checks
+ * each verb.
+ */
+export function rolloutPermissions(router: readonly Permission[]): Permission[] {
+  return [...WORKLOAD_PERMISSIONS, ...router, ...RECORD_PERMISSIONS]
+}
+
+/** The permissions of a rollout with the Istio router: the README's Role. */
+export const REQUIRED_PERMISSIONS: readonly Permission[] = rolloutPermissions(ISTIO_PERMISSIONS)
 
 /**
  * The one cluster-scoped permission: asking the API server what this credential may do. Every

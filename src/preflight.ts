@@ -7,7 +7,6 @@ import yaml from 'js-yaml'
 import { adoptionOf, type Manifests, stableColorOf, templateOf } from './core/adoption.js'
 import { type Color, deploymentName, otherColor } from './core/color.js'
 import { type ServiceRef } from './core/routes.js'
-import { type DestinationRuleSpec, subsetPatch } from './core/subsets.js'
 import {
   type DeploymentObject,
   imageOf,
@@ -29,9 +28,11 @@ import {
   queriesFor
 } from './core/metrics.js'
 import { DEPLOYMENTS, type Kube, PODS, SERVICES } from './adapters/kube.js'
-import { ISTIO_GROUP, ISTIO_VERSIONS, IstioTraffic } from './adapters/istio.js'
+import { routerConfigFrom, routerFor } from './adapters/factory.js'
 import { type Prometheus, PrometheusMetrics } from './adapters/prometheus.js'
-import { REQUIRED_PERMISSIONS } from './permissions.js'
+import { type Permission, rolloutPermissions } from './permissions.js'
+import type { RouterConfig } from './core/record.js'
+import type { TrafficRouter } from './ports.js'
 import type { Settings } from './inputs.js'
 import type { Log } from './log.js'
 
@@ -44,8 +45,9 @@ export class PreflightError extends Error {
 
 export interface Plan {
   service: ServiceRef
-  istioVersion: string
-  traffic: IstioTraffic
+  /** The router the rollout will shift, as its record names it. */
+  routerConfig: RouterConfig
+  router: TrafficRouter
   stable: Color
   candidate: Color
   /** The Deployment currently serving the stable color. */
@@ -87,9 +89,10 @@ const READ_VERBS = ['get', 'list', 'watch']
 export async function checkPermissions(
   kube: Kube,
   namespace: string,
+  router: readonly Permission[],
   options: { readOnly?: boolean; log?: Log } = {}
 ): Promise<void> {
-  const checks = REQUIRED_PERMISSIONS.flatMap((p) => p.verbs.map((verb) => ({ ...p, verb })))
+  const checks = rolloutPermissions(router).flatMap((p) => p.verbs.map((verb) => ({ ...p, verb })))
   const answers = await Promise.all(
     checks.map((c) => kube.canI(c.verb, c.group, c.resource, namespace))
   )
@@ -107,18 +110,6 @@ export async function checkPermissions(
       `this credential cannot ${denied.map(name).join(', ')} in namespace ${namespace}: fine for plan, but the release's credential needs them`
     )
   }
-}
-
-/** The Istio networking API version to use, preferring v1. */
-export async function istioVersion(kube: Kube): Promise<string> {
-  const served = await kube.servedVersions(ISTIO_GROUP)
-  const version = ISTIO_VERSIONS.find((v) => served.includes(v))
-  if (!version) {
-    fail(
-      `the cluster does not serve Istio's ${ISTIO_GROUP} API (VirtualService, DestinationRule); install Istio, or point kubeconfig/context at a cluster that has it`
-    )
-  }
-  return version
 }
 
 /** The documents of the files input `manifests` names (a path or glob of YAML files). */
@@ -147,16 +138,9 @@ export async function preflight(
   const { settings, kube, namespace, log } = deps
   const service: ServiceRef = { name: settings.service, namespace }
 
-  await checkPermissions(kube, namespace, { readOnly: options.lenient, log })
-  const version = await istioVersion(kube)
-  const traffic = new IstioTraffic(
-    kube,
-    service,
-    settings.virtualService,
-    settings.destinationRule,
-    version,
-    settings.routes
-  )
+  const routerConfig = await routerConfigFrom(settings, kube)
+  const router = routerFor(kube, service, routerConfig)
+  await checkPermissions(kube, namespace, router.permissions, { readOnly: options.lenient, log })
 
   const svc = await kube.get(SERVICES, namespace, settings.service)
   if (!svc)
@@ -170,19 +154,14 @@ export async function preflight(
     )
   }
 
-  const vs = await traffic.readVirtualService()
-  if (!vs)
-    fail(
-      `VirtualService ${settings.virtualService} not found in namespace ${namespace}; create it, or set input "virtual-service"`
-    )
-  const routes = traffic.routesOf(vs)
-  if (typeof routes === 'string') fail(routes)
-  const adoptRoutes = routes.some((r) => r.bare !== undefined)
-  const weights = traffic.weightsOf(vs, 'blue')
-  if (typeof weights === 'string') fail(weights)
+  // Every object: found, routes to the service, colors addressable (subsets).
+  const inspected = await router.inspect(settings.colorLabel)
+  if (!inspected.ok) fail(inspected.message)
+  const { routes } = inspected
+  const adoptRoutes = inspected.bare
   const read = stableColorOf(
-    weights.map((w, i) => ({ name: routes[i]?.name ?? `#${i}`, weights: w })),
-    `VirtualService ${settings.virtualService}`
+    routes.map((r) => ({ name: r.name, weights: r.weights })),
+    router.description
   )
   if (read.kind === 'between') {
     if (!options.lenient) fail(read.message)
@@ -190,20 +169,6 @@ export async function preflight(
   }
   const stable = read.kind === 'stable' ? read.stable : read.guess
   const candidate = otherColor(stable)
-
-  const dr = await traffic.readDestinationRule()
-  if (!dr)
-    fail(
-      `DestinationRule ${settings.destinationRule} not found in namespace ${namespace}; create one for host ${settings.service}, or set input "destination-rule"`
-    )
-  const subsets = subsetPatch(
-    (dr.spec ?? {}) as DestinationRuleSpec,
-    '',
-    service,
-    settings.colorLabel,
-    settings.destinationRule
-  )
-  if ('error' in subsets) fail(subsets.error)
 
   let stableDeployment = (await kube.get(
     DEPLOYMENTS,
@@ -265,8 +230,8 @@ export async function preflight(
 
   return {
     service,
-    istioVersion: version,
-    traffic,
+    routerConfig,
+    router,
     stable,
     candidate,
     stableDeployment,

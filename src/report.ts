@@ -361,6 +361,8 @@ export interface StatusView {
   namespace: string
   /** The live weights as `blue=…,green=…`, or why they could not be read. */
   weights: string
+  /** Router objects after the first whose weights differ from it, as `<object>: <weights>`. */
+  differing?: string[]
   /** Each color's Deployment; undefined where there is none. */
   deployments: Partial<Record<Color, DeploymentObject>>
   record?: RolloutRecord
@@ -372,6 +374,7 @@ export interface StatusView {
 export function statusText(view: StatusView): string {
   const { service, record } = view
   const lines = [`service ${service} in ${view.namespace}: weights ${view.weights}`]
+  for (const d of view.differing ?? []) lines.push(`  ${d}`)
   for (const color of COLORS) {
     const name = deploymentName(service, color)
     const dep = view.deployments[color]

@@ -31,7 +31,8 @@ import {
   sampleCounts
 } from './core/metrics.js'
 import { formatDuration } from './core/duration.js'
-import { describeDrift, lastOtherWriter, type ManagedFieldsEntry } from './core/drift.js'
+import { checkDrift } from './core/drift.js'
+import { weightsToUndo } from './core/undo.js'
 import {
   type CheckEntry,
   type CheckVerdict,
@@ -52,23 +53,24 @@ import {
   type PodObject,
   readiness
 } from './core/workload.js'
-import { DEPLOYMENTS, type Kube, KubeError, PODS, ROLLBACK_RETRY } from './adapters/kube.js'
-import type { IstioTraffic, WeightWrite } from './adapters/istio.js'
-import { type LeaseStore, LockLostError } from './adapters/lease.js'
+import { DEPLOYMENTS, KubeError, PODS, ROLLBACK_RETRY } from './adapters/kube.js'
+import { LockLostError } from './adapters/lease.js'
+import type { RecordStore, TrafficRouter, WeightWrite, WorkloadApi } from './ports.js'
 import type { Clock, Log } from './log.js'
 
 export interface EngineDeps {
-  kube: Kube
+  /** The Deployments and Pods of the colors. */
+  kube: WorkloadApi
   /** Where the metrics come from; undefined: the rollout has no Prometheus to ask. */
   metrics?: MetricsSource
-  leases: LeaseStore
-  traffic: IstioTraffic
+  records: RecordStore
+  router: TrafficRouter
   log: Log
   clock: Clock
   /**
    * Set when a person's rollback or abort took the rollout over from another run: its weight
-   * writes also change the VirtualService's fence annotation to this, so a write the other run
-   * had planned before the takeover fails on the new resourceVersion.
+   * writes also mark every router object with this (the fence), so a write the other run had
+   * planned before the takeover fails on the new resourceVersion.
    */
   fence?: string
 }
@@ -179,7 +181,7 @@ export class Rollout {
   /** Write the record (and renew the lock); `hard` retries as a rollback does. */
   async save(patch: Partial<RolloutRecord>, hard = false): Promise<void> {
     this.current = { ...this.current, ...patch, heartbeatAt: this.now() }
-    await this.d.leases.save(this.current, { hard })
+    await this.d.records.save(this.current, { hard })
   }
 
   /**
@@ -197,8 +199,8 @@ export class Rollout {
    * the lock is confirmed again before any new attempt.
    */
   private writeWeights(percent: number, hard = false): Promise<WeightWrite> {
-    return this.d.traffic.setWeights(this.current.candidate.color, percent, {
-      ...(hard ? { retry: ROLLBACK_RETRY } : {}),
+    return this.d.router.setWeights(this.current.candidate.color, percent, {
+      ...(hard ? { hard: true } : {}),
       beforeWrite: () => this.confirm(hard),
       ...(this.d.fence ? { fence: this.d.fence } : {})
     })
@@ -209,7 +211,7 @@ export class Rollout {
    * fails, record `failed` with what a person must do, and throw.
    */
   async guard(body: () => Promise<RolloutEnd>): Promise<RolloutEnd> {
-    this.d.leases.startHeartbeat((e) =>
+    this.d.records.startHeartbeat((e) =>
       this.d.log.warning(
         e instanceof LockLostError
           ? e.message
@@ -230,13 +232,13 @@ export class Rollout {
         throw await this.failed(reason, rollbackError)
       }
     } finally {
-      this.d.leases.stopHeartbeat()
+      this.d.records.stopHeartbeat()
     }
   }
 
   private async failed(reason: string, rollbackError: unknown): Promise<Error> {
     const { stable, candidate } = this.current
-    const todo = `set the weights of VirtualService ${this.current.config.virtualService} to ${stable.color}=100,${candidate.color}=0 by hand, then scale ${this.name(candidate.color)} to 0`
+    const todo = `set the weights of ${this.d.router.description} to ${stable.color}=100,${candidate.color}=0 by hand, then scale ${this.name(candidate.color)} to 0`
     const message = `${reason}; rolling back failed too (${(rollbackError as Error).message}): ${todo}`
     await this.save({ phase: 'failed', reason: message, finishedAt: this.now() }).catch(
       (e: unknown) =>
@@ -297,9 +299,9 @@ export class Rollout {
     // A takeover is noticed within a check interval here too, not only at the next write.
     let verifyAt = clock.now() + config.checkIntervalMs
     for (;;) {
-      this.d.leases.assertHeld()
+      this.d.records.assertHeld()
       if (clock.now() >= verifyAt) {
-        await this.d.leases.verify()
+        await this.d.records.verify()
         verifyAt = clock.now() + config.checkIntervalMs
       }
       const d = (await kube.get(DEPLOYMENTS, namespace, name)) as DeploymentObject | undefined
@@ -335,18 +337,16 @@ export class Rollout {
 
   /** Both color subsets in the DestinationRule; bare routes converted to the stable subset. */
   async prepareRouting(adoptRoutes: boolean): Promise<void> {
-    const { log, traffic } = this.d
+    const { log, router } = this.d
     const { config } = this.current
     await this.confirm()
-    if (await traffic.ensureSubsets(config.colorLabel)) {
-      log.info(
-        `added subsets blue and green (label ${config.colorLabel}) to DestinationRule ${config.destinationRule}`
-      )
-    } else log.info(`DestinationRule ${config.destinationRule} already has subsets blue and green`)
+    const done = await router.ensureColors(config.colorLabel)
+    for (const line of done) log.info(line)
+    if (done.length === 0) log.info(`both colors are addressable for ${router.description}`)
     if (adoptRoutes) {
       const w = await this.writeWeights(0)
       log.info(`routes now name subsets: ${formatWeights(w.weights)}`)
-      await this.save({ weights: w.weights, virtualServiceVersion: w.resourceVersion })
+      await this.save({ weights: w.weights, routerVersions: w.versions })
     }
   }
 
@@ -382,7 +382,7 @@ export class Rollout {
     const { steps } = this.current
     await this.save({ phase: 'shifting', step: steps.length - 1 })
     const written = await this.writeWeights(100)
-    await this.save({ weights: written.weights, virtualServiceVersion: written.resourceVersion })
+    await this.save({ weights: written.weights, routerVersions: written.versions })
     this.d.log.info(`weights ${formatWeights(written.weights)} (analysis skipped)`)
     return this.promote()
   }
@@ -404,9 +404,9 @@ export class Rollout {
     if (Object.keys(this.snapshots.candidate).length === 0) await this.sample(weight)
     await this.save({ step: index })
     const written = await this.writeWeights(weight)
-    await this.save({ weights: written.weights, virtualServiceVersion: written.resourceVersion })
+    await this.save({ weights: written.weights, routerVersions: written.versions })
     log.info(
-      `weights ${formatWeights(written.weights)} (VirtualService resourceVersion ${written.resourceVersion})`
+      `weights ${formatWeights(written.weights)} (${this.d.router.description}, resourceVersion ${Object.values(written.versions).join(', ')})`
     )
 
     const specs = this.specs
@@ -417,7 +417,7 @@ export class Rollout {
     for (;;) {
       const deadline = progress.startedAt + config.stepDurationMs * (progress.extensions + 1)
       await clock.sleep(Math.max(0, Math.min(config.checkIntervalMs, deadline - clock.now())))
-      this.d.leases.assertHeld()
+      this.d.records.assertHeld()
       const { samples, p99 } = await this.sample(weight)
       const checked = checkStep(this.evidence, progress, samples, {
         metrics,
@@ -517,36 +517,27 @@ export class Rollout {
    * stop shifting and pause or roll back as config.onDrift says, naming who changed them.
    */
   private async drift(): Promise<RolloutEnd | undefined> {
-    const { traffic, log } = this.d
-    const { config, stable } = this.current
-    const vs = await traffic.readVirtualService()
-    let message: string | undefined
-    if (!vs) message = `VirtualService ${config.virtualService} was deleted`
-    else {
-      const found = traffic.weightsOf(vs, stable.color)
-      const writer = lastOtherWriter(vs.metadata.managedFields as ManagedFieldsEntry[] | undefined)
-      const { step, steps, candidate } = this.current
-      // A run that died between writing a step's weights and recording them leaves the
-      // VirtualService one write ahead of the record: that write was ours, not drift.
-      const planned = step >= 0 ? weightsFor(candidate.color, steps[step] as number) : undefined
-      if (
-        typeof found !== 'string' &&
-        planned &&
-        !describeDrift(config.virtualService, found, planned, writer) &&
-        describeDrift(config.virtualService, found, this.current.weights, writer)
-      ) {
-        log.info(
-          `the VirtualService already has step ${step + 1}'s weights ${formatWeights(planned)}: recording them`
-        )
-        await this.save({ weights: planned, virtualServiceVersion: vs.metadata.resourceVersion })
-        return undefined
-      }
-      message =
-        typeof found === 'string'
-          ? `${found} (changed by ${writer ?? 'someone else'})`
-          : describeDrift(config.virtualService, found, this.current.weights, writer)
+    const { router, log } = this.d
+    const { config, stable, step, steps, candidate } = this.current
+    // A run that died between writing a step's weights and recording them leaves the objects one
+    // write ahead of the record (some or all of them): that write was ours, not drift.
+    const planned = step >= 0 ? weightsFor(candidate.color, steps[step] as number) : undefined
+    const check = checkDrift(await router.read(stable.color), this.current.weights, planned)
+    if (check.kind === 'in-step') return undefined
+    if (check.kind === 'ahead') {
+      log.info(
+        `${router.description} already ${router.objects.length > 1 ? 'have' : 'has'} step ${step + 1}'s weights ${formatWeights(check.weights)}: recording them`
+      )
+      await this.save({ weights: check.weights, routerVersions: check.versions })
+      return undefined
     }
-    if (!message) return undefined
+    if (check.kind === 'part-ahead') {
+      log.info(
+        `step ${step + 1}'s weights reached ${check.objects.join(', ')} but not the other objects of ${router.description}: the step writes them all again`
+      )
+      return undefined
+    }
+    const message = check.message
     // A person's rollback or abort that took the rollout over changes the weights too: that is
     // not drift, and this run must not act on it.
     await this.confirm()
@@ -563,22 +554,24 @@ export class Rollout {
   }
 
   /**
-   * Record the rollout as paused with the weights the VirtualService has now (which may not be
-   * the ones last written: a drift, or a run that died mid-write), so the record agrees with
+   * Record the rollout as paused with the weights the router's first object has now (which may
+   * not be the ones last written: a drift, or a run that died mid-write), so the record agrees with
    * the cluster and a later promote continues from there; then release the lock.
    */
   async pauseAsFound(reason: string): Promise<void> {
-    const { traffic } = this.d
-    const vs = await traffic.readVirtualService()
-    const found = vs ? traffic.weightsOf(vs, this.current.stable.color) : undefined
-    const weights = Array.isArray(found) && found[0] ? { weights: found[0] } : {}
+    const objects = await this.d.router.read(this.current.stable.color)
+    const first = objects[0]
+    const route = first?.found && !('error' in first.routes) ? first.routes[0] : undefined
+    const versions = Object.fromEntries(
+      objects.flatMap((o) => (o.found ? [[o.object, o.resourceVersion]] : []))
+    )
     await this.save({
       phase: 'paused',
       reason,
-      ...weights,
-      ...(vs ? { virtualServiceVersion: vs.metadata.resourceVersion } : {})
+      ...(route ? { weights: route.weights } : {}),
+      routerVersions: versions
     })
-    await this.d.leases.save(this.current, { release: true })
+    await this.d.records.save(this.current, { release: true })
   }
 
   /**
@@ -626,7 +619,7 @@ export class Rollout {
         step: index,
         ...(inconclusive ? { reason: inconclusive } : {})
       })
-      await this.d.leases.save(this.current, { release: true })
+      await this.d.records.save(this.current, { release: true })
       if (inconclusive) {
         this.d.log.warning(
           `paused with ${formatWeights(this.current.weights)}: ${inconclusive} (on-inconclusive: pause). Run the action with command resume to gather more evidence at ${weight}%, promote to go on without it, or rollback`
@@ -650,7 +643,7 @@ export class Rollout {
     const { stable, candidate, namespace, config } = this.current
     await log.group('Promote', async () => {
       await this.save({ phase: 'promoted', finishedAt: this.now() }, true)
-      await this.d.leases.save(this.current, { release: true, hard: true })
+      await this.d.records.save(this.current, { release: true, hard: true })
       log.info(`${candidate.color} is stable at 100%`)
       if (config.previousColor === 'scale-down') {
         // The promotion stands whatever happens here: a failed scale-down must not turn into a
@@ -685,9 +678,9 @@ export class Rollout {
       log.warning(`rolling back: ${reason}`)
       // The record first: it says a rollback is under way, and confirms the lock is still ours.
       await this.save({ ...extra, reason }, true)
-      if (this.current.weights[candidate.color] > 0 || this.current.step >= 0) {
+      if (weightsToUndo(this.current)) {
         const w = await this.writeWeights(0, true)
-        await this.save({ weights: w.weights, virtualServiceVersion: w.resourceVersion }, true)
+        await this.save({ weights: w.weights, routerVersions: w.versions }, true)
         log.info(`weights ${formatWeights(w.weights)}`)
       } else {
         log.info(
@@ -713,7 +706,7 @@ export class Rollout {
         }
       }
       await this.save({ phase: 'rolled-back', finishedAt: this.now() }, true)
-      await this.d.leases.save(this.current, { release: true, hard: true })
+      await this.d.records.save(this.current, { release: true, hard: true })
       log.info(`${stable.color} is stable at 100%`)
       return { result: 'rolled-back' as const, record: this.current, reason }
     })

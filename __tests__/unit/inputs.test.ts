@@ -40,7 +40,7 @@ describe('readSettings', () => {
       image: 'example.com/reviews:2.0.0',
       container: undefined,
       manifests: undefined,
-      virtualService: 'reviews',
+      virtualServices: ['reviews'],
       destinationRule: 'reviews',
       routes: [],
       colorLabel: 'version',
@@ -131,7 +131,7 @@ describe('readSettings', () => {
     expect(s).toMatchObject({
       namespace: 'shop',
       container: 'app',
-      virtualService: 'reviews-vs',
+      virtualServices: ['reviews-vs'],
       destinationRule: 'reviews-dr',
       routes: ['primary', 'canary'],
       colorLabel: 'example.com/color',
@@ -541,5 +541,38 @@ describe('parseSteps', () => {
     [' 1, 2 ,100', [1, 2, 100]]
   ])('%s', (text, steps) => {
     expect(parseSteps(text)).toEqual(steps)
+  })
+})
+
+describe('virtual-service: one name or a comma list', () => {
+  it.each([
+    ['reviews', ['reviews']],
+    ['reviews,reviews-edge', ['reviews', 'reviews-edge']],
+    [' reviews , reviews-edge ', ['reviews', 'reviews-edge']]
+  ])('%j → %j', (value, expected) => {
+    expect(settings({ 'virtual-service': value }).virtualServices).toEqual(expected)
+  })
+  it('defaults to the service name', () => {
+    expect(settings({}).virtualServices).toEqual(['reviews'])
+  })
+  it.each([
+    [
+      'reviews,,edge',
+      'input "virtual-service": "reviews,,edge" has an empty name; give one VirtualService name or a comma list of them, e.g. reviews,reviews-edge'
+    ],
+    [
+      'reviews,Edge',
+      'input "virtual-service": "Edge" is not a valid VirtualService name: use lower-case letters, digits and \'-\', starting and ending with a letter or digit, at most 63 characters'
+    ],
+    [
+      'reviews,edge,reviews',
+      'input "virtual-service": names "reviews" twice; give each VirtualService name once'
+    ],
+    [
+      'a,b,c,d,e,f,g,h,i',
+      'input "virtual-service": names 9 objects, more than the 8 one rollout may shift; split the service, or shift fewer'
+    ]
+  ])('refuses %j', (value, message) => {
+    expect(errorOf({ 'virtual-service': value })).toBe(message)
   })
 })

@@ -17,25 +17,20 @@ import type { CheckEntry, RolloutConfig, RolloutRecord } from '../../src/core/re
 import type { MetricSpec } from '../../src/core/metrics.js'
 import { rolloutConfig, rolloutRecord } from '../fixtures/record.js'
 
-const config: RolloutConfig = {
-  virtualService: 'reviews',
-  destinationRule: 'reviews',
-  routes: ['default'],
-  colorLabel: 'version',
-  istioVersion: 'v1',
-  stepDurationMs: 60_000,
-  checkIntervalMs: 10_000,
-  readyTimeoutMs: 300_000,
+const config: RolloutConfig = rolloutConfig({
+  router: {
+    kind: 'istio',
+    apiVersion: 'v1',
+    objects: ['reviews'],
+    routes: ['default'],
+    destinationRule: 'reviews'
+  },
   prometheusUrl: 'http://prometheus:9090',
-  maxErrorRate: 0.01,
-  maxP99Ms: 500,
-  analysisWindowMs: 60_000,
-  maxInconclusive: 2,
-  reporter: 'destination',
-  previousColor: 'keep'
-}
+  maxP99Ms: 500
+})
 
 const record: RolloutRecord = {
+  schema: 2,
   id: 'r1',
   phase: 'rolled-back',
   service: 'reviews',

@@ -1,9 +1,12 @@
 /**
- * Istio's VirtualService and DestinationRule: reads, and the two writes the action makes (color
- * weights, color subsets). Each write is a JSON Patch guarded by resourceVersion; on a conflict
- * the object is read again and the patch planned again, never forced.
+ * The Istio router (TrafficRouter): one or more VirtualServices that get the same color weights,
+ * and the DestinationRule that makes the colors addressable as subsets. Each write is a JSON
+ * Patch guarded by that object's resourceVersion; on a conflict the object is read again and the
+ * patch planned again, never forced.
  */
 import type { Color, ColorWeights } from '../core/color.js'
+import { lastOtherWriter, type ManagedFieldsEntry } from '../core/drift.js'
+import type { IstioRouterConfig } from '../core/record.js'
 import {
   type JsonPatchOp,
   type RouteShape,
@@ -14,6 +17,15 @@ import {
   weightPatch
 } from '../core/routes.js'
 import { type DestinationRuleSpec, subsetPatch } from '../core/subsets.js'
+import type { Permission } from '../permissions.js'
+import type {
+  RouteWeights,
+  RouterInspection,
+  RouterObjectState,
+  TrafficRouter,
+  WeightWrite,
+  WeightWriteOptions
+} from '../ports.js'
 import {
   backoff,
   DEFAULT_RETRY,
@@ -21,12 +33,28 @@ import {
   type KubeObject,
   KubeError,
   type ResourceType,
+  ROLLBACK_RETRY,
   type RetryPolicy
 } from './kube.js'
 
 export const ISTIO_GROUP = 'networking.istio.io'
 /** Versions the action can use, preferred first; all serve the same stored objects. */
 export const ISTIO_VERSIONS = ['v1', 'v1beta1', 'v1alpha3'] as const
+
+/**
+ * The networking.istio.io version to use, preferring v1; an error saying what to do when the
+ * cluster serves none.
+ */
+export async function istioVersion(kube: Kube): Promise<string> {
+  const served = await kube.servedVersions(ISTIO_GROUP)
+  const version = ISTIO_VERSIONS.find((v) => served.includes(v))
+  if (!version) {
+    throw new Error(
+      `the cluster does not serve Istio's ${ISTIO_GROUP} API (VirtualService, DestinationRule); install Istio, or point kubeconfig/context at a cluster that has it`
+    )
+  }
+  return version
+}
 
 export function virtualServices(version: string): ResourceType {
   return { group: ISTIO_GROUP, version, plural: 'virtualservices', kind: 'VirtualService' }
@@ -36,29 +64,12 @@ export function destinationRules(version: string): ResourceType {
   return { group: ISTIO_GROUP, version, plural: 'destinationrules', kind: 'DestinationRule' }
 }
 
-export interface WeightWrite {
-  resourceVersion: string
-  weights: ColorWeights
-}
-
 /**
  * Annotation a person's rollback or abort writes with its weights: a change to the object even
  * when the weights are already in place, so it gets a new resourceVersion and a weight write the
  * run it took over planned from the version before can no longer land.
  */
 export const FENCE_ANNOTATION = 'istio-bluegreen.io/taken-over-by'
-
-export interface WeightWriteOptions {
-  retry?: RetryPolicy
-  /**
-   * Called after the VirtualService was read and the patch planned, just before the patch is
-   * sent (again on every conflict): the engine confirms there that it still holds the lock. The
-   * patch carries the version read before it, so it cannot land after a takeover that came later.
-   */
-  beforeWrite?: () => Promise<void>
-  /** Also set FENCE_ANNOTATION to this value (the run that took the rollout over). */
-  fence?: string
-}
 
 function fenceOps(vs: KubeObject, fence: string): JsonPatchOp[] {
   const annotations = vs.metadata.annotations
@@ -70,86 +81,146 @@ function fenceOps(vs: KubeObject, fence: string): JsonPatchOp[] {
   return [{ op: 'add', path: `/metadata/annotations/${key}`, value: fence }]
 }
 
-export class IstioTraffic {
+/** What the Istio router needs in the service's namespace. */
+export const ISTIO_PERMISSIONS: readonly Permission[] = [
+  {
+    group: ISTIO_GROUP,
+    resource: 'virtualservices',
+    verbs: ['get', 'patch'],
+    why: 'shift route weights'
+  },
+  {
+    group: ISTIO_GROUP,
+    resource: 'destinationrules',
+    verbs: ['get', 'patch'],
+    why: 'add the color subsets'
+  }
+]
+
+/** `VirtualService reviews`, `VirtualServices reviews, reviews-edge`. */
+export function describeVirtualServices(names: readonly string[]): string {
+  return `VirtualService${names.length > 1 ? 's' : ''} ${names.join(', ')}`
+}
+
+export class IstioRouter implements TrafficRouter {
+  readonly description: string
+  readonly objects: readonly string[]
+  readonly permissions = ISTIO_PERMISSIONS
+
   constructor(
     private readonly kube: Kube,
     private readonly service: ServiceRef,
-    private readonly virtualService: string,
-    private readonly destinationRule: string,
-    private readonly version: string,
-    private readonly routeNames: readonly string[]
-  ) {}
-
-  readVirtualService(): Promise<KubeObject | undefined> {
-    return this.kube.get(virtualServices(this.version), this.service.namespace, this.virtualService)
+    private readonly config: IstioRouterConfig
+  ) {
+    this.objects = [...config.objects]
+    this.description = describeVirtualServices(config.objects)
   }
 
-  readDestinationRule(): Promise<KubeObject | undefined> {
+  private get namespace(): string {
+    return this.service.namespace
+  }
+
+  private readVirtualService(name: string): Promise<KubeObject | undefined> {
+    return this.kube.get(virtualServices(this.config.apiVersion), this.namespace, name)
+  }
+
+  private readDestinationRule(): Promise<KubeObject | undefined> {
     return this.kube.get(
-      destinationRules(this.version),
-      this.service.namespace,
-      this.destinationRule
+      destinationRules(this.config.apiVersion),
+      this.namespace,
+      this.config.destinationRule
     )
   }
 
-  /** The selected routes of a VirtualService, or an error message. */
-  routesOf(vs: KubeObject): RouteShape[] | string {
+  /** The selected routes of a VirtualService, or an error message naming it. */
+  private routesOf(name: string, vs: KubeObject): RouteShape[] | string {
     const selected = selectRoutes(
       (vs.spec ?? {}) as VirtualServiceSpec,
       this.service,
-      this.routeNames
+      this.config.routes
     )
-    return 'error' in selected
-      ? `VirtualService ${this.virtualService}: ${selected.error}`
-      : selected.routes
+    return 'error' in selected ? `VirtualService ${name}: ${selected.error}` : selected.routes
   }
 
   /** Color weights per selected route; a route not adopted yet counts as `bareColor`. */
-  weightsOf(vs: KubeObject, bareColor: Color): ColorWeights[] | string {
-    const routes = this.routesOf(vs)
+  private weightsOf(name: string, vs: KubeObject, bareColor: Color): RouteWeights[] | string {
+    const routes = this.routesOf(name, vs)
     if (typeof routes === 'string') return routes
     const http = ((vs.spec ?? {}) as VirtualServiceSpec).http ?? []
-    return routes.map((r) => routeColorWeights(http[r.index] ?? {}, r, bareColor))
+    return routes.map((r) => ({
+      name: r.name,
+      weights: routeColorWeights(http[r.index] ?? {}, r, bareColor)
+    }))
   }
 
-  /** Give the candidate `percent` of the service's traffic on every selected route, in one write. */
+  private stateOf(name: string, vs: KubeObject | undefined, bareColor: Color): RouterObjectState {
+    const what = `VirtualService ${name}`
+    if (!vs) return { object: name, what, found: false }
+    const routes = this.routesOf(name, vs)
+    const weights = this.weightsOf(name, vs, bareColor)
+    const writer = lastOtherWriter(vs.metadata.managedFields as ManagedFieldsEntry[] | undefined)
+    const fence = vs.metadata.annotations?.[FENCE_ANNOTATION]
+    return {
+      object: name,
+      what,
+      found: true,
+      resourceVersion: vs.metadata.resourceVersion ?? '',
+      routes: typeof weights === 'string' ? { error: weights } : weights,
+      bare: typeof routes !== 'string' && routes.some((r) => r.bare !== undefined),
+      ...(writer ? { writer } : {}),
+      ...(fence ? { fence } : {})
+    }
+  }
+
+  async read(bareColor: Color): Promise<RouterObjectState[]> {
+    const found = await Promise.all(this.objects.map((name) => this.readVirtualService(name)))
+    return this.objects.map((name, i) => this.stateOf(name, found[i], bareColor))
+  }
+
+  /**
+   * Every VirtualService in turn, each in its own guarded write. A failure between two writes
+   * leaves the first ones ahead: the engine's rollback (and a later run's recovery) writes every
+   * object again, so each ends on the same weights.
+   */
   async setWeights(
     candidate: Color,
     percent: number,
     options: WeightWriteOptions = {}
   ): Promise<WeightWrite> {
-    return this.patchWithRetry(
-      () => this.readVirtualService(),
-      (vs) => {
-        const routes = this.routesOf(vs)
-        if (typeof routes === 'string') throw new Error(routes)
-        return [
-          ...weightPatch(
-            (vs.spec ?? {}) as VirtualServiceSpec,
-            vs.metadata.resourceVersion ?? '',
-            routes,
-            candidate,
-            percent
-          ),
-          ...(options.fence ? fenceOps(vs, options.fence) : [])
-        ]
-      },
-      virtualServices(this.version),
-      this.virtualService,
-      options.retry,
-      options.beforeWrite
-    ).then((vs) => {
-      const weights = this.weightsOf(vs, candidate === 'blue' ? 'green' : 'blue')
-      if (typeof weights === 'string') throw new Error(weights)
-      return {
-        resourceVersion: vs.metadata.resourceVersion ?? '',
-        weights: weights[0] as ColorWeights
-      }
-    })
+    const versions: Record<string, string> = {}
+    let weights: ColorWeights | undefined
+    for (const name of this.objects) {
+      const vs = await this.patchWithRetry(
+        () => this.readVirtualService(name),
+        (current) => {
+          const routes = this.routesOf(name, current)
+          if (typeof routes === 'string') throw new Error(routes)
+          return [
+            ...weightPatch(
+              (current.spec ?? {}) as VirtualServiceSpec,
+              current.metadata.resourceVersion ?? '',
+              routes,
+              candidate,
+              percent
+            ),
+            ...(options.fence ? fenceOps(current, options.fence) : [])
+          ]
+        },
+        virtualServices(this.config.apiVersion),
+        name,
+        options.hard ? ROLLBACK_RETRY : undefined,
+        options.beforeWrite
+      )
+      const written = this.weightsOf(name, vs, candidate === 'blue' ? 'green' : 'blue')
+      if (typeof written === 'string') throw new Error(written)
+      versions[name] = vs.metadata.resourceVersion ?? ''
+      weights ??= written[0]?.weights
+    }
+    return { versions, weights: weights as ColorWeights }
   }
 
-  /** Add the color subsets the DestinationRule lacks. Returns whether it wrote. */
-  async ensureSubsets(colorLabel: string): Promise<boolean> {
+  /** Add the color subsets the DestinationRule lacks. */
+  async ensureColors(colorLabel: string): Promise<string[]> {
     let wrote = false
     await this.patchWithRetry(
       () => this.readDestinationRule(),
@@ -159,16 +230,54 @@ export class IstioTraffic {
           dr.metadata.resourceVersion ?? '',
           this.service,
           colorLabel,
-          this.destinationRule
+          this.config.destinationRule
         )
         if ('error' in plan) throw new Error(plan.error)
         wrote = plan.ops.length > 0
         return plan.ops
       },
-      destinationRules(this.version),
-      this.destinationRule
+      destinationRules(this.config.apiVersion),
+      this.config.destinationRule
     )
     return wrote
+      ? [
+          `added subsets blue and green (label ${colorLabel}) to DestinationRule ${this.config.destinationRule}`
+        ]
+      : []
+  }
+
+  async inspect(colorLabel: string): Promise<RouterInspection> {
+    const states = await this.read('blue')
+    const routes: RouteWeights[] = []
+    let bare = false
+    for (const state of states) {
+      if (!state.found) {
+        return {
+          ok: false,
+          message: `VirtualService ${state.object} not found in namespace ${this.namespace}; create it, or set input "virtual-service"`
+        }
+      }
+      if ('error' in state.routes) return { ok: false, message: state.routes.error }
+      bare ||= state.bare
+      const prefix = this.objects.length > 1 ? `${state.object}/` : ''
+      routes.push(...state.routes.map((r) => ({ ...r, name: `${prefix}${r.name}` })))
+    }
+    const dr = await this.readDestinationRule()
+    if (!dr) {
+      return {
+        ok: false,
+        message: `DestinationRule ${this.config.destinationRule} not found in namespace ${this.namespace}; create one for host ${this.service.name}, or set input "destination-rule"`
+      }
+    }
+    const subsets = subsetPatch(
+      (dr.spec ?? {}) as DestinationRuleSpec,
+      '',
+      this.service,
+      colorLabel,
+      this.config.destinationRule
+    )
+    if ('error' in subsets) return { ok: false, message: subsets.error }
+    return { ok: true, routes, bare }
   }
 
   private async patchWithRetry(
@@ -183,12 +292,12 @@ export class IstioTraffic {
     for (let conflicts = 0; ; conflicts++) {
       const current = await read()
       if (!current)
-        throw new Error(`${type.kind} ${name} disappeared from namespace ${this.service.namespace}`)
+        throw new Error(`${type.kind} ${name} disappeared from namespace ${this.namespace}`)
       const ops = plan(current)
       if (ops.length === 0) return current
       await beforeWrite?.()
       try {
-        return await this.kube.patch(type, this.service.namespace, name, ops, retry)
+        return await this.kube.patch(type, this.namespace, name, ops, retry)
       } catch (error) {
         // Something else wrote the object since we read it: read again and plan again, after a
         // short jittered pause so a storm of writers does not keep colliding in lockstep.

@@ -6,6 +6,8 @@
 import { lockHeldMessage } from '../core/commands.js'
 import { int32Count, metadataProblems, microTime } from '../core/limits.js'
 import { recordAnnotation, type RolloutRecord } from '../core/record.js'
+import { upgradeRecord } from '../core/schema.js'
+import type { RecordState, RecordStore } from '../ports.js'
 import { type Kube, type KubeObject, KubeError, LEASES, ROLLBACK_RETRY } from './kube.js'
 
 export const RECORD_ANNOTATION = 'istio-bluegreen.io/record'
@@ -76,15 +78,7 @@ function writable(body: KubeObject): KubeObject {
   return body
 }
 
-export interface LeaseState {
-  holder?: string
-  /** Whether the holder stopped renewing for longer than the lease duration. */
-  expired: boolean
-  /** When the lock was last renewed, and when it expires without another renewal (ISO times). */
-  renewedAt?: string
-  expiresAt?: string
-  record?: RolloutRecord
-}
+export type LeaseState = RecordState
 
 /** The run URL of the lock's holder, when the record knows it (not the URL of a run it replaced). */
 export function holderRunUrl(state: LeaseState): string | undefined {
@@ -99,7 +93,10 @@ export function leaseState(lease: KubeObject | undefined, now: number): LeaseSta
   if (!lease) return { expired: true }
   const spec = (lease.spec ?? {}) as LeaseSpec
   const raw = lease.metadata.annotations?.[RECORD_ANNOTATION]
-  const record = raw ? (JSON.parse(raw) as RolloutRecord) : undefined
+  // Upgraded from the format it was written in; a newer format than this code knows is refused.
+  const record = raw
+    ? upgradeRecord(JSON.parse(raw), `the Lease ${lease.metadata.name}'s record annotation`)
+    : undefined
   const renewed = spec.renewTime ? Date.parse(spec.renewTime) : 0
   const expiry = renewed + (spec.leaseDurationSeconds ?? 0) * 1000
   return {
@@ -112,7 +109,7 @@ export function leaseState(lease: KubeObject | undefined, now: number): LeaseSta
   }
 }
 
-export class LeaseStore {
+export class LeaseStore implements RecordStore {
   private lease?: KubeObject
   /** Writes are chained so a heartbeat never races a record update. */
   private chain: Promise<unknown> = Promise.resolve()

@@ -33,43 +33,111 @@ export function running(phase: Phase | undefined): boolean {
 }
 
 /**
- * How the rollout routes and analyses, fixed when it starts: a later promote or resume continues
- * with the same plan and thresholds, whatever inputs the operator's workflow passes.
+ * The settings a rollout keeps for its whole life, as inputs.ts reads them: `Settings` extends
+ * this, and a rollout's config is picked from it (pickRolloutSettings), never copied by hand.
  */
-export interface RolloutConfig {
-  virtualService: string
-  destinationRule: string
-  routes: string[]
+export interface RolloutSettings {
   colorLabel: string
-  istioVersion: string
   stepDurationMs: number
   checkIntervalMs: number
   readyTimeoutMs: number
-  prometheusUrl: string
   maxErrorRate: number
   maxP99Ms?: number
+  /** Range of `{{ window }}` in custom metrics, and of preflight's look at the stable's traffic. */
   analysisWindowMs: number
+  /** How many extra step durations a step may bake while its evidence is not enough. */
   maxInconclusive: number
-  /** 1 − α (and 1 − β) of the judge; absent in records written before the judge. */
-  confidence?: number
-  tolerance?: number
-  maxRegression?: number
+  /** 1 − α: how sure the judge must be before it rolls back (and, as 1 − β, before 100%). */
+  confidence: number
+  /** r0: how many times the stable's bad share the candidate may have and still count as no worse. */
+  tolerance: number
+  /** r_bad: the regression that must be ruled out before the candidate takes 100%. */
+  maxRegression: number
+  /** A bad share too small to matter; undefined: a quarter of each metric's limit (≤ 0.25%). */
   negligibleRate?: number
-  onInconclusive?: 'pause' | 'rollback'
-  /**
-   * Every metric the rollout judges, built-in and the user's, with its PromQL; absent in records
-   * written before the judge, which are judged on 5xx alone.
-   */
-  metrics?: MetricSpec[]
-  /** The latency histogram buckets chosen from the stable when the rollout started. */
-  buckets?: LatencyBuckets
+  /** What a step whose evidence stays short after every extension does. */
+  onInconclusive: 'pause' | 'rollback'
   reporter: Reporter
   previousColor: 'keep' | 'scale-down'
-  /** Candidate weight at which the rollout pauses once that step passes. */
+  /** Candidate weight (one of steps) at which the rollout pauses once that step passes. */
   pauseAt?: number
-  /** What to do when the weights changed behind the rollout's back. */
-  onDrift?: 'pause' | 'rollback'
+  /** What a run does when the weights changed behind its back. */
+  onDrift: 'pause' | 'rollback'
 }
+
+/** Every key of RolloutSettings, once: what pickRolloutSettings copies. */
+export const ROLLOUT_SETTINGS = [
+  'colorLabel',
+  'stepDurationMs',
+  'checkIntervalMs',
+  'readyTimeoutMs',
+  'maxErrorRate',
+  'maxP99Ms',
+  'analysisWindowMs',
+  'maxInconclusive',
+  'confidence',
+  'tolerance',
+  'maxRegression',
+  'negligibleRate',
+  'onInconclusive',
+  'reporter',
+  'previousColor',
+  'pauseAt',
+  'onDrift'
+] as const satisfies readonly (keyof RolloutSettings)[]
+
+// A key added to RolloutSettings but not to ROLLOUT_SETTINGS fails to compile here.
+const everySetting: Exclude<keyof RolloutSettings, (typeof ROLLOUT_SETTINGS)[number]> extends never
+  ? true
+  : never = true
+void everySetting
+
+/** The rollout's own settings out of the run's (which hold credentials and more). */
+export function pickRolloutSettings(s: Readonly<RolloutSettings>): RolloutSettings {
+  const picked: Record<string, unknown> = {}
+  for (const key of ROLLOUT_SETTINGS) if (s[key] !== undefined) picked[key] = s[key]
+  return picked as unknown as RolloutSettings
+}
+
+/**
+ * The traffic router a rollout shifts, in router-neutral terms: its kind, the API version it
+ * talks, the objects it writes the weights of (each alike), and which of their routes. A router
+ * of another kind (Gateway API HTTPRoutes, with a per-color Service each) is one more member.
+ */
+export type RouterConfig = IstioRouterConfig
+
+export interface IstioRouterConfig {
+  kind: 'istio'
+  /** networking.istio.io version the rollout talks (v1, v1beta1, v1alpha3). */
+  apiVersion: string
+  /** The VirtualServices whose weights the rollout shifts, every one alike, in this order. */
+  objects: string[]
+  /** Names of the HTTP routes to shift in each; empty: every route to the service. */
+  routes: string[]
+  /** The DestinationRule that holds the color subsets. */
+  destinationRule: string
+}
+
+/** Settings a record written before the judge (or before on-drift) may lack. */
+type LaterSettings = 'confidence' | 'tolerance' | 'maxRegression' | 'onInconclusive' | 'onDrift'
+
+/**
+ * How the rollout routes and analyses, fixed when it starts: a later promote or resume continues
+ * with the same plan and thresholds, whatever inputs the operator's workflow passes.
+ */
+export type RolloutConfig = Omit<RolloutSettings, LaterSettings> &
+  Partial<Pick<RolloutSettings, LaterSettings>> & {
+    router: RouterConfig
+    /** Without credentials: a later run brings its own. */
+    prometheusUrl: string
+    /**
+     * Every metric the rollout judges, built-in and the user's, with its PromQL; absent in
+     * records written before the judge, which are judged on 5xx alone.
+     */
+    metrics?: MetricSpec[]
+    /** The latency histogram buckets chosen from the stable when the rollout started. */
+    buckets?: LatencyBuckets
+  }
 
 export interface Owner {
   repository?: string
@@ -112,7 +180,12 @@ export interface CheckEntry {
   reasons: string[]
 }
 
+/** The record format this code writes; see core/schema.ts for reading older ones. */
+export const RECORD_SCHEMA = 2
+
 export interface RolloutRecord {
+  /** Format of the record; records of the first release have none (see core/schema.ts). */
+  schema: typeof RECORD_SCHEMA
   id: string
   phase: Phase
   service: string
@@ -125,8 +198,8 @@ export interface RolloutRecord {
   step: number
   /** The color weights the action last wrote. */
   weights: ColorWeights
-  /** resourceVersion of the VirtualService after the action's last write. */
-  virtualServiceVersion?: string
+  /** resourceVersion of each router object after the action's last write, by object name. */
+  routerVersions?: Record<string, string>
   startedAt: string
   heartbeatAt: string
   finishedAt?: string

@@ -1,0 +1,61 @@
+/**
+ * A MetricsSource over a simulated mesh: the service gets `rps` requests a second, split between
+ * the colors by the weights the fake router has at that moment, each color failing a fixed share
+ * of them (counts, not draws: no randomness). Counters grow with the fake clock, as Istio's do.
+ */
+import type { Color } from '../../src/core/color.js'
+import type { MetricQuery, MetricsSource, Reading } from '../../src/core/metrics.js'
+
+export class FakeMesh implements MetricsSource {
+  private readonly counters: Record<Color, { total: number; bad: number }> = {
+    blue: { total: 0, bad: 0 },
+    green: { total: 0, bad: 0 }
+  }
+  private last?: number
+  /** Share of 5xx per color. */
+  readonly errorRate: Record<Color, number> = { blue: 0, green: 0 }
+  reads = 0
+
+  constructor(
+    private readonly weights: () => Record<Color, number>,
+    private readonly rps = 100
+  ) {}
+
+  /** Move the counters to `atMs` at the weights in place now. */
+  private advance(atMs: number): void {
+    const seconds = this.last === undefined ? 60 : Math.max(0, atMs - this.last) / 1000
+    this.last = atMs
+    const w = this.weights()
+    for (const color of ['blue', 'green'] as const) {
+      const n = Math.round((this.rps * seconds * w[color]) / 100)
+      this.counters[color].total += n
+      this.counters[color].bad += Math.round(n * this.errorRate[color])
+    }
+  }
+
+  async read(queries: readonly MetricQuery[], atMs: number): Promise<Record<string, Reading>> {
+    this.reads++
+    if (this.last === undefined || atMs > this.last) this.advance(atMs)
+    const out: Record<string, Reading> = {}
+    for (const q of queries) {
+      const text = q.kind === 'ratio' ? q.total : q.query
+      const color: Color | undefined = text.includes('-green"')
+        ? 'green'
+        : text.includes('-blue"')
+          ? 'blue'
+          : undefined
+      if (!color || q.kind === 'gauge' || q.name !== 'errors') {
+        out[q.name] = { kind: 'none', reason: `the fake mesh has no series for ${q.name}` }
+        continue
+      }
+      const c = this.counters[color]
+      const labels = { destination_workload: `reviews-${color}` }
+      out[q.name] = {
+        kind: 'counters',
+        total: [{ labels, value: c.total }],
+        bad: [{ labels: { ...labels, response_code: '503' }, value: c.bad }]
+      }
+    }
+    return out
+  }
+}

@@ -1,0 +1,101 @@
+/**
+ * The one place that builds the adapters behind the ports (src/ports.ts) from the settings, or
+ * from a rollout record: the main step, the post step and every command get them here. A new
+ * router is one adapter file and one case in routerFor.
+ */
+import type { Settings } from '../inputs.js'
+import type { RouterConfig } from '../core/record.js'
+import type { ServiceRef } from '../core/routes.js'
+import type { MetricsSource, RecordStore, TrafficRouter } from '../ports.js'
+import { istioVersion, IstioRouter } from './istio.js'
+import { maskKubeconfigSecrets, transportWarnings } from '../secrets.js'
+import { Kube, loadKubeConfig } from './kube.js'
+import { LeaseStore } from './lease.js'
+import { Prometheus, PrometheusMetrics } from './prometheus.js'
+
+/** The router a rollout's config names: a continued rollout gets the record's, not the inputs'. */
+export function routerFor(kube: Kube, service: ServiceRef, config: RouterConfig): TrafficRouter {
+  switch (config.kind) {
+    case 'istio':
+      return new IstioRouter(kube, service, config)
+    default: {
+      const kind = (config as { kind?: unknown }).kind
+      throw new Error(
+        `the rollout names router ${JSON.stringify(kind)}, which this version of istio-bluegreen does not know: run this command with the release that started the rollout`
+      )
+    }
+  }
+}
+
+/** The router config of a new rollout, from the settings and what the cluster serves. */
+export async function routerConfigFrom(
+  settings: Readonly<Settings>,
+  kube: Kube
+): Promise<RouterConfig> {
+  return {
+    kind: 'istio',
+    apiVersion: await istioVersion(kube),
+    objects: [...settings.virtualServices],
+    routes: [...settings.routes],
+    destinationRule: settings.destinationRule
+  }
+}
+
+/**
+ * Prometheus at `url` with this run's own transport inputs. The recorded URL holds no
+ * credentials: a later run brings its own (token, headers, or a user and password in its
+ * prometheus-url).
+ */
+export function prometheusAt(s: Readonly<Settings>, url: string): Prometheus {
+  return new Prometheus(url, {
+    timeoutMs: s.prometheusTimeoutMs,
+    ca: s.prometheusCa,
+    token: s.prometheusToken,
+    basicAuth: s.prometheusBasicAuth,
+    headers: s.prometheusHeaders
+  })
+}
+
+/** The metrics source of a rollout: this run's prometheus-url, else the record's; none without. */
+export function metricsFor(
+  s: Readonly<Settings>,
+  recordedUrl: string | undefined
+): MetricsSource | undefined {
+  const url = s.prometheusUrl ?? recordedUrl
+  return url ? new PrometheusMetrics(prometheusAt(s, url)) : undefined
+}
+
+/** The record store of the service: its Lease, held as `runId`. */
+export function recordStoreFor(
+  kube: Kube,
+  namespace: string,
+  s: Readonly<Settings>,
+  runId: string
+): RecordStore & LeaseStore {
+  return new LeaseStore(kube, namespace, s.service, runId, s.leaseDurationMs / 1000)
+}
+
+/** What every step of the action needs first: the cluster, the namespace, the record store. */
+export interface Connection {
+  kube: Kube
+  namespace: string
+  records: RecordStore & LeaseStore
+}
+
+/**
+ * Connect to the cluster the settings name and open the service's record store as `runId`:
+ * shared by the main step and the post step. Kubeconfig credentials are masked before anything
+ * can print them; `warn` gets the transport warnings (the main step shows them, once).
+ */
+export function connect(
+  settings: Readonly<Settings>,
+  runId: string,
+  warn?: (warning: string) => void
+): Connection {
+  const kubeConfig = loadKubeConfig(settings)
+  maskKubeconfigSecrets(kubeConfig)
+  if (warn) for (const w of transportWarnings(settings, kubeConfig.getCurrentCluster())) warn(w)
+  const kube = new Kube(kubeConfig)
+  const namespace = settings.namespace ?? kube.contextNamespace() ?? 'default'
+  return { kube, namespace, records: recordStoreFor(kube, namespace, settings, runId) }
+}
