@@ -58,6 +58,9 @@ import { LockLostError } from './adapters/lease.js'
 import type { RecordStore, TrafficRouter, WeightWrite, WorkloadApi } from './ports.js'
 import type { Clock, Log } from './log.js'
 
+/** Conflicts on the candidate's Deployment write (a controller's status updates) before giving up. */
+const DEPLOY_CONFLICTS = 5
+
 export interface EngineDeps {
   /** The Deployments and Pods of the colors. */
   kube: WorkloadApi
@@ -267,21 +270,34 @@ export class Rollout {
       replicas: options.replicas
     })
     if ('error' in built) throw new Error(built.error)
-    const existing = await kube.get(DEPLOYMENTS, namespace, name)
     // Read, confirm, write: the replace carries the version read, so it cannot undo a takeover's
-    // scale-down that came after the confirmation.
-    await this.confirm()
-    if (existing) {
-      const metadata = {
-        ...existing.metadata,
-        labels: built.deployment.metadata.labels,
-        annotations: { ...existing.metadata.annotations, ...built.deployment.metadata.annotations }
+    // scale-down that came after the confirmation. The Deployment controller bumps that version
+    // on every status change (a scale-down's pods terminating, say): on a conflict, read it
+    // again, confirm again and write again.
+    for (let conflicts = 0; ; conflicts++) {
+      const existing = await kube.get(DEPLOYMENTS, namespace, name)
+      await this.confirm()
+      try {
+        if (existing) {
+          const metadata = {
+            ...existing.metadata,
+            labels: built.deployment.metadata.labels,
+            annotations: {
+              ...existing.metadata.annotations,
+              ...built.deployment.metadata.annotations
+            }
+          }
+          await kube.replace(DEPLOYMENTS, namespace, { ...built.deployment, metadata } as never)
+          log.info(`updated Deployment ${name}: ${options.replicas} replicas`)
+        } else {
+          await kube.create(DEPLOYMENTS, namespace, built.deployment as never)
+          log.info(`created Deployment ${name}: ${options.replicas} replicas`)
+        }
+        break
+      } catch (error) {
+        if (error instanceof KubeError && error.conflict && conflicts < DEPLOY_CONFLICTS) continue
+        throw error
       }
-      await kube.replace(DEPLOYMENTS, namespace, { ...built.deployment, metadata } as never)
-      log.info(`updated Deployment ${name}: ${options.replicas} replicas`)
-    } else {
-      await kube.create(DEPLOYMENTS, namespace, built.deployment as never)
-      log.info(`created Deployment ${name}: ${options.replicas} replicas`)
     }
     return this.waitReady(color)
   }

@@ -3,7 +3,13 @@
  * pods in the mesh), and their pods. Any other kind throws: a test must not rely on the fake
  * quietly answering for something it does not model.
  */
-import { DEPLOYMENTS, type KubeObject, PODS, type ResourceType } from '../../src/adapters/kube.js'
+import {
+  DEPLOYMENTS,
+  KubeError,
+  type KubeObject,
+  PODS,
+  type ResourceType
+} from '../../src/adapters/kube.js'
 import type { WorkloadApi } from '../../src/ports.js'
 
 function unknownKind(type: ResourceType): never {
@@ -13,6 +19,9 @@ function unknownKind(type: ResourceType): never {
 export class FakeWorkloads implements WorkloadApi {
   readonly deployments = new Map<string, KubeObject>()
   private version = 1
+  private readonly churn = new Map<string, number>()
+  /** Every replace sent, by Deployment name, whether it landed or not. */
+  readonly replaces: string[] = []
 
   constructor(seed: KubeObject[] = []) {
     for (const d of seed) this.put(d)
@@ -34,6 +43,14 @@ export class FakeWorkloads implements WorkloadApi {
     }
     this.deployments.set(d.metadata.name, stored)
     return structuredClone(stored)
+  }
+
+  /**
+   * The next `times` replaces of `name` find that a controller updated its status since it was
+   * read (its resourceVersion moved on), as kube's Deployment controller does after a scale.
+   */
+  statusChurn(name: string, times: number): void {
+    this.churn.set(name, times)
   }
 
   replicas(name: string): number | undefined {
@@ -76,8 +93,22 @@ export class FakeWorkloads implements WorkloadApi {
 
   async replace(type: ResourceType, _ns: string, body: KubeObject): Promise<KubeObject> {
     if (type.plural !== DEPLOYMENTS.plural) unknownKind(type)
-    const current = this.deployments.get(body.metadata.name)
-    if (!current) throw new Error(`Deployment ${body.metadata.name} not found`)
+    const name = body.metadata.name
+    this.replaces.push(name)
+    const current = this.deployments.get(name)
+    if (!current) throw new Error(`Deployment ${name} not found`)
+    const churn = this.churn.get(name) ?? 0
+    if (churn > 0) {
+      this.churn.set(name, churn - 1)
+      current.metadata.resourceVersion = String(++this.version)
+    }
+    if (body.metadata.resourceVersion !== current.metadata.resourceVersion) {
+      throw new KubeError(
+        409,
+        'Conflict',
+        `Operation cannot be fulfilled on deployments.apps "${name}": the object has been modified`
+      )
+    }
     return this.put({
       ...body,
       metadata: { ...body.metadata, generation: current.metadata.generation }

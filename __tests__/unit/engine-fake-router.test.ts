@@ -212,6 +212,41 @@ describe('the engine through the TrafficRouter port, two objects', () => {
   })
 })
 
+describe('the candidate Deployment write', () => {
+  const template = deployment('blue', 'example.com/reviews:1')
+
+  it.each([
+    [0, 'lands at once', 1],
+    [2, 'reads again after a controller moved its version on, and lands', 3]
+  ])('with %i status updates in between: %s', async (churn, _what, sent) => {
+    const w = world()
+    await w.records.acquire(w.record)
+    w.workloads.statusChurn('reviews-green', churn)
+    const ready = await w
+      .rollout()
+      .applyDeployment('green', template as never, 'example.com/reviews:2', {
+        replicas: 2
+      })
+    expect(ready).toEqual({ ready: true })
+    expect(w.workloads.replaces).toHaveLength(sent)
+    expect(JSON.stringify(w.workloads.deployments.get('reviews-green')?.spec)).toContain(
+      'example.com/reviews:2'
+    )
+  })
+
+  it('gives up, naming the conflict, when the version keeps moving', async () => {
+    const w = world()
+    await w.records.acquire(w.record)
+    w.workloads.statusChurn('reviews-green', 100)
+    await expect(
+      w.rollout().applyDeployment('green', template as never, 'example.com/reviews:2', {
+        replicas: 2
+      })
+    ).rejects.toThrow(/has been modified/)
+    expect(w.workloads.replaces).toHaveLength(6)
+  })
+})
+
 describe('a record of the first release, upgraded, drives the engine', () => {
   it('recovery rolls the captured shifting record back on its one VirtualService', async () => {
     const raw = readFileSync(
