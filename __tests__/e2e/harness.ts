@@ -159,7 +159,7 @@ export function versions(sb: Sandbox): Record<string, string | undefined> {
 
 /** Inputs for a fast rollout on the sandbox (seconds instead of minutes). */
 export function fastInputs(
-  sb: Sandbox,
+  sb: Pick<Sandbox, 'prometheusUrl'>,
   extra: Record<string, string> = {}
 ): Record<string, string> {
   return {

@@ -18,6 +18,7 @@ import { loadKubeConfig } from '../../src/adapters/kube.js'
 import { readSettings } from '../../src/inputs.js'
 import { inputSecrets, kubeconfigSecrets } from '../../src/secrets.js'
 import { SANDBOX_CERT, SANDBOX_KEY } from '../../sandbox/apiserver/tls.js'
+import { fastInputs } from '../e2e/harness.js'
 
 /** The GitHub token every row is given, as in e2e: it must be masked and never shown. */
 const GITHUB_TOKEN = 'ghs_badInputRowsNeverPrintThisToken0123'
@@ -48,20 +49,10 @@ const KUBECONFIG = [
 ].join('\n')
 
 /** The e2e rows' inputs (fastInputs plus an image and the GitHub token), with the kubeconfig. */
-const BASE: Record<string, string> = {
-  service: 'reviews',
-  namespace: 'demo',
-  'prometheus-url': 'http://127.0.0.1:9090',
-  steps: '10,25,50,100',
-  'step-duration': '5s',
-  'check-interval': '1s',
-  'analysis-window': '5s',
-  'negligible-rate': '20%',
-  'ready-timeout': '20s',
-  image: 'example.com/reviews:2.0.0',
-  'github-token': GITHUB_TOKEN,
-  kubeconfig: KUBECONFIG
-}
+const BASE: Record<string, string> = fastInputs(
+  { prometheusUrl: 'http://127.0.0.1:9090' },
+  { image: 'example.com/reviews:2.0.0', 'github-token': GITHUB_TOKEN, kubeconfig: KUBECONFIG }
+)
 
 interface Row {
   name: string
