@@ -189,7 +189,7 @@ export const DEFAULT_RETRY: RetryPolicy = {
   baseDelayMs: 200,
   maxDelayMs: 3000,
   budgetMs: 30_000,
-  conflicts: 10
+  conflicts: 25
 }
 /** Rollback must not give up easily: traffic is on a candidate that failed. */
 export const ROLLBACK_RETRY: RetryPolicy = {
