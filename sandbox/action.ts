@@ -47,6 +47,11 @@ export interface RunOptions {
   onLine?: (line: string) => void
   /** Kill the process with SIGKILL as soon as a line it prints matches (a runner dying). */
   killWhen?: (line: string) => boolean
+  /**
+   * Called once the process has started, with a function that kills it with SIGKILL: a runner
+   * dying at a moment the test picks that no log line marks (from a store change, say).
+   */
+  killSwitch?: (kill: () => void) => void
   /** Which entry point: the main step, or the post step GitHub runs after it (post-if: always()). */
   entry?: 'main' | 'post'
   /** What the main step saved with core.saveState, given to the post step as STATE_* variables. */
@@ -102,6 +107,11 @@ export async function runAction(
   }
   child.stdout.on('data', collect)
   child.stderr.on('data', collect)
+  options.killSwitch?.(() => {
+    if (killed) return
+    killed = true
+    child.kill('SIGKILL')
+  })
   const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 240_000)
   const code = await new Promise<number>((resolve) => child.on('close', (c) => resolve(c ?? -1)))
   clearTimeout(timer)
