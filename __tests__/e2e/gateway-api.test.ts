@@ -149,8 +149,9 @@ describe('router gateway-api, Service parent (mesh)', () => {
 
     const plan = await runAction(gatewayInputs(sb, { command: 'plan' }), kubeEnv(sb))
     expectExit(plan, 'success')
-    expect(plan.log).toContain('HTTPRoute reviews')
-    expect(plan.log).toContain('blue=100,green=0')
+    expect(plan.log).toContain(
+      'HTTPRoute reviews: #0 blue=100,green=0 (not adopted yet: the first release names the colors)'
+    )
 
     const paused = await runAction(gatewayInputs(sb, { 'pause-at': '25' }), kubeEnv(sb))
     expectExit(paused, 'success')
@@ -161,7 +162,7 @@ describe('router gateway-api, Service parent (mesh)', () => {
     )
     expectExit(st, 'success')
     expect(st.outputs).toMatchObject({ result: 'paused', weights: 'blue=75,green=25' })
-    expect(st.log).toContain('HTTPRoute reviews')
+    expect(st.log).toContain('service reviews in demo: weights blue=75,green=25')
 
     const promoted = await runAction(
       { service: 'reviews', namespace: 'demo', command: 'promote' },
@@ -212,7 +213,7 @@ describe('router gateway-api, Service parent (mesh)', () => {
   })
 })
 
-describe('router gateway-api, Gateway parent', () => {
+describe('router gateway-api: a Gateway parent, an ambient data plane', () => {
   let sb: Sandbox
   afterEach(async () => {
     await sb.stop()
