@@ -15,8 +15,10 @@ import {
 import { lastOtherWriter, type ManagedFieldsEntry } from '../core/drift.js'
 import {
   colorServiceName,
+  type HttpRouteRule,
   type HttpRouteSpec,
   httpRouteColorWeights,
+  isTestRouteName,
   httpRouteWeightPatch,
   type RuleShape,
   selectRules
@@ -117,6 +119,24 @@ export function colorServiceLine(
   return `updated Service ${name} to the selector and ports of ${service} plus its color`
 }
 
+/**
+ * The rules that are not the action's test rules, and for each its index in `rules`: what the
+ * weights are read and planned on, whether or not a test-header rollout added its rules.
+ */
+export function withoutTestRules(rules: readonly HttpRouteRule[]): {
+  base: HttpRouteRule[]
+  original: number[]
+} {
+  const base: HttpRouteRule[] = []
+  const original: number[] = []
+  for (const [i, rule] of rules.entries()) {
+    if (isTestRouteName(rule.name)) continue
+    base.push(rule)
+    original.push(i)
+  }
+  return { base, original }
+}
+
 /** How long ensureColors waits for a Service it created to be readable. */
 const CREATED_WAIT_MS = 10_000
 
@@ -151,17 +171,16 @@ export class GatewayRouter implements TrafficRouter {
   }
 
   /**
-   * The selected rules of an HTTPRoute, or an error message naming it. The action's own test
-   * rules are never selected, and the indexes are those of `spec.rules` as it is.
+   * The selected rules of an HTTPRoute, or an error message naming it. They are chosen among the
+   * rules without the action's own test rules (so an unnamed rule keeps its `#<index>` name while
+   * a test rule sits before it), and their indexes are then those of `spec.rules` as it is.
    */
   private rulesOf(name: string, route: KubeObject): RuleShape[] | string {
-    const selected = selectRules(
-      (route.spec ?? {}) as HttpRouteSpec,
-      this.service,
-      this.config.routes,
-      name
-    )
-    return 'error' in selected ? `HTTPRoute ${name}: ${selected.error}` : selected.rules
+    const spec = (route.spec ?? {}) as HttpRouteSpec
+    const { base, original } = withoutTestRules(spec.rules ?? [])
+    const selected = selectRules({ ...spec, rules: base }, this.service, this.config.routes, name)
+    if ('error' in selected) return `HTTPRoute ${name}: ${selected.error}`
+    return selected.rules.map((r) => ({ ...r, index: original[r.index] as number }))
   }
 
   private weightsOf(name: string, route: KubeObject, bareColor: Color): RouteWeights[] | string {
