@@ -432,8 +432,7 @@ export function readSettings(read: InputReader): Readonly<Settings> {
   const router = oneOf('router', get('router', 'istio'), ROUTER_KINDS)
   // Each router's inputs name objects of that router only: one given with the other router is a
   // mistake about which API the service uses, not something to ignore.
-  const foreign =
-    router === 'istio' ? ['http-route'] : ['virtual-service', 'destination-rule']
+  const foreign = router === 'istio' ? ['http-route'] : ['virtual-service', 'destination-rule']
   for (const input of foreign) {
     if (get(input) !== '') {
       throw new InputError(

@@ -33,8 +33,7 @@ afterEach(async () => {
 })
 
 const route = (): KubeObject => sb.api.store.get('httproutes', 'demo', 'reviews') as KubeObject
-const service = (name: string): KubeObject | undefined =>
-  sb.api.store.get('services', 'demo', name)
+const service = (name: string): KubeObject | undefined => sb.api.store.get('services', 'demo', name)
 const ruleNames = (): Array<string | undefined> =>
   ((route().spec?.rules ?? []) as Array<{ name?: string }>).map((r) => r.name)
 
@@ -79,7 +78,7 @@ it('brings its own color Service back in step, guarded by its version', async ()
   expect(service('reviews-green')?.spec?.selector).toEqual({ app: 'reviews', version: 'green' })
 })
 
-it("never overwrites a Service it did not create, and inspect says so", async () => {
+it('never overwrites a Service it did not create, and inspect says so', async () => {
   sb.api.store.create('services', {
     apiVersion: 'v1',
     kind: 'Service',
@@ -124,9 +123,7 @@ it('adds the test-header rule once, the weights ignore it, and removing it leave
   expect(ruleNames()).toEqual(['istio-bluegreen-test', undefined])
   expect(added.versions).toEqual({ reviews: route().metadata.resourceVersion })
   const test = (route().spec?.rules as Array<Record<string, unknown>>)[0]
-  expect(test?.backendRefs).toEqual([
-    expect.objectContaining({ name: 'reviews-green', weight: 1 })
-  ])
+  expect(test?.backendRefs).toEqual([expect.objectContaining({ name: 'reviews-green', weight: 1 })])
   expect(test?.matches).toEqual([
     {
       path: { type: 'PathPrefix', value: '/' },
@@ -140,7 +137,9 @@ it('adds the test-header rule once, the weights ignore it, and removing it leave
   const [state] = await router.read('blue')
   expect(state).toMatchObject({ routes: [{ name: '#0', weights: { blue: 90, green: 10 } }] })
   await router.setWeights('green', 50)
-  const rules = route().spec?.rules as Array<{ backendRefs: Array<{ name: string; weight: number }> }>
+  const rules = route().spec?.rules as Array<{
+    backendRefs: Array<{ name: string; weight: number }>
+  }>
   expect(rules[0]?.backendRefs.map((r) => `${r.name}=${r.weight}`)).toEqual(['reviews-green=1'])
   expect(rules[1]?.backendRefs.map((r) => `${r.name}=${r.weight}`)).toEqual([
     'reviews-blue=50',

@@ -140,7 +140,10 @@ describe('least privilege, router gateway-api', () => {
     // Someone changes the action's own color Service: the next release brings it back in step.
     const own = sb.api.store.get('services', 'demo', 'reviews-blue')
     if (!own) throw new Error('reviews-blue was not created')
-    sb.api.store.replace('services', { ...own, spec: { ...own.spec, selector: { app: 'reviews' } } })
+    sb.api.store.replace('services', {
+      ...own,
+      spec: { ...own.spec, selector: { app: 'reviews' } }
+    })
     await control(sb, '/images', { image: 'example.com/reviews:3.0.0-bad', errorRate: 0.3 })
     const failed = await runAction(
       inputs({ image: 'example.com/reviews:3.0.0-bad', 'fail-on-rollback': 'false' }),
@@ -166,4 +169,3 @@ describe('least privilege, router gateway-api', () => {
     expect(unusedOf(audit, GATEWAY_REQUIRED_PERMISSIONS)).toEqual(['list apps/deployments'])
   })
 })
-

@@ -44,7 +44,10 @@ describe('withoutTestRules: the rules weights are read on, with their indexes', 
   it.each([
     [[{}], [0]],
     [[{ name: 'istio-bluegreen-test' }, {}], [1]],
-    [[{ name: 'a' }, { name: 'istio-bluegreen-test-2' }, { name: 'istio-bluegreen-test' }, {}], [0, 3]],
+    [
+      [{ name: 'a' }, { name: 'istio-bluegreen-test-2' }, { name: 'istio-bluegreen-test' }, {}],
+      [0, 3]
+    ],
     [[{ name: 'istio-bluegreen-tester' }], [0]]
   ])('%j → %j', (rules, original) => {
     const r = withoutTestRules(rules)

@@ -391,10 +391,7 @@ describe('readSettings', () => {
       { command: 'plan', image: '' },
       'input "image": is required for plan unless "manifests" is given'
     ],
-    [
-      { reporter: 'both' },
-      'input "reporter": "both" is not one of: destination, source, waypoint'
-    ],
+    [{ reporter: 'both' }, 'input "reporter": "both" is not one of: destination, source, waypoint'],
     [
       { 'previous-color': 'delete' },
       'input "previous-color": "delete" is not one of: keep, scale-down'
@@ -562,10 +559,7 @@ describe('router and http-route', () => {
     expect(s).toMatchObject({ router: 'gateway-api', httpRoutes: expected, routes: ['main'] })
   })
   it.each([
-    [
-      { router: 'linkerd' },
-      'input "router": "linkerd" is not one of: istio, gateway-api'
-    ],
+    [{ router: 'linkerd' }, 'input "router": "linkerd" is not one of: istio, gateway-api'],
     [
       { 'http-route': 'reviews' },
       'input "http-route": applies to router gateway-api only, and "router" is istio; set router: gateway-api to shift HTTPRoutes, or leave http-route empty'

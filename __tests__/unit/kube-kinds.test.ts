@@ -47,7 +47,11 @@ describe('Kube throws on a kind it has no call for', () => {
     ['get a ConfigMap', () => kube.get(CONFIGMAPS, 'demo', 'x'), 'get ConfigMap (configmaps'],
     ['list ConfigMaps', () => kube.list(CONFIGMAPS, 'demo'), 'list ConfigMap (configmaps'],
     ['list Namespaces', () => kube.list(NAMESPACES, 'demo'), 'list Namespace (namespaces'],
-    ['create a ConfigMap', () => kube.create(CONFIGMAPS, 'demo', body), 'create ConfigMap (configmaps'],
+    [
+      'create a ConfigMap',
+      () => kube.create(CONFIGMAPS, 'demo', body),
+      'create ConfigMap (configmaps'
+    ],
     ['replace a Service', () => kube.replace(SERVICES, 'demo', body), 'replace Service (services'],
     ['patch a Pod', () => kube.patch(PODS, 'demo', 'p', []), 'patch Pod (pods']
   ])('%s', async (_name, call, start) => {

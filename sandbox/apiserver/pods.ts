@@ -75,7 +75,8 @@ export function wantsSidecar(namespace: KubeObject | undefined, template: JsonOb
 export function wantsAmbient(namespace: KubeObject | undefined, template: JsonObject): boolean {
   const meta = isObject(template.metadata) ? template.metadata : {}
   const labels = isObject(meta.labels) ? meta.labels : {}
-  const mode = labels['istio.io/dataplane-mode'] ?? namespace?.metadata.labels?.['istio.io/dataplane-mode']
+  const mode =
+    labels['istio.io/dataplane-mode'] ?? namespace?.metadata.labels?.['istio.io/dataplane-mode']
   return mode === 'ambient' && !wantsSidecar(namespace, template)
 }
 

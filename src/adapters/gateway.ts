@@ -194,7 +194,11 @@ export class GatewayRouter implements TrafficRouter {
     ).map((r) => ({ name: r.rule, weights: r.weights }))
   }
 
-  private stateOf(name: string, route: KubeObject | undefined, bareColor: Color): RouterObjectState {
+  private stateOf(
+    name: string,
+    route: KubeObject | undefined,
+    bareColor: Color
+  ): RouterObjectState {
     const what = `HTTPRoute ${name}`
     if (!route) return { object: name, what, found: false }
     const rules = this.rulesOf(name, route)

@@ -55,7 +55,8 @@ export async function guardedPatch(kube: Kube, p: GuardedPatch): Promise<KubeObj
   const policy = p.retry ?? DEFAULT_RETRY
   for (let conflicts = 0; ; conflicts++) {
     const current = await p.read()
-    if (!current) throw new Error(`${p.type.kind} ${p.name} disappeared from namespace ${p.namespace}`)
+    if (!current)
+      throw new Error(`${p.type.kind} ${p.name} disappeared from namespace ${p.namespace}`)
     const ops = p.plan(current)
     if (ops.length === 0) return current
     await p.beforeWrite?.()

@@ -419,7 +419,8 @@ export class Kube {
   ): Promise<KubeObject> {
     const strategy = Array.isArray(body) ? PatchStrategy.JsonPatch : PatchStrategy.MergePatch
     const what = `patch ${describe(type, namespace, name)}`
-    if (!type.group) return this.call(what, this.corePatch(type, namespace, name, body, strategy), policy)
+    if (!type.group)
+      return this.call(what, this.corePatch(type, namespace, name, body, strategy), policy)
     const ref = this.ref(type, namespace, 'patch')
     return (await this.call(
       what,
@@ -510,7 +511,11 @@ export class Kube {
    * Core-group writes: Services only (the per-color Services of the Gateway API router). Chosen
    * before any request, as reads are.
    */
-  private coreCreate(type: ResourceType, namespace: string, body: KubeObject): () => Promise<KubeObject> {
+  private coreCreate(
+    type: ResourceType,
+    namespace: string,
+    body: KubeObject
+  ): () => Promise<KubeObject> {
     switch (type.plural) {
       case 'services':
         return async () =>
