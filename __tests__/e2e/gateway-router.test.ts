@@ -150,3 +150,34 @@ it('adds the test-header rule once, the weights ignore it, and removing it leave
   expect(ruleNames()).toEqual([undefined])
   expect(await router.setTestRoute('green', undefined)).toEqual(removed)
 })
+
+it('keeps the weights of other backendRefs: the colors share what the service had', async () => {
+  const seeded = route()
+  sb.api.store.replace('httproutes', {
+    ...seeded,
+    spec: {
+      ...seeded.spec,
+      rules: [
+        {
+          name: 'main',
+          backendRefs: [
+            { name: 'reviews', port: 9080, weight: 300 },
+            { name: 'legacy', port: 8080, weight: 100 }
+          ]
+        }
+      ]
+    }
+  })
+  await router.ensureColors('version')
+  const refs = (): string[] =>
+    (
+      route().spec?.rules as Array<{ backendRefs: Array<{ name: string; weight: number }> }>
+    )[0]?.backendRefs.map((r) => `${r.name}=${r.weight}`) ?? []
+  expect((await router.setWeights('green', 10)).weights).toEqual({ blue: 90, green: 10 })
+  expect(refs()).toEqual(['reviews-blue=270', 'legacy=100', 'reviews-green=30'])
+  await router.setWeights('green', 100)
+  expect(refs()).toEqual(['reviews-blue=0', 'legacy=100', 'reviews-green=300'])
+  expect(await router.read('green')).toMatchObject([
+    { routes: [{ name: 'main', weights: { blue: 0, green: 100 } }] }
+  ])
+})

@@ -3,9 +3,11 @@ import {
   colorServiceLine,
   describeHttpRoutes,
   GATEWAY_PERMISSIONS,
+  gatewayVersion,
   introducesColors,
   withoutTestRules
 } from '../../src/adapters/gateway.js'
+import type { Kube } from '../../src/adapters/kube.js'
 import { colorServicePlan, type ServiceObject } from '../../src/core/color-services.js'
 import type { RuleShape } from '../../src/core/httproute.js'
 import {
@@ -168,5 +170,22 @@ describe('routerWeightsText: what plan prints of each object', () => {
     ]
   ])('%s', (_name, objects, text) => {
     expect(routerWeightsText(objects)).toBe(text)
+  })
+})
+
+describe('gatewayVersion: v1, else v1beta1, else an error saying what to do', () => {
+  const serving = (versions: string[]): Kube =>
+    ({ servedVersions: async () => versions }) as unknown as Kube
+  it.each([
+    [['v1', 'v1beta1'], 'v1'],
+    [['v1beta1'], 'v1beta1'],
+    [['v1alpha2', 'v1beta1', 'v1'], 'v1']
+  ])('serving %j → %s', async (versions, version) => {
+    await expect(gatewayVersion(serving(versions))).resolves.toBe(version)
+  })
+  it.each([[[]], [['v1alpha2']]])('serving %j → an error', async (versions) => {
+    await expect(gatewayVersion(serving(versions))).rejects.toThrow(
+      "the cluster does not serve the Gateway API's gateway.networking.k8s.io HTTPRoute (v1 or v1beta1); install the Gateway API CRDs"
+    )
   })
 })
