@@ -6,6 +6,7 @@
 import { jest } from '@jest/globals'
 import type { Sandbox } from '../../sandbox/index.js'
 import type { KubeObject } from '../../sandbox/types.js'
+import { seedHttpRoute } from '../../sandbox/seed.js'
 import {
   apiRequest,
   control,
@@ -240,6 +241,34 @@ describe('router gateway-api: a Gateway parent, an ambient data plane', () => {
     expect(run.outputs).toMatchObject({ result: 'promoted', weights: 'blue=0,green=100' })
     expect(run.log).toContain('reporter="waypoint"')
     expect(Number(run.outputs['error-rate'])).toBeLessThan(0.01)
+    expect(meshFailures(sb)).toEqual({})
+  })
+
+  it('shifts two HTTPRoutes of one service (mesh and Gateway parents) alike at every step', async () => {
+    sb = await gatewayApiSandbox()
+    const edge = seedHttpRoute('gateway')
+    sb.api.store.create('httproutes', {
+      ...edge,
+      metadata: { ...edge.metadata, name: 'reviews-edge' }
+    })
+    const histories: Record<string, string[]> = { reviews: [], 'reviews-edge': [] }
+    sb.api.store.onChange((e) => {
+      const h = e.resource === 'httproutes' ? histories[e.object.metadata.name] : undefined
+      const refs = refsOf(e.object)
+      if (h && h[h.length - 1] !== refs) h.push(refs)
+    })
+    const run = await runAction(
+      gatewayInputs(sb, { 'http-route': 'reviews,reviews-edge' }),
+      kubeEnv(sb)
+    )
+    expectExit(run, 'success')
+    expect(run.outputs).toMatchObject({ result: 'promoted', weights: 'blue=0,green=100' })
+    expect(histories.reviews).toEqual(PROMOTED.slice(1))
+    expect(histories['reviews-edge']).toEqual(PROMOTED.slice(1))
+    expect(Object.keys(readLease(sb)?.record?.routerVersions ?? {})).toEqual([
+      'reviews',
+      'reviews-edge'
+    ])
     expect(meshFailures(sb)).toEqual({})
   })
 })
