@@ -47,9 +47,18 @@ it('inspects the seed: one bare rule, counted as the stable color', async () => 
 
 it('refuses the first weight write while a color Service is missing, writing nothing', async () => {
   const before = route().metadata.resourceVersion
-  await expect(router.setWeights('green', 0)).rejects.toThrow(
-    'Service reviews-blue not found in namespace demo, so HTTPRoute reviews cannot send to it yet'
+  await expect(router.setWeights('green', 10)).rejects.toThrow(
+    'Service reviews-blue and reviews-green not found in namespace demo, so HTTPRoute reviews cannot send to them yet'
   )
+  expect(route().metadata.resourceVersion).toBe(before)
+})
+
+it('a rollback (0%) before the color Services exist leaves the bare rule as it is', async () => {
+  const before = route().metadata.resourceVersion as string
+  expect(await router.setWeights('green', 0, { hard: true })).toEqual({
+    weights: { blue: 100, green: 0 },
+    versions: { reviews: before }
+  })
   expect(route().metadata.resourceVersion).toBe(before)
 })
 

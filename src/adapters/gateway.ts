@@ -222,22 +222,19 @@ export class GatewayRouter implements TrafficRouter {
     return this.objects.map((name, i) => this.stateOf(name, found[i], bareColor))
   }
 
-  /** Throw unless both color Services exist: a backendRef to a missing Service drops requests. */
-  private async requireColorServices(route: string): Promise<void> {
-    for (const color of COLORS) {
-      const name = colorServiceName(this.service.name, color)
-      if (!(await this.readService(name))) {
-        throw new Error(
-          `Service ${name} not found in namespace ${this.namespace}, so HTTPRoute ${route} cannot send to it yet; the rollout creates it before its first weight write: run the release again (deploy), or create ${name} with the selector of ${this.service.name} plus the color label`
-        )
-      }
-    }
+  /** The color Services that do not exist (yet). */
+  private async missingColorServices(): Promise<string[]> {
+    const names = COLORS.map((c) => colorServiceName(this.service.name, c))
+    const found = await Promise.all(names.map((n) => this.readService(n)))
+    return names.filter((_, i) => !found[i])
   }
 
   /**
    * Every HTTPRoute in turn, each in its own guarded write. The first write to a rule not
    * adopted yet renames its bare backendRef to the stable color's Service and appends the
-   * candidate's, in one patch, after checking that both Services exist.
+   * candidate's, in one patch, once both Services exist (ensureColors makes them). Before they
+   * do, a write of 0% to an HTTPRoute whose rules are all still bare (a rollback of a run that
+   * died before it made them) leaves it as it is: it already sends nothing to a color Service.
    */
   async setWeights(
     candidate: Color,
@@ -248,20 +245,28 @@ export class GatewayRouter implements TrafficRouter {
     const versions: Record<string, string> = {}
     let weights: ColorWeights | undefined
     for (const name of this.objects) {
-      let checked = false
+      const found = await this.readRoute(name)
+      const shapes = found ? this.rulesOf(name, found) : []
+      if (found && typeof shapes !== 'string' && introducesColors(shapes)) {
+        const missing = await this.missingColorServices()
+        if (missing.length > 0) {
+          if (percent !== 0 || !shapes.every((r) => r.bare !== undefined)) {
+            throw new Error(
+              `Service ${missing.join(' and ')} not found in namespace ${this.namespace}, so HTTPRoute ${name} cannot send to ${missing.length > 1 ? 'them' : 'it'} yet; the rollout creates the color Services before its first weight write: run the release again (deploy), or create them with the selector of ${this.service.name} plus the color label`
+            )
+          }
+          const kept = this.weightsOf(name, found, stable)
+          if (typeof kept === 'string') throw new Error(kept)
+          versions[name] = found.metadata.resourceVersion ?? ''
+          weights ??= kept[0]?.weights
+          continue
+        }
+      }
       const route = await guardedPatch(this.kube, {
         type: this.type,
         namespace: this.namespace,
         name,
-        read: async () => {
-          const current = await this.readRoute(name)
-          const rules = current ? this.rulesOf(name, current) : []
-          if (!checked && typeof rules !== 'string' && introducesColors(rules)) {
-            await this.requireColorServices(name)
-            checked = true
-          }
-          return current
-        },
+        read: () => this.readRoute(name),
         plan: (current) => {
           const rules = this.rulesOf(name, current)
           if (typeof rules === 'string') throw new Error(rules)
