@@ -36,7 +36,13 @@ import {
 import { estimateDecisions, stepEstimates } from './core/estimate.js'
 import { judged, placeholders, queriesFor } from './core/metrics.js'
 import { inFlight, judgeSettingsOf, metricSpecsOf } from './core/record.js'
-import { estimateLines, estimateWarning, planText, statusText } from './report.js'
+import {
+  estimateLines,
+  estimateWarning,
+  planText,
+  routerWeightsText,
+  statusText
+} from './report.js'
 import { promRange } from './core/duration.js'
 import { describeAnalysis, type ReadyWait, type RolloutEnd, Rollout } from './rollout.js'
 import { retireAdopted } from './adoption.js'
@@ -615,7 +621,8 @@ export async function plan(d: CommandDeps): Promise<CommandResult> {
   const perStep = stepEstimates(metrics, judge, settings.steps, p.analysis.traffic)
   const warning = estimateWarning(estimate, judge, p.analysis.traffic)
   if (warning) log.warning(warning)
-  const text = planText({
+  const routing = routerWeightsText(await p.router.read(p.stable))
+  const text = `${routing}\n${planText({
     service: settings.service,
     stable: p.stable,
     candidate: p.candidate,
@@ -629,7 +636,7 @@ export async function plan(d: CommandDeps): Promise<CommandResult> {
     perStep,
     judge,
     traffic: p.analysis.traffic
-  })
+  })}`
   log.info(text)
   return { kind: 'plan', text, stable: p.stable, candidate: otherColor(p.stable) }
 }

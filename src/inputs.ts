@@ -11,6 +11,10 @@ import type { RolloutSettings } from './core/record.js'
 
 export type PreviousColorPolicy = RolloutSettings['previousColor']
 
+/** Values of input `router`. */
+export const ROUTER_KINDS = ['istio', 'gateway-api'] as const
+export type RouterKind = (typeof ROUTER_KINDS)[number]
+
 /** At most this many router objects in one list (`virtual-service: a,b,…`). */
 export const MAX_ROUTER_OBJECTS = 8
 
@@ -26,10 +30,17 @@ export interface Settings extends RolloutSettings {
   image?: string
   container?: string
   manifests?: string
+  /** Which kind of object splits the traffic: Istio VirtualServices, or Gateway API HTTPRoutes. */
+  router: RouterKind
   /** The VirtualServices to shift, every one alike (input virtual-service, a comma list). */
   virtualServices: readonly string[]
   destinationRule: string
-  /** Names of the HTTP routes to shift; empty: every route to the service. */
+  /** The HTTPRoutes to shift, every one alike (input http-route, a comma list; router gateway-api). */
+  httpRoutes: readonly string[]
+  /**
+   * Names of the HTTP routes (VirtualService) or rules (HTTPRoute) to shift; empty: every one
+   * that sends to the service.
+   */
   routes: readonly string[]
   steps: readonly number[]
   /**
@@ -418,6 +429,18 @@ export function readSettings(read: InputReader): Readonly<Settings> {
   const container = optional('container')
   if (container !== undefined) dnsLabel('container', container, 63, 'container name')
 
+  const router = oneOf('router', get('router', 'istio'), ROUTER_KINDS)
+  // Each router's inputs name objects of that router only: one given with the other router is a
+  // mistake about which API the service uses, not something to ignore.
+  const foreign = router === 'istio' ? ['http-route'] : ['virtual-service', 'destination-rule']
+  for (const input of foreign) {
+    if (get(input) !== '') {
+      throw new InputError(
+        input,
+        `applies to router ${router === 'istio' ? 'gateway-api' : 'istio'} only, and "router" is ${router}; ${router === 'istio' ? 'set router: gateway-api to shift HTTPRoutes, or leave http-route empty' : 'give the HTTPRoutes in "http-route" (the per-color Services replace the DestinationRule), or set router: istio'}`
+      )
+    }
+  }
   const virtualServices = objectList(
     'virtual-service',
     get('virtual-service', service),
@@ -425,6 +448,7 @@ export function readSettings(read: InputReader): Readonly<Settings> {
   )
   const destinationRule = get('destination-rule', service)
   dnsLabel('destination-rule', destinationRule, 253, 'DestinationRule name')
+  const httpRoutes = objectList('http-route', get('http-route', service), 'HTTPRoute name')
   const routes = get('routes')
     .split(',')
     .map((r) => r.trim())
@@ -481,8 +505,10 @@ export function readSettings(read: InputReader): Readonly<Settings> {
     image,
     container,
     manifests,
+    router,
     virtualServices,
     destinationRule,
+    httpRoutes,
     routes,
     colorLabel,
     steps: parseSteps(get('steps', '10,25,50,100')),
@@ -514,7 +540,11 @@ export function readSettings(read: InputReader): Readonly<Settings> {
       'pause',
       'rollback'
     ] as const),
-    reporter: oneOf('reporter', get('reporter', 'destination'), ['destination', 'source'] as const),
+    reporter: oneOf('reporter', get('reporter', 'destination'), [
+      'destination',
+      'source',
+      'waypoint'
+    ] as const),
     previousColor: oneOf('previous-color', get('previous-color', 'keep'), [
       'keep',
       'scale-down'

@@ -2,6 +2,7 @@
  * The Kubernetes permissions the action needs: the single source for preflight's
  * SelfSubjectAccessReviews and for the Role and ClusterRole printed in the README.
  */
+import { GATEWAY_PERMISSIONS } from './adapters/gateway.js'
 import { ISTIO_PERMISSIONS } from './adapters/istio.js'
 
 export interface Permission {
@@ -40,11 +41,36 @@ const RECORD_PERMISSIONS: readonly Permission[] = [
  * each verb.
  */
 export function rolloutPermissions(router: readonly Permission[]): Permission[] {
-  return [...WORKLOAD_PERMISSIONS, ...router, ...RECORD_PERMISSIONS]
+  const merged: Permission[] = []
+  // A resource both lists name (the Gateway API router writes Services, which every rollout
+  // reads) is one rule: its verbs in order, each once.
+  for (const p of [...WORKLOAD_PERMISSIONS, ...router, ...RECORD_PERMISSIONS]) {
+    const same = merged.findIndex((m) => m.group === p.group && m.resource === p.resource)
+    const found = merged[same]
+    if (!found) merged.push({ ...p, verbs: [...p.verbs] })
+    else {
+      merged[same] = {
+        ...found,
+        verbs: [...found.verbs, ...p.verbs.filter((v) => !found.verbs.includes(v))],
+        why: `${found.why}; ${p.why}`
+      }
+    }
+  }
+  return merged
 }
 
 /** The permissions of a rollout with the Istio router: the README's Role. */
 export const REQUIRED_PERMISSIONS: readonly Permission[] = rolloutPermissions(ISTIO_PERMISSIONS)
+
+/** The permissions of a rollout with the Gateway API router: the README's second Role. */
+export const GATEWAY_REQUIRED_PERMISSIONS: readonly Permission[] =
+  rolloutPermissions(GATEWAY_PERMISSIONS)
+
+/** The Role's permissions for each router, by the value of input `router`. */
+export const PERMISSIONS_BY_ROUTER = {
+  istio: REQUIRED_PERMISSIONS,
+  'gateway-api': GATEWAY_REQUIRED_PERMISSIONS
+} as const satisfies Record<string, readonly Permission[]>
 
 /**
  * The one cluster-scoped permission: asking the API server what this credential may do. Every
@@ -76,17 +102,20 @@ const rules = (permissions: readonly Permission[]): PolicyRule[] =>
   permissions.map((p) => ({ apiGroups: [p.group], resources: [p.resource], verbs: [...p.verbs] }))
 
 /**
- * The Role that grants exactly REQUIRED_PERMISSIONS in `namespace`, and the ClusterRole for
+ * The Role that grants exactly the permissions of `router` in `namespace`, and the ClusterRole for
  * ACCESS_REVIEW_PERMISSION (needed only where system:basic-user was taken away), as printed in
  * the README.
  */
-export function rbacManifests(namespace: string): [role: RbacRole, clusterRole: RbacRole] {
+export function rbacManifests(
+  namespace: string,
+  router: keyof typeof PERMISSIONS_BY_ROUTER = 'istio'
+): [role: RbacRole, clusterRole: RbacRole] {
   return [
     {
       apiVersion: 'rbac.authorization.k8s.io/v1',
       kind: 'Role',
       metadata: { name: 'istio-bluegreen', namespace },
-      rules: rules(REQUIRED_PERMISSIONS)
+      rules: rules(PERMISSIONS_BY_ROUTER[router])
     },
     {
       apiVersion: 'rbac.authorization.k8s.io/v1',

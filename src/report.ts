@@ -11,6 +11,7 @@ import {
   type RolloutRecord
 } from './core/record.js'
 import { type DeploymentObject, imageOf, readiness } from './core/workload.js'
+import type { RouterObjectState } from './core/drift.js'
 
 export interface Outputs {
   result: string
@@ -422,6 +423,21 @@ export interface PlanView {
   perStep: readonly StepEstimate[]
   judge: JudgeSettings
   traffic: TrafficNow
+}
+
+/**
+ * The weights each router object holds now, one line per object (`HTTPRoute reviews: #0
+ * blue=100,green=0`), as `plan` prints them before the steps.
+ */
+export function routerWeightsText(objects: readonly RouterObjectState[]): string {
+  return objects
+    .map((o) => {
+      if (!o.found) return `${o.what}: not found`
+      if ('error' in o.routes) return `${o.what}: ${o.routes.error}`
+      const routes = o.routes.map((r) => `${r.name} ${formatWeights(r.weights)}`).join(' · ')
+      return `${o.what}: ${routes}${o.bare ? ' (not adopted yet: the first release names the colors)' : ''}`
+    })
+    .join('\n')
 }
 
 /** The text `plan` prints: the colors, one row per step with its bake time, then the estimates. */

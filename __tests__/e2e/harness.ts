@@ -137,7 +137,8 @@ export const RESOURCES: ResourceName[] = [
   'deployments',
   'leases',
   'virtualservices',
-  'destinationrules'
+  'destinationrules',
+  'httproutes'
 ]
 
 /**

@@ -4,10 +4,23 @@
  * used; and a read-only credential can still run `plan`.
  */
 import { jest } from '@jest/globals'
-import { REQUIRED_PERMISSIONS, rbacManifests } from '../../src/permissions.js'
+import {
+  GATEWAY_REQUIRED_PERMISSIONS,
+  type Permission,
+  REQUIRED_PERMISSIONS,
+  rbacManifests
+} from '../../src/permissions.js'
 import type { Sandbox } from '../../sandbox/index.js'
 import type { RoleRule } from '../../sandbox/types.js'
-import { control, expectExit, fastInputs, kubeEnv, runAction, sandbox } from './harness.js'
+import {
+  control,
+  expectExit,
+  fastInputs,
+  gatewayApiSandbox,
+  kubeEnv,
+  runAction,
+  sandbox
+} from './harness.js'
 
 jest.setTimeout(240_000)
 
@@ -15,6 +28,27 @@ const IMAGE = 'example.com/reviews:2.0.0'
 
 /** The rules of the README's Role. */
 const readmeRole = (): RoleRule[] => rbacManifests('demo')[0].rules
+
+type AuditEntry = { verb: string; group: string; resource: string; namespace?: string }
+
+/** Audit entries the Role of `permissions` would not have allowed. */
+function outside(audit: readonly AuditEntry[], permissions: readonly Permission[]): AuditEntry[] {
+  return audit.filter(
+    (e) =>
+      e.resource !== 'selfsubjectaccessreviews' &&
+      !permissions.some(
+        (p) => p.group === e.group && p.resource === e.resource && p.verbs.includes(e.verb)
+      )
+  )
+}
+
+/** The Role's verbs no request used, as `verb group/resource`. */
+function unusedOf(audit: readonly AuditEntry[], permissions: readonly Permission[]): string[] {
+  const used = new Set(audit.map((e) => `${e.verb} ${e.group}/${e.resource}`))
+  return permissions
+    .flatMap((p) => p.verbs.map((v) => `${v} ${p.group}/${p.resource}`))
+    .filter((k) => !used.has(k))
+}
 
 describe('least privilege', () => {
   let sb: Sandbox
@@ -56,20 +90,11 @@ describe('least privilege', () => {
 
     const audit = sb.api.audit()
     // Nothing was asked for outside the Role (the sandbox would have answered 403).
-    const granted = (e: { verb: string; group: string; resource: string }): boolean =>
-      e.resource === 'selfsubjectaccessreviews' ||
-      REQUIRED_PERMISSIONS.some(
-        (p) => p.group === e.group && p.resource === e.resource && p.verbs.includes(e.verb)
-      )
-    expect(audit.filter((e) => !granted(e))).toEqual([])
+    expect(outside(audit, REQUIRED_PERMISSIONS)).toEqual([])
     expect(audit.filter((e) => e.namespace !== undefined && e.namespace !== 'demo')).toEqual([])
     // And nothing in the Role went unused, but for listing Deployments, which only adopting a
     // service that has no colors yet needs (tested in inputs.test.ts).
-    const used = new Set(audit.map((e) => `${e.verb} ${e.group}/${e.resource}`))
-    const unused = REQUIRED_PERMISSIONS.flatMap((p) =>
-      p.verbs.map((v) => `${v} ${p.group}/${p.resource}`)
-    ).filter((k) => !used.has(k))
-    expect(unused).toEqual(['list apps/deployments'])
+    expect(unusedOf(audit, REQUIRED_PERMISSIONS)).toEqual(['list apps/deployments'])
   })
 
   it('plans with a read-only credential, naming the write verbs the release will need', async () => {
@@ -87,5 +112,60 @@ describe('least privilege', () => {
     expect(deploy.log).toContain(
       '::error::missing permission in namespace demo: create deployments.apps, update deployments.apps, patch deployments.apps'
     )
+  })
+})
+
+describe('least privilege, router gateway-api', () => {
+  let sb: Sandbox
+  beforeEach(async () => {
+    sb = await gatewayApiSandbox()
+  })
+  afterEach(async () => {
+    await sb.stop()
+  })
+
+  it("deploys, keeps the color Services in step and rolls back with only the README's gateway-api Role, using all of it", async () => {
+    sb.api.setRole(rbacManifests('demo', 'gateway-api')[0].rules)
+    const inputs = (extra: Record<string, string>) =>
+      fastInputs(sb, { router: 'gateway-api', ...extra })
+
+    const plan = await runAction(inputs({ command: 'plan', image: IMAGE }), kubeEnv(sb))
+    expectExit(plan, 'success')
+    expect(plan.log).not.toContain('::warning::')
+
+    const promoted = await runAction(inputs({ image: IMAGE }), kubeEnv(sb))
+    expectExit(promoted, 'success')
+    expect(promoted.outputs.result).toBe('promoted')
+
+    // Someone changes the action's own color Service: the next release brings it back in step.
+    const own = sb.api.store.get('services', 'demo', 'reviews-blue')
+    if (!own) throw new Error('reviews-blue was not created')
+    sb.api.store.replace('services', {
+      ...own,
+      spec: { ...own.spec, selector: { app: 'reviews' } }
+    })
+    await control(sb, '/images', { image: 'example.com/reviews:3.0.0-bad', errorRate: 0.3 })
+    const failed = await runAction(
+      inputs({ image: 'example.com/reviews:3.0.0-bad', 'fail-on-rollback': 'false' }),
+      kubeEnv(sb)
+    )
+    expectExit(failed, 'success')
+    expect(failed.outputs.result).toBe('rolled-back')
+    expect(failed.log).toContain('updated Service reviews-blue')
+    expect(sb.api.store.get('services', 'demo', 'reviews-blue')?.spec?.selector).toEqual({
+      app: 'reviews',
+      version: 'blue'
+    })
+
+    const status = await runAction(
+      { service: 'reviews', namespace: 'demo', command: 'status' },
+      kubeEnv(sb)
+    )
+    expectExit(status, 'success')
+
+    const audit = sb.api.audit()
+    expect(outside(audit, GATEWAY_REQUIRED_PERMISSIONS)).toEqual([])
+    expect(audit.filter((e) => e.namespace !== undefined && e.namespace !== 'demo')).toEqual([])
+    expect(unusedOf(audit, GATEWAY_REQUIRED_PERMISSIONS)).toEqual(['list apps/deployments'])
   })
 })

@@ -161,7 +161,32 @@ const rows: Row[] = [
   {
     name: 'an unknown reporter',
     inputs: { reporter: 'both' },
-    message: 'input "reporter": "both" is not one of: destination, source'
+    message: 'input "reporter": "both" is not one of: destination, source, waypoint'
+  },
+  {
+    name: 'an unknown router',
+    inputs: { router: 'linkerd' },
+    message: 'input "router": "linkerd" is not one of: istio, gateway-api'
+  },
+  {
+    name: 'http-route with the Istio router',
+    inputs: { 'http-route': 'reviews' },
+    message: 'input "http-route": applies to router gateway-api only, and "router" is istio'
+  },
+  {
+    name: 'virtual-service with the Gateway API router',
+    inputs: { router: 'gateway-api', 'virtual-service': 'reviews' },
+    message: 'input "virtual-service": applies to router istio only, and "router" is gateway-api'
+  },
+  {
+    name: 'destination-rule with the Gateway API router',
+    inputs: { router: 'gateway-api', 'destination-rule': 'reviews' },
+    message: 'input "destination-rule": applies to router istio only, and "router" is gateway-api'
+  },
+  {
+    name: 'an http-route list with an empty name',
+    inputs: { router: 'gateway-api', 'http-route': 'reviews,' },
+    message: 'input "http-route": "reviews," has an empty name; give one HTTPRoute name'
   },
   {
     name: 'an unknown previous-color',

@@ -40,8 +40,10 @@ describe('readSettings', () => {
       image: 'example.com/reviews:2.0.0',
       container: undefined,
       manifests: undefined,
+      router: 'istio',
       virtualServices: ['reviews'],
       destinationRule: 'reviews',
+      httpRoutes: ['reviews'],
       routes: [],
       colorLabel: 'version',
       steps: [10, 25, 50, 100],
@@ -389,7 +391,7 @@ describe('readSettings', () => {
       { command: 'plan', image: '' },
       'input "image": is required for plan unless "manifests" is given'
     ],
-    [{ reporter: 'both' }, 'input "reporter": "both" is not one of: destination, source'],
+    [{ reporter: 'both' }, 'input "reporter": "both" is not one of: destination, source, waypoint'],
     [
       { 'previous-color': 'delete' },
       'input "previous-color": "delete" is not one of: keep, scale-down'
@@ -541,6 +543,55 @@ describe('parseSteps', () => {
     [' 1, 2 ,100', [1, 2, 100]]
   ])('%s', (text, steps) => {
     expect(parseSteps(text)).toEqual(steps)
+  })
+})
+
+describe('router and http-route', () => {
+  it('defaults to the Istio router, with the HTTPRoute named as the service', () => {
+    expect(settings({})).toMatchObject({ router: 'istio', httpRoutes: ['reviews'] })
+  })
+  it.each([
+    ['reviews', ['reviews']],
+    ['reviews,reviews-edge', ['reviews', 'reviews-edge']],
+    [' reviews , reviews-edge ', ['reviews', 'reviews-edge']]
+  ])('router gateway-api, http-route %j → %j', (value, expected) => {
+    const s = settings({ router: 'gateway-api', 'http-route': value, routes: 'main' })
+    expect(s).toMatchObject({ router: 'gateway-api', httpRoutes: expected, routes: ['main'] })
+  })
+  it.each([
+    [{ router: 'linkerd' }, 'input "router": "linkerd" is not one of: istio, gateway-api'],
+    [
+      { 'http-route': 'reviews' },
+      'input "http-route": applies to router gateway-api only, and "router" is istio; set router: gateway-api to shift HTTPRoutes, or leave http-route empty'
+    ],
+    [
+      { router: 'gateway-api', 'virtual-service': 'reviews' },
+      'input "virtual-service": applies to router istio only, and "router" is gateway-api; give the HTTPRoutes in "http-route" (the per-color Services replace the DestinationRule), or set router: istio'
+    ],
+    [
+      { router: 'gateway-api', 'destination-rule': 'reviews' },
+      'input "destination-rule": applies to router istio only, and "router" is gateway-api; give the HTTPRoutes in "http-route" (the per-color Services replace the DestinationRule), or set router: istio'
+    ],
+    [
+      { router: 'gateway-api', 'http-route': 'reviews,,edge' },
+      'input "http-route": "reviews,,edge" has an empty name; give one HTTPRoute name or a comma list of them, e.g. reviews,reviews-edge'
+    ],
+    [
+      { router: 'gateway-api', 'http-route': 'Reviews' },
+      'input "http-route": "Reviews" is not a valid HTTPRoute name: use lower-case letters, digits and \'-\', starting and ending with a letter or digit, at most 63 characters'
+    ],
+    [
+      { router: 'gateway-api', 'http-route': 'a,b,c,d,e,f,g,h,i' },
+      'input "http-route": names 9 objects, more than the 8 one rollout may shift; split the service, or shift fewer'
+    ]
+  ])('refuses %j', (inputs, message) => {
+    expect(errorOf(inputs)).toBe(message)
+  })
+})
+
+describe('reporter', () => {
+  it.each(['destination', 'source', 'waypoint'])('accepts %s', (reporter) => {
+    expect(settings({ reporter }).reporter).toBe(reporter)
   })
 })
 

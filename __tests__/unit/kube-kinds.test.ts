@@ -1,6 +1,6 @@
 /**
  * Kube fails loudly on a kind it has no call for, before any request: no read of an unknown
- * core-group kind falls back to Namespaces or Services, and no write goes to a core-group kind.
+ * core-group kind falls back to Namespaces or Services, and no write goes to a core-group kind but Services.
  * The server below accepts no connection, so a request that went out would fail as Unreachable.
  */
 import {
@@ -47,7 +47,11 @@ describe('Kube throws on a kind it has no call for', () => {
     ['get a ConfigMap', () => kube.get(CONFIGMAPS, 'demo', 'x'), 'get ConfigMap (configmaps'],
     ['list ConfigMaps', () => kube.list(CONFIGMAPS, 'demo'), 'list ConfigMap (configmaps'],
     ['list Namespaces', () => kube.list(NAMESPACES, 'demo'), 'list Namespace (namespaces'],
-    ['create a Service', () => kube.create(SERVICES, 'demo', body), 'create Service (services'],
+    [
+      'create a ConfigMap',
+      () => kube.create(CONFIGMAPS, 'demo', body),
+      'create ConfigMap (configmaps'
+    ],
     ['replace a Service', () => kube.replace(SERVICES, 'demo', body), 'replace Service (services'],
     ['patch a Pod', () => kube.patch(PODS, 'demo', 'p', []), 'patch Pod (pods']
   ])('%s', async (_name, call, start) => {
@@ -66,7 +70,9 @@ describe('Kube throws on a kind it has no call for', () => {
     ['get a Service', () => kube.get(SERVICES, 'demo', 'reviews')],
     ['list Pods', () => kube.list(PODS, 'demo')],
     ['list Services', () => kube.list(SERVICES, 'demo')],
-    ['patch a Deployment', () => kube.patch(DEPLOYMENTS, 'demo', 'reviews-blue', [])]
+    ['patch a Deployment', () => kube.patch(DEPLOYMENTS, 'demo', 'reviews-blue', [])],
+    ['create a Service', () => kube.create(SERVICES, 'demo', body)],
+    ['patch a Service', () => kube.patch(SERVICES, 'demo', 'reviews-blue', [])]
   ])('%s: a known kind goes out as a request (and finds no server)', async (_name, call) => {
     const error = await call().then(
       () => undefined,

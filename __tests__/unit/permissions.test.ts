@@ -18,6 +18,14 @@ it('the README Role and ClusterRole are exactly rbacManifests()', async () => {
   expect(docs).toEqual(rbacManifests(docs[0]?.metadata.namespace as string))
 })
 
+it("the README's gateway-api Role is exactly rbacManifests(namespace, 'gateway-api')", async () => {
+  const markdown = await readFile(README, 'utf8')
+  const block = /### Gateway API[\s\S]*?```yaml\n([\s\S]*?)```/.exec(markdown)?.[1]
+  expect(block).toBeDefined()
+  const docs = yaml.loadAll(block as string) as Array<{ metadata: { namespace?: string } }>
+  expect(docs).toEqual([rbacManifests(docs[0]?.metadata.namespace as string, 'gateway-api')[0]])
+})
+
 it('asks for no verb twice, only namespace-scoped resources in the Role, and no delete', () => {
   const keys = REQUIRED_PERMISSIONS.flatMap((p) =>
     p.verbs.map((v) => `${p.group}/${p.resource}/${v}`)

@@ -21,6 +21,7 @@ import {
   podGraceSeconds,
   podStatus,
   podTemplateHash,
+  wantsAmbient,
   wantsSidecar
 } from './pods.js'
 import { labelSelectorRequirements, matchesLabels } from './selectors.js'
@@ -181,6 +182,7 @@ export function startDeploymentController(options: ControllerOptions): Deploymen
       template,
       hash,
       inject: wantsSidecar(namespace, template),
+      ambient: wantsAmbient(namespace, template),
       podIP: ip
     })
     recordManagedFields(undefined, pod, { manager: MANAGER, operation: 'Update', apiVersion: 'v1' })

@@ -67,11 +67,26 @@ export function wantsSidecar(namespace: KubeObject | undefined, template: JsonOb
   return enabled && !optOut
 }
 
+/**
+ * Whether istio-cni would capture this pod's traffic for ambient mode (namespace or pod label
+ * `istio.io/dataplane-mode: ambient`, no pod opt-out with `none`, no sidecar): it then annotates
+ * the pod `ambient.istio.io/redirection: enabled`.
+ */
+export function wantsAmbient(namespace: KubeObject | undefined, template: JsonObject): boolean {
+  const meta = isObject(template.metadata) ? template.metadata : {}
+  const labels = isObject(meta.labels) ? meta.labels : {}
+  const mode =
+    labels['istio.io/dataplane-mode'] ?? namespace?.metadata.labels?.['istio.io/dataplane-mode']
+  return mode === 'ambient' && !wantsSidecar(namespace, template)
+}
+
 export interface NewPod {
   deployment: KubeObject
   template: JsonObject
   hash: string
   inject: boolean
+  /** Captured by ambient mode (see wantsAmbient). */
+  ambient?: boolean
   podIP: string
 }
 
@@ -113,6 +128,7 @@ export function buildPod(p: NewPod): KubeObject {
       revision: 'default'
     })
   }
+  if (p.ambient && !p.inject) annotations['ambient.istio.io/redirection'] = 'enabled'
   return {
     apiVersion: 'v1',
     kind: 'Pod',

@@ -7,6 +7,7 @@ import type { Settings } from '../inputs.js'
 import type { RouterConfig } from '../core/record.js'
 import type { ServiceRef } from '../core/routes.js'
 import type { MetricsSource, RecordStore, TrafficRouter } from '../ports.js'
+import { gatewayVersion, GatewayRouter } from './gateway.js'
 import { istioVersion, IstioRouter } from './istio.js'
 import { maskKubeconfigSecrets, transportWarnings } from '../secrets.js'
 import { Kube, loadKubeConfig } from './kube.js'
@@ -18,6 +19,8 @@ export function routerFor(kube: Kube, service: ServiceRef, config: RouterConfig)
   switch (config.kind) {
     case 'istio':
       return new IstioRouter(kube, service, config)
+    case 'gateway-api':
+      return new GatewayRouter(kube, service, config)
     default: {
       const kind = (config as { kind?: unknown }).kind
       throw new Error(
@@ -32,6 +35,14 @@ export async function routerConfigFrom(
   settings: Readonly<Settings>,
   kube: Kube
 ): Promise<RouterConfig> {
+  if (settings.router === 'gateway-api') {
+    return {
+      kind: 'gateway-api',
+      apiVersion: await gatewayVersion(kube),
+      objects: [...settings.httpRoutes],
+      routes: [...settings.routes]
+    }
+  }
   return {
     kind: 'istio',
     apiVersion: await istioVersion(kube),

@@ -26,12 +26,10 @@ import type {
   WeightWrite,
   WeightWriteOptions
 } from '../ports.js'
+import { fenceOps, FENCE_ANNOTATION, guardedPatch } from './guarded-patch.js'
 import {
-  backoff,
-  DEFAULT_RETRY,
   type Kube,
   type KubeObject,
-  KubeError,
   type ResourceType,
   ROLLBACK_RETRY,
   type RetryPolicy
@@ -64,22 +62,7 @@ export function destinationRules(version: string): ResourceType {
   return { group: ISTIO_GROUP, version, plural: 'destinationrules', kind: 'DestinationRule' }
 }
 
-/**
- * Annotation a person's rollback or abort writes with its weights: a change to the object even
- * when the weights are already in place, so it gets a new resourceVersion and a weight write the
- * run it took over planned from the version before can no longer land.
- */
-export const FENCE_ANNOTATION = 'istio-bluegreen.io/taken-over-by'
-
-function fenceOps(vs: KubeObject, fence: string): JsonPatchOp[] {
-  const annotations = vs.metadata.annotations
-  if (annotations?.[FENCE_ANNOTATION] === fence) return []
-  if (!annotations) {
-    return [{ op: 'add', path: '/metadata/annotations', value: { [FENCE_ANNOTATION]: fence } }]
-  }
-  const key = FENCE_ANNOTATION.replace(/~/g, '~0').replace(/\//g, '~1')
-  return [{ op: 'add', path: `/metadata/annotations/${key}`, value: fence }]
-}
+export { FENCE_ANNOTATION } from './guarded-patch.js'
 
 /** What the Istio router needs in the service's namespace. */
 export const ISTIO_PERMISSIONS: readonly Permission[] = [
@@ -280,7 +263,7 @@ export class IstioRouter implements TrafficRouter {
     return { ok: true, routes, bare }
   }
 
-  private async patchWithRetry(
+  private patchWithRetry(
     read: () => Promise<KubeObject | undefined>,
     plan: (current: KubeObject) => JsonPatchOp[],
     type: ResourceType,
@@ -288,27 +271,14 @@ export class IstioRouter implements TrafficRouter {
     retry?: RetryPolicy,
     beforeWrite?: () => Promise<void>
   ): Promise<KubeObject> {
-    const policy = retry ?? DEFAULT_RETRY
-    for (let conflicts = 0; ; conflicts++) {
-      const current = await read()
-      if (!current)
-        throw new Error(`${type.kind} ${name} disappeared from namespace ${this.namespace}`)
-      const ops = plan(current)
-      if (ops.length === 0) return current
-      await beforeWrite?.()
-      try {
-        return await this.kube.patch(type, this.namespace, name, ops, retry)
-      } catch (error) {
-        // Something else wrote the object since we read it: read again and plan again, after a
-        // short jittered pause so a storm of writers does not keep colliding in lockstep.
-        if (error instanceof KubeError && error.conflict && conflicts < policy.conflicts) {
-          await new Promise((r) =>
-            setTimeout(r, backoff({ ...policy, maxDelayMs: 1000 }, Math.min(conflicts + 1, 4)))
-          )
-          continue
-        }
-        throw error
-      }
-    }
+    return guardedPatch(this.kube, {
+      type,
+      namespace: this.namespace,
+      name,
+      read,
+      plan,
+      ...(retry ? { retry } : {}),
+      ...(beforeWrite ? { beforeWrite } : {})
+    })
   }
 }

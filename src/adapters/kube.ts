@@ -16,7 +16,8 @@ import {
   Observable,
   type ObservableMiddleware,
   PatchStrategy,
-  setHeaderOptions
+  setHeaderOptions,
+  type V1Service
 } from '@kubernetes/client-node'
 
 /** A Kubernetes object as JSON. */
@@ -66,13 +67,14 @@ export const SERVICES: ResourceType = {
 export const PODS: ResourceType = { group: '', version: 'v1', plural: 'pods', kind: 'Pod' }
 
 /**
- * A call Kube does not have: reading a core-group kind other than Service and Pod, or writing any
- * core-group kind (the action only reads those). Thrown before any request, never retried.
+ * A call Kube does not have: reading a core-group kind other than Service and Pod, or writing a
+ * core-group kind other than creating and patching a Service (the Gateway API router's per-color
+ * Services). Thrown before any request, never retried.
  */
 export class UnknownKindError extends Error {
   constructor(type: ResourceType, operation: string) {
     super(
-      `Kube cannot ${operation} ${type.kind} (${type.plural}, core group): core-group objects go through CoreV1Api, where Kube reads Services and Pods only and writes nothing; add the call for ${type.plural} to src/adapters/kube.ts`
+      `Kube cannot ${operation} ${type.kind} (${type.plural}, core group): core-group objects go through CoreV1Api, where Kube reads Services and Pods and only creates and patches Services; add the call for ${type.plural} to src/adapters/kube.ts`
     )
     this.name = 'UnknownKindError'
   }
@@ -376,8 +378,10 @@ export class Kube {
   }
 
   async create(type: ResourceType, namespace: string, body: KubeObject): Promise<KubeObject> {
+    const what = `create ${describe(type, namespace, body.metadata.name)}`
+    if (!type.group) return this.call(what, this.coreCreate(type, namespace, body))
     const ref = this.ref(type, namespace, 'create')
-    return (await this.call(`create ${describe(type, namespace, body.metadata.name)}`, () =>
+    return (await this.call(what, () =>
       this.custom.createNamespacedCustomObject(
         { ...ref, body, fieldManager: FIELD_MANAGER },
         this.options()
@@ -414,9 +418,12 @@ export class Kube {
     policy?: RetryPolicy
   ): Promise<KubeObject> {
     const strategy = Array.isArray(body) ? PatchStrategy.JsonPatch : PatchStrategy.MergePatch
+    const what = `patch ${describe(type, namespace, name)}`
+    if (!type.group)
+      return this.call(what, this.corePatch(type, namespace, name, body, strategy), policy)
     const ref = this.ref(type, namespace, 'patch')
     return (await this.call(
-      `patch ${describe(type, namespace, name)}`,
+      what,
       () =>
         this.custom.patchNamespacedCustomObject(
           { ...ref, name, body, fieldManager: FIELD_MANAGER },
@@ -497,6 +504,50 @@ export class Kube {
         return () => this.coreApi.listNamespacedPod(param, this.options())
       default:
         throw new UnknownKindError(type, 'list')
+    }
+  }
+
+  /**
+   * Core-group writes: Services only (the per-color Services of the Gateway API router). Chosen
+   * before any request, as reads are.
+   */
+  private coreCreate(
+    type: ResourceType,
+    namespace: string,
+    body: KubeObject
+  ): () => Promise<KubeObject> {
+    switch (type.plural) {
+      case 'services':
+        return async () =>
+          plain(
+            await this.coreApi.createNamespacedService(
+              { namespace, body: body as V1Service, fieldManager: FIELD_MANAGER },
+              this.options()
+            )
+          )
+      default:
+        throw new UnknownKindError(type, 'create')
+    }
+  }
+
+  private corePatch(
+    type: ResourceType,
+    namespace: string,
+    name: string,
+    body: unknown,
+    strategy: string
+  ): () => Promise<KubeObject> {
+    switch (type.plural) {
+      case 'services':
+        return async () =>
+          plain(
+            await this.coreApi.patchNamespacedService(
+              { name, namespace, body: body as object, fieldManager: FIELD_MANAGER },
+              this.options(strategy)
+            )
+          )
+      default:
+        throw new UnknownKindError(type, 'patch')
     }
   }
 

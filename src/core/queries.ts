@@ -1,6 +1,10 @@
 /** PromQL for preflight's look at the stable workload, built from validated names and escaped label values. */
 
-export type Reporter = 'destination' | 'source'
+/**
+ * Which Istio proxy reported a series: `destination` (the server's sidecar), `source` (the
+ * client's sidecar), or `waypoint` (an ambient mode waypoint, which reports the L7 metrics there).
+ */
+export type Reporter = 'destination' | 'source' | 'waypoint'
 
 export interface WorkloadSelector {
   workload: string

@@ -104,7 +104,7 @@ export function pickRolloutSettings(s: Readonly<RolloutSettings>): RolloutSettin
  * talks, the objects it writes the weights of (each alike), and which of their routes. A router
  * of another kind (Gateway API HTTPRoutes, with a per-color Service each) is one more member.
  */
-export type RouterConfig = IstioRouterConfig
+export type RouterConfig = IstioRouterConfig | GatewayRouterConfig
 
 export interface IstioRouterConfig {
   kind: 'istio'
@@ -116,6 +116,20 @@ export interface IstioRouterConfig {
   routes: string[]
   /** The DestinationRule that holds the color subsets. */
   destinationRule: string
+}
+
+/**
+ * Gateway API HTTPRoutes (input `router: gateway-api`): each color is its own Service
+ * `<service>-<color>`, which the router creates; no object beside the HTTPRoutes is named.
+ */
+export interface GatewayRouterConfig {
+  kind: 'gateway-api'
+  /** gateway.networking.k8s.io version the rollout talks (v1, v1beta1). */
+  apiVersion: string
+  /** The HTTPRoutes whose weights the rollout shifts, every one alike, in this order. */
+  objects: string[]
+  /** Names of the rules to shift in each; empty: every rule with a backendRef to the service. */
+  routes: string[]
 }
 
 /** Settings a record written before the judge (or before on-drift) may lack. */
