@@ -16,6 +16,7 @@ import {
   readLease,
   runAction,
   sandbox,
+  versions,
   virtualService,
   waitForLockExpiry,
   weightsOf
@@ -169,6 +170,22 @@ describe('test-header with pause-at 0, on a VirtualService', () => {
       expect(readLease(sb)?.record).toMatchObject({ phase: 'rolled-back', stoppedBy: { command } })
     }
   )
+
+  it('a shifted route that already matches the header is refused at preflight, nothing changed', async () => {
+    const vs = virtualService(sb) as KubeObject
+    const http = httpRoutes(vs).map((r) => ({
+      ...r,
+      match: [{ headers: { 'X-Canary': { exact: 'no' } } }]
+    }))
+    sb.api.store.replace('virtualservices', { ...vs, spec: { ...vs.spec, http } })
+    const before = versions(sb)
+    const run = await runAction(inputs(), env('100'))
+    expectExit(run, 'failure')
+    expect(run.log).toContain(
+      'VirtualService reviews: input "test-header": HTTP route "primary" already matches header "x-canary"; choose another header name for the test route'
+    )
+    expect(versions(sb)).toEqual(before)
+  })
 
   it.each([
     ['the post step (on-interrupt rollback)', 'post'],
