@@ -316,7 +316,7 @@ export async function promote(d: CommandDeps): Promise<CommandResult> {
   record = await d.notifier.started(record)
   const rollout = engine(d, record)
   d.log.info(
-    `promoting ${paused.candidate.color} (${paused.candidate.image ?? '?'}) from ${paused.steps[paused.step]}%` +
+    `promoting ${paused.candidate.color} (${paused.candidate.image ?? '?'}) from ${paused.weights[paused.candidate.color]}%` +
       (d.settings.skipAnalysis ? ' straight to 100% (skip-analysis)' : '')
   )
   const outcome = await rollout.guard(() =>
@@ -329,9 +329,15 @@ export async function promote(d: CommandDeps): Promise<CommandResult> {
 export async function resume(d: CommandDeps): Promise<CommandResult> {
   const { state, mode } = await admitted(d, 'resume')
   const found = state.record as RolloutRecord
+  const pauseAt = d.settings.pauseAt
+  if (pauseAt === 0 && found.config.testHeader === undefined) {
+    throw new RefusedError(
+      'resume',
+      'pause-at 0 pauses before the first step so that tests can reach the candidate through the test route, and this rollout was started without "test-header"; pause at one of its steps, or leave pause-at empty'
+    )
+  }
   await checkAccess(d, found)
   await checkPrometheus(d, found)
-  const pauseAt = d.settings.pauseAt
   let record = await takeOver(d, { ...found, config: { ...found.config, pauseAt } })
   record = await d.notifier.started(record)
   const rollout = engine(d, record)
@@ -583,6 +589,7 @@ export async function status(d: CommandDeps): Promise<CommandResult> {
     namespace: d.namespace,
     weights: live,
     differing,
+    testRoutes: objects.flatMap((o) => (o.found && o.testRoute ? [o.what] : [])),
     deployments,
     record,
     lock: { holder, expired }
@@ -632,6 +639,7 @@ export async function plan(d: CommandDeps): Promise<CommandResult> {
     steps: settings.steps,
     stepDurationMs: settings.stepDurationMs,
     pauseAt: settings.pauseAt,
+    ...(settings.testHeader ? { testHeader: settings.testHeader } : {}),
     estimate,
     perStep,
     judge,

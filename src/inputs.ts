@@ -8,6 +8,7 @@ import { parseMetricDefinitions, type MetricDefinition } from './core/custom-met
 import { parseDuration } from './core/duration.js'
 import { INT32_MAX, qualifiedNameProblem } from './core/limits.js'
 import type { RolloutSettings } from './core/record.js'
+import { parseTestHeader, type TestHeader } from './core/test-route.js'
 
 export type PreviousColorPolicy = RolloutSettings['previousColor']
 
@@ -391,6 +392,16 @@ function metricDefinitions(value: string): readonly MetricDefinition[] {
   return parsed.metrics
 }
 
+/** Input `test-header`; undefined when empty. */
+function testHeader(value: string | undefined): TestHeader | undefined {
+  if (value === undefined) return undefined
+  const parsed = parseTestHeader(value)
+  if ('error' in parsed) {
+    throw new InputError('test-header', parsed.error.slice('input "test-header": '.length))
+  }
+  return parsed
+}
+
 /** Read and validate every input. Throws InputError on the first bad one. */
 export function readSettings(read: InputReader): Readonly<Settings> {
   const get = (name: string, fallback = ''): string => read(name).trim() || fallback
@@ -558,6 +569,7 @@ export function readSettings(read: InputReader): Readonly<Settings> {
       'rollback',
       'pause'
     ] as const),
+    testHeader: testHeader(optional('test-header')),
     onDrift: oneOf('on-drift', get('on-drift', 'pause'), ['pause', 'rollback'] as const),
     waitForLockMs: waitForLock === undefined ? undefined : duration('wait-for-lock', waitForLock),
     metrics: metricDefinitions(get('metrics')),
@@ -580,10 +592,19 @@ export function readSettings(read: InputReader): Readonly<Settings> {
   const pauseAt = optional('pause-at')
   if (pauseAt !== undefined) {
     const weight = /^\d+$/.test(pauseAt) ? Number(pauseAt) : NaN
-    if (!settings.steps.includes(weight)) {
+    // 0 stops before the first step: only the test route reaches the candidate then, so a
+    // release without one would pause with nothing to test. Resume takes the header from the
+    // rollout's record, so it checks it there.
+    if (weight === 0 && releases && settings.testHeader === undefined) {
       throw new InputError(
         'pause-at',
-        `"${pauseAt}" is not one of the steps (${settings.steps.join(', ')}); pause at a weight the rollout reaches`
+        `0 pauses before any weight so that tests can reach the candidate through the test route, and "test-header" is empty; set it (e.g. test-header: "x-canary: true"), or pause at one of the steps (${settings.steps.join(', ')})`
+      )
+    }
+    if (weight !== 0 && !settings.steps.includes(weight)) {
+      throw new InputError(
+        'pause-at',
+        `"${pauseAt}" is not one of the steps (${settings.steps.join(', ')}); pause at a weight the rollout reaches, or at 0 (with "test-header") before the first step`
       )
     }
     settings.pauseAt = weight

@@ -5,6 +5,7 @@
  */
 import type { Color, ColorWeights } from './core/color.js'
 import type { RolloutRecord } from './core/record.js'
+import type { TestHeader } from './core/test-route.js'
 import type { RouteWeights, RouterObjectState } from './core/drift.js'
 import type { Kube } from './adapters/kube.js'
 import type { Permission } from './permissions.js'
@@ -47,8 +48,8 @@ export type RouterInspection =
  * The traffic router: the objects that split the service's traffic between the colors. Every
  * object it manages gets the same weights; each write is guarded by that object's own version.
  *
- * Not here yet: a header route to the candidate before any weight (issue 12, part 4). It will be
- * one more method, `setTestRoute(candidate, header | undefined)`, implemented by every router.
+ * Besides the weights, a router keeps the test route (input `test-header`): requests with the
+ * header go to the candidate whatever the weights. Weight reads and drift never count it.
  */
 export interface TrafficRouter {
   /** The objects, for messages: `VirtualService reviews`, `VirtualServices reviews, reviews-edge`. */
@@ -67,10 +68,22 @@ export interface TrafficRouter {
    */
   ensureColors(colorLabel: string): Promise<string[]>
   /**
-   * Read-only checks of every object before a release: each exists, has routes to the service,
-   * and the colors can be made addressable. Throws nothing for what it finds: says it.
+   * Add the test route to the candidate on every object (`header`), or remove every test route
+   * (undefined). Each object in its own write, guarded as setWeights' are (`beforeWrite` before
+   * each patch, `fence` with it); an object already as asked is not written. Returns each
+   * object's version after it.
    */
-  inspect(colorLabel: string): Promise<RouterInspection>
+  setTestRoute(
+    candidate: Color,
+    header: TestHeader | undefined,
+    options?: WeightWriteOptions
+  ): Promise<{ versions: Record<string, string> }>
+  /**
+   * Read-only checks of every object before a release: each exists, has routes to the service,
+   * and the colors can be made addressable; with `testHeader`, also that the test route can be
+   * added. Throws nothing for what it finds: says it.
+   */
+  inspect(colorLabel: string, testHeader?: TestHeader): Promise<RouterInspection>
 }
 
 /** The lock and the rollout record, as the engine and the commands use them. */

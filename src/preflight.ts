@@ -154,8 +154,9 @@ export async function preflight(
     )
   }
 
-  // Every object: found, routes to the service, colors addressable (subsets).
-  const inspected = await router.inspect(settings.colorLabel)
+  // Every object: found, routes to the service, colors addressable (subsets), and with
+  // test-header, room for the test route.
+  const inspected = await router.inspect(settings.colorLabel, settings.testHeader)
   if (!inspected.ok) fail(inspected.message)
   const { routes } = inspected
   const adoptRoutes = inspected.bare

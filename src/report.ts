@@ -4,8 +4,11 @@ import { formatDuration } from './core/duration.js'
 import type { DecisionEstimate, StepEstimate, TrafficNow } from './core/estimate.js'
 import { roughDuration, type JudgeSettings } from './core/judge.js'
 import type { MetricSpec } from './core/metrics.js'
+import { TEST_ROUTE_NAME } from './core/httproute.js'
+import type { TestHeader } from './core/test-route.js'
 import {
   type CheckEntry,
+  inFlight,
   metricSpecsOf,
   type RolloutConfig,
   type RolloutRecord
@@ -250,6 +253,8 @@ function inferredReason(record: RolloutRecord): string | undefined {
   const stop = record.stoppedBy
   if (stop)
     return `${stop.command === 'abort' ? 'aborted' : 'rolled back'} by ${stop.actor ? `@${stop.actor}` : 'hand'}`
+  if (record.phase === 'paused' && record.step < 0)
+    return `paused before the first step (pause-at: 0): the candidate is ready and only the test route reaches it; run the action with \`command: promote\` to start the steps or \`command: rollback\` to go back`
   if (record.phase === 'paused')
     return `paused at ${pausedWeight(record)}% after its analysis passed; run the action with \`command: promote\` to continue or \`command: rollback\` to go back`
   if (record.phase === 'promoted') {
@@ -356,6 +361,16 @@ export function adoptionLine(record: RolloutRecord): string {
     : `**Adopted:** Deployment \`${a.deployment}\` was copied into ${copy} for this first release; it keeps its replicas until the release ends, then is scaled to 0.`
 }
 
+/**
+ * While the test route is in place (a rollout with test-header, shifting or paused), which
+ * requests it sends where, for the summary; '' otherwise.
+ */
+export function testRouteLine(record: RolloutRecord): string {
+  const header = record.config.testHeader
+  if (!header || (record.phase !== 'shifting' && record.phase !== 'paused')) return ''
+  return `**Test route:** requests with header \`${header.name}: ${header.value}\` go to ${record.candidate.color} whatever the weights, until the rollout is promoted, rolled back or aborted.`
+}
+
 /** What `status` read from the cluster and the record, to be shown as text. */
 export interface StatusView {
   service: string
@@ -364,6 +379,8 @@ export interface StatusView {
   weights: string
   /** Router objects after the first whose weights differ from it, as `<object>: <weights>`. */
   differing?: string[]
+  /** The router objects that hold the action's test route now (`VirtualService reviews`). */
+  testRoutes?: string[]
   /** Each color's Deployment; undefined where there is none. */
   deployments: Partial<Record<Color, DeploymentObject>>
   record?: RolloutRecord
@@ -376,6 +393,15 @@ export function statusText(view: StatusView): string {
   const { service, record } = view
   const lines = [`service ${service} in ${view.namespace}: weights ${view.weights}`]
   for (const d of view.differing ?? []) lines.push(`  ${d}`)
+  const tested = view.testRoutes ?? []
+  if (tested.length > 0) {
+    const header = record?.config.testHeader
+    lines.push(
+      header && inFlight(record.phase)
+        ? `  test route: requests with header "${header.name}: ${header.value}" go to ${record.candidate.color} (${tested.join(', ')})`
+        : `  test route left in ${tested.join(', ')} with no rollout running: remove its routes named ${TEST_ROUTE_NAME}… by hand, or release with test-header, which replaces it`
+    )
+  }
   for (const color of COLORS) {
     const name = deploymentName(service, color)
     const dep = view.deployments[color]
@@ -391,7 +417,7 @@ export function statusText(view: StatusView): string {
   }
   const { holder, expired } = view.lock
   lines.push(
-    `rollout ${record.id}: ${record.phase}${record.phase === 'paused' ? ` at ${record.steps[record.step]}%` : ''} · ${record.stable.color} ${record.stable.image ?? '?'} → ${record.candidate.color} ${record.candidate.image ?? '?'}`,
+    `rollout ${record.id}: ${record.phase}${record.phase === 'paused' ? (record.step < 0 ? ' before the first step (0%)' : ` at ${record.steps[record.step]}%`) : ''} · ${record.stable.color} ${record.stable.image ?? '?'} → ${record.candidate.color} ${record.candidate.image ?? '?'}`,
     `  steps ${record.steps.join(', ')} · reached ${record.step + 1}/${record.steps.length} · recorded weights ${formatWeights(record.weights)}`,
     `  started ${record.startedAt} by ${record.owner.actor ?? '?'}${record.owner.runUrl ? ` (${record.owner.runUrl})` : ''} · last heartbeat ${record.heartbeatAt}`,
     holder
@@ -419,6 +445,7 @@ export interface PlanView {
   steps: readonly number[]
   stepDurationMs: number
   pauseAt?: number
+  testHeader?: TestHeader
   estimate: DecisionEstimate
   perStep: readonly StepEstimate[]
   judge: JudgeSettings
@@ -454,6 +481,12 @@ export function planText(view: PlanView): string {
     '|---:|---|---|---|---|',
     ...rows,
     '',
+    ...(view.testHeader
+      ? [
+          `test route: requests with header "${view.testHeader.name}: ${view.testHeader.value}" go to ${view.candidate} from before step 1 until the rollout ends${view.pauseAt === 0 ? '; pause-at 0: the run pauses there, at 0%, for promote to start the steps' : ''}`,
+          ''
+        ]
+      : []),
     ...estimateLines(view.estimate, view.perStep, view.judge, view.traffic)
   ].join('\n')
 }
@@ -478,6 +511,8 @@ export function summaryMarkdown(
     provenanceLine(record),
     '',
     adoptionLine(record),
+    '',
+    testRouteLine(record),
     '',
     ...stepTable(record, limits)
   ]

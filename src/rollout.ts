@@ -32,6 +32,8 @@ import {
 } from './core/metrics.js'
 import { formatDuration } from './core/duration.js'
 import { checkDrift } from './core/drift.js'
+import { TEST_ROUTE_NAME } from './core/httproute.js'
+import type { TestHeader } from './core/test-route.js'
 import { weightsToUndo } from './core/undo.js'
 import {
   type CheckEntry,
@@ -210,6 +212,27 @@ export class Rollout {
   }
 
   /**
+   * The test route (config.testHeader) added to the candidate (`add`) or removed, guarded as a
+   * weight write is; nothing is written where it is already as asked. Without a test header the
+   * rollout never added one, so there is nothing to remove either.
+   */
+  private async writeTestRoute(add: boolean, hard = false): Promise<void> {
+    const header = this.current.config.testHeader
+    if (!header) return
+    const { router, log } = this.d
+    await router.setTestRoute(this.current.candidate.color, add ? header : undefined, {
+      ...(hard ? { hard: true } : {}),
+      beforeWrite: () => this.confirm(hard),
+      ...(this.d.fence ? { fence: this.d.fence } : {})
+    })
+    log.info(
+      add
+        ? `test route in place: requests with header ${headerText(header)} go to ${this.current.candidate.color} (${router.description})`
+        : `test route removed from ${router.description}`
+    )
+  }
+
+  /**
    * Run `body`; if it breaks unexpectedly, put traffic back on the stable color. If even that
    * fails, record `failed` with what a person must do, and throw.
    */
@@ -240,8 +263,14 @@ export class Rollout {
   }
 
   private async failed(reason: string, rollbackError: unknown): Promise<Error> {
-    const { stable, candidate } = this.current
-    const todo = `set the weights of ${this.d.router.description} to ${stable.color}=100,${candidate.color}=0 by hand, then scale ${this.name(candidate.color)} to 0`
+    const { stable, candidate, config } = this.current
+    // The rollout ends here: the test route goes too if it can (it only ever sends to the
+    // candidate, so taking it out is safe whatever the weights are).
+    const routeLeft = await this.writeTestRoute(false, true).then(
+      () => false,
+      () => true
+    )
+    const todo = `set the weights of ${this.d.router.description} to ${stable.color}=100,${candidate.color}=0 by hand, ${routeLeft && config.testHeader ? `remove its routes named ${TEST_ROUTE_NAME}… (the test route for header ${headerText(config.testHeader)}), ` : ''}then scale ${this.name(candidate.color)} to 0`
     const message = `${reason}; rolling back failed too (${(rollbackError as Error).message}): ${todo}`
     await this.save({ phase: 'failed', reason: message, finishedAt: this.now() }).catch(
       (e: unknown) =>
@@ -372,8 +401,12 @@ export class Rollout {
    */
   async shift(from: number): Promise<RolloutEnd> {
     const { log } = this.d
-    const { steps, candidate } = this.current
+    const { steps, candidate, config } = this.current
     if (this.current.phase !== 'shifting') await this.save({ phase: 'shifting' })
+    // The record says shifting (and carries the header) before the route is written: a run that
+    // dies now leaves a rollout that every recovery rolls back, test route included.
+    await this.writeTestRoute(true)
+    if (from === 0 && this.current.step < 0 && config.pauseAt === 0) return this.pauseBeforeSteps()
     for (let i = from; i < steps.length; i++) {
       const weight = steps[i] as number
       const verdict = await log.group(
@@ -627,6 +660,22 @@ export class Rollout {
     }
   }
 
+  /**
+   * `pause-at: 0`: the candidate is ready, the test route reaches it, no weight was written. The
+   * lock is released; promote starts the steps.
+   */
+  private async pauseBeforeSteps(): Promise<RolloutEnd> {
+    const { candidate, stable, config } = this.current
+    await this.d.log.group('Pause at 0%', async () => {
+      await this.save({ phase: 'paused' })
+      await this.d.records.save(this.current, { release: true })
+      this.d.log.info(
+        `paused before the first step with ${formatWeights(this.current.weights)} (pause-at: 0): only requests with header ${headerText(config.testHeader)} reach ${candidate.color}, all others ${stable.color}. Run the action with command promote to start the steps, or rollback`
+      )
+    })
+    return { result: 'paused', record: this.current }
+  }
+
   private async pause(index: number, inconclusive?: string): Promise<RolloutEnd> {
     const weight = this.current.steps[index] as number
     await this.d.log.group(`Pause at ${weight}%`, async () => {
@@ -658,6 +707,15 @@ export class Rollout {
     const { log, kube } = this.d
     const { stable, candidate, namespace, config } = this.current
     await log.group('Promote', async () => {
+      // Before the promotion is recorded, so that a run dying here leaves a rollout still
+      // shifting, whose recovery removes the route. The candidate has 100% already: a route that
+      // cannot be removed is worth a warning, not a rollback.
+      await this.writeTestRoute(false, true).catch((error: unknown) => {
+        if (error instanceof LockLostError) throw error
+        log.warning(
+          `could not remove the test route: ${(error as Error).message}; remove the routes named ${TEST_ROUTE_NAME}… from ${this.d.router.description} by hand`
+        )
+      })
       await this.save({ phase: 'promoted', finishedAt: this.now() }, true)
       await this.d.records.save(this.current, { release: true, hard: true })
       log.info(`${candidate.color} is stable at 100%`)
@@ -703,6 +761,8 @@ export class Rollout {
           `no traffic was shifted: weights stay ${formatWeights(weightsFor(candidate.color, 0))}`
         )
       }
+      // Before the candidate scales down, so requests with the header are not sent to no pods.
+      await this.writeTestRoute(false, true)
       try {
         await kube.patch(
           DEPLOYMENTS,
@@ -727,6 +787,11 @@ export class Rollout {
       return { result: 'rolled-back' as const, record: this.current, reason }
     })
   }
+}
+
+/** `x-canary: true`, quoted, for messages. */
+function headerText(header: TestHeader | undefined): string {
+  return header ? `"${header.name}: ${header.value}"` : '(none)'
 }
 
 function round(x: number): number {

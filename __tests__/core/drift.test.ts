@@ -68,6 +68,7 @@ describe('checkDrift: the "one write ahead" rule, object by object', () => {
       { name: 'mobile', weights: { blue, green: 100 - blue } }
     ],
     bare: false,
+    testRoute: false,
     ...(writer ? { writer } : {})
   })
   const recorded = { blue: 90, green: 10 }

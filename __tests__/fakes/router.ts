@@ -5,6 +5,7 @@
  */
 import type { Color, ColorWeights } from '../../src/core/color.js'
 import { weightsFor } from '../../src/core/color.js'
+import type { TestHeader } from '../../src/core/test-route.js'
 import type {
   RouterInspection,
   RouterObjectState,
@@ -19,6 +20,16 @@ interface FakeObject {
   /** The route still sends to the service without naming a color (a first release). */
   bare: boolean
   writer?: string
+  fence?: string
+  /** The test route in it: which header sends to which color. */
+  testRoute?: { header: TestHeader; candidate: Color }
+}
+
+/** One write of a test route: added (`header`) or removed (none). */
+export interface FakeTestRouteWrite {
+  object: string
+  candidate: Color
+  header?: TestHeader
   fence?: string
 }
 
@@ -41,6 +52,13 @@ export class FakeRouter implements TrafficRouter {
   afterWrite?: (write: FakeWrite) => void
   /** Throw on the nth write from now (1 = the next one), once: a failure between two writes. */
   failWrite?: { after: number; error: Error }
+  /** Every test-route write that changed an object, in order (none for an object already as asked). */
+  readonly testRouteWrites: FakeTestRouteWrite[] = []
+  /**
+   * Called before each test-route write (`landed: false`) and after it (`landed: true`); a throw
+   * stops the write there (before it: nothing changed).
+   */
+  onTestRouteWrite?: (write: FakeTestRouteWrite, landed: boolean) => void
 
   constructor(
     readonly objects: readonly string[],
@@ -85,6 +103,18 @@ export class FakeRouter implements TrafficRouter {
     }
   }
 
+  /** The test route of every object that has one, object → `header-name: value → color`. */
+  testRoutes(): Record<string, string> {
+    const out: Record<string, string> = {}
+    for (const [name, o] of this.store) {
+      if (o.testRoute) {
+        const { header, candidate } = o.testRoute
+        out[name] = `${header.name}: ${header.value} → ${candidate}`
+      }
+    }
+    return out
+  }
+
   remove(object: string): void {
     this.store.delete(object)
   }
@@ -110,6 +140,7 @@ export class FakeRouter implements TrafficRouter {
           weights: o.bare ? weightsFor(bareColor === 'blue' ? 'green' : 'blue', 0) : { ...w }
         })),
         bare: o.bare,
+        testRoute: o.testRoute !== undefined,
         ...(o.writer ? { writer: o.writer } : {}),
         ...(o.fence ? { fence: o.fence } : {})
       }
@@ -142,6 +173,42 @@ export class FakeRouter implements TrafficRouter {
       this.afterWrite?.(write)
     }
     return { weights, versions }
+  }
+
+  async setTestRoute(
+    candidate: Color,
+    header: TestHeader | undefined,
+    options: WeightWriteOptions = {}
+  ): Promise<{ versions: Record<string, string> }> {
+    const versions: Record<string, string> = {}
+    for (const object of this.objects) {
+      const o = this.get(object)
+      const now = o.testRoute
+      const same = header
+        ? now?.candidate === candidate &&
+          now.header.name === header.name &&
+          now.header.value === header.value
+        : now === undefined
+      if (!same) {
+        await options.beforeWrite?.()
+        const write: FakeTestRouteWrite = {
+          object,
+          candidate,
+          ...(header ? { header } : {}),
+          ...(options.fence ? { fence: options.fence } : {})
+        }
+        this.onTestRouteWrite?.(write, false)
+        if (header) o.testRoute = { header, candidate }
+        else delete o.testRoute
+        o.version++
+        delete o.writer
+        if (options.fence) o.fence = options.fence
+        this.testRouteWrites.push(write)
+        this.onTestRouteWrite?.(write, true)
+      }
+      versions[object] = String(o.version)
+    }
+    return { versions }
   }
 
   async ensureColors(): Promise<string[]> {

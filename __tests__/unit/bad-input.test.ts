@@ -220,6 +220,45 @@ const rows: Row[] = [
       'input "pause-at": "30" is not one of the steps (10, 25, 50, 100); pause at a weight the rollout reaches'
   },
   {
+    name: 'pause-at 0 without a test header',
+    inputs: { 'pause-at': '0' },
+    message:
+      'input "pause-at": 0 pauses before any weight so that tests can reach the candidate through the test route, and "test-header" is empty; set it (e.g. test-header: "x-canary: true"), or pause at one of the steps (10, 25, 50, 100)'
+  },
+  {
+    name: 'a test header without a colon',
+    inputs: { 'test-header': 'x-canary true' },
+    message:
+      'input "test-header": "x-canary true" has no ":" between the name and the value; write it as "Name: value", e.g. "x-canary: true"'
+  },
+  {
+    name: 'a test header without a value',
+    inputs: { 'test-header': 'x-canary:' },
+    message: 'input "test-header": header "x-canary" has no value'
+  },
+  {
+    name: 'a test header name with a space',
+    inputs: { 'test-header': 'x canary: true' },
+    message: 'input "test-header": "x canary" is not a valid header name'
+  },
+  {
+    name: 'a pseudo-header as test header',
+    inputs: { 'test-header': ':authority: reviews' },
+    message: 'input "test-header": ":authority: reviews" is a pseudo-header'
+  },
+  {
+    name: 'a hop-by-hop test header',
+    inputs: { 'test-header': 'Connection: canary' },
+    message:
+      'input "test-header": header "connection" cannot select the test route: it is hop-by-hop: proxies remove it before routing'
+  },
+  {
+    name: 'a test header Envoy owns',
+    inputs: { 'test-header': 'x-envoy-canary: 1' },
+    message:
+      'input "test-header": header "x-envoy-canary" cannot select the test route: Envoy owns the x-envoy- headers'
+  },
+  {
     name: 'a lease shorter than 5s',
     inputs: { 'lease-duration': '2s' },
     message: 'input "lease-duration": must be at least 5s: the lock is renewed every third of it'

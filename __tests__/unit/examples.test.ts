@@ -267,7 +267,10 @@ function checkStep(
       problems.push(`${where}: steps ${steps} are not strictly increasing weights ending at 100`)
     }
     const pauseAt = literal(inputs.get('pause-at'))
-    if (pauseAt !== undefined && !weights.includes(Number(pauseAt))) {
+    // 0 pauses before the first step, which only test-header makes worth it (see inputs.ts).
+    if (pauseAt === '0' && !inputs.has('test-header')) {
+      problems.push(`${where}: pause-at 0 needs test-header`)
+    } else if (pauseAt !== undefined && pauseAt !== '0' && !weights.includes(Number(pauseAt))) {
       problems.push(`${where}: pause-at ${pauseAt} is not one of the steps ${steps}`)
     }
   }
@@ -670,6 +673,11 @@ describe('validateWorkflow', () => {
       'a pause-at that is no step',
       workflow({ inputs: 'service: reviews\n          pause-at: 30' }),
       'pause-at 30 is not one of the steps'
+    ],
+    [
+      'a pause-at 0 without test-header',
+      workflow({ inputs: 'service: reviews\n          pause-at: 0' }),
+      'pause-at 0 needs test-header'
     ]
   ])('reports %s', async (_, content, problem) => {
     const problems = await validateWorkflow('broken.yml', content, contract, { groupNaming: true })

@@ -130,6 +130,7 @@ describe('routerWeightsText: what plan prints of each object', () => {
           what: 'HTTPRoute reviews',
           found: true,
           resourceVersion: '1',
+          testRoute: false,
           bare: true,
           routes: [{ name: '#0', weights: { blue: 100, green: 0 } }]
         }
@@ -144,6 +145,7 @@ describe('routerWeightsText: what plan prints of each object', () => {
           what: 'HTTPRoute a',
           found: true,
           resourceVersion: '1',
+          testRoute: false,
           bare: false,
           routes: [
             { name: 'main', weights: { blue: 90, green: 10 } },
@@ -162,6 +164,7 @@ describe('routerWeightsText: what plan prints of each object', () => {
           what: 'HTTPRoute a',
           found: true,
           resourceVersion: '1',
+          testRoute: false,
           bare: false,
           routes: { error: 'HTTPRoute a: no rule' }
         }

@@ -88,6 +88,20 @@ describe('readSettings', () => {
     }
   )
 
+  it('reads test-header as an exact match, its name lowercased; pause-at 0 only with it', () => {
+    expect(settings({ 'test-header': ' X-Canary :  true ' }).testHeader).toEqual({
+      name: 'x-canary',
+      value: 'true'
+    })
+    expect(settings({}).testHeader).toBeUndefined()
+    expect(settings({ 'test-header': 'x-canary: true', 'pause-at': '0' }).pauseAt).toBe(0)
+    expect(() => settings({ 'pause-at': '0' })).toThrow(
+      'input "pause-at": 0 pauses before any weight'
+    )
+    // resume checks it against the rollout's record, which carries the header.
+    expect(settings({ command: 'resume', 'pause-at': '0' }).pauseAt).toBe(0)
+  })
+
   it('reads pause-at, skip-analysis, sha, github-token and environment', () => {
     expect(settings({ 'pause-at': '50' }).pauseAt).toBe(50)
     const s = settings({

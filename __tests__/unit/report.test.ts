@@ -678,9 +678,83 @@ describe('statusText: what status prints', () => {
         '  started 2026-11-25T10:00:00.000Z by ? · last heartbeat 2026-11-25T10:03:00.000Z',
         '  lock free'
       ]
+    ],
+    [
+      'paused at 0 with the test route: before the first step, and where requests with the header go',
+      {
+        ...idle,
+        deployments: { blue, green },
+        testRoutes: ['VirtualService reviews', 'VirtualService reviews-edge'],
+        record: rolloutRecord({
+          phase: 'paused',
+          step: -1,
+          weights: { blue: 100, green: 0 },
+          config: rolloutConfig({ pauseAt: 0, testHeader: { name: 'x-canary', value: 'true' } })
+        })
+      },
+      [
+        'service reviews in demo: weights blue=100,green=0',
+        '  test route: requests with header "x-canary: true" go to green (VirtualService reviews, VirtualService reviews-edge)',
+        '  reviews-blue: example.com/reviews:1.0.0 · 2 replicas · 1/2 available, 2/2 updated',
+        '  reviews-green: ? · 1 replicas · the controller has not seen the new spec yet',
+        'rollout 1: paused before the first step (0%) · blue ? → green ?',
+        '  steps 10, 100 · reached 0/2 · recorded weights blue=100,green=0',
+        '  started 2026-11-25T10:00:00.000Z by ? · last heartbeat 2026-11-25T10:03:00.000Z',
+        '  lock free'
+      ]
+    ],
+    [
+      'a test route no running rollout needs is named, with what to do',
+      {
+        ...idle,
+        testRoutes: ['VirtualService reviews'],
+        record: rolloutRecord({ phase: 'promoted', step: 1, weights: { blue: 0, green: 100 } })
+      },
+      [
+        'service reviews in demo: weights blue=100,green=0',
+        '  test route left in VirtualService reviews with no rollout running: remove its routes named istio-bluegreen-test… by hand, or release with test-header, which replaces it',
+        '  reviews-blue: example.com/reviews:1.0.0 · 2 replicas · 1/2 available, 2/2 updated',
+        '  reviews-green: none',
+        'rollout 1: promoted · blue ? → green ?',
+        '  steps 10, 100 · reached 2/2 · recorded weights blue=0,green=100',
+        '  started 2026-11-25T10:00:00.000Z by ? · last heartbeat 2026-11-25T10:03:00.000Z',
+        '  lock free'
+      ]
     ]
   ])('%s', (_name, view, lines) => {
     expect(statusText(view)).toBe(lines.join('\n'))
+  })
+})
+
+describe('the test route in the summary', () => {
+  const testHeader = { name: 'x-canary', value: 'true' }
+  const at0 = rolloutRecord({
+    phase: 'paused',
+    step: -1,
+    weights: { blue: 100, green: 0 },
+    config: rolloutConfig({ pauseAt: 0, testHeader })
+  })
+  const line =
+    '**Test route:** requests with header `x-canary: true` go to green whatever the weights, until the rollout is promoted, rolled back or aborted.'
+
+  it('paused at 0: the headline, a reason that says what to do, and where the header goes', () => {
+    expect(decisionOf(at0)).toMatchObject({
+      outcome: 'paused',
+      headline: 'paused at 0%',
+      reason:
+        'paused before the first step (pause-at: 0): the candidate is ready and only the test route reaches it; run the action with `command: promote` to start the steps or `command: rollback` to go back'
+    })
+    expect(summaryMarkdown(at0, { maxErrorRate: 0.01 }).split('\n')).toContain(line)
+  })
+
+  it.each([
+    ['shifting', { phase: 'shifting' as const, step: 0 }, true],
+    ['promoted', { phase: 'promoted' as const, step: 1 }, false],
+    ['rolled back', { phase: 'rolled-back' as const, step: 0 }, false],
+    ['without test-header', { config: rolloutConfig() }, false]
+  ])('%s: the line is there only while the route is', (_, patch, shown) => {
+    const md = summaryMarkdown({ ...at0, ...patch }, { maxErrorRate: 0.01 })
+    expect(md.split('\n').includes(line)).toBe(shown)
   })
 })
 
@@ -742,6 +816,19 @@ describe('planText: what plan prints', () => {
         ...table,
         '| 1 | green 50% | blue 50% | 1m30s | 1m30s (pause) |',
         '| 2 | green 100% | blue 0% | 1m30s | 3m |',
+        ...estimates
+      ]
+    ],
+    [
+      'a test header with pause-at 0: where the header goes, and the pause before step 1',
+      { pauseAt: 0, testHeader: { name: 'x-canary', value: 'true' }, steps: [50, 100] },
+      [
+        'stable blue (example.com/reviews:1.0.0) → candidate green (example.com/reviews:2.0.0)',
+        ...table,
+        '| 1 | green 50% | blue 50% | 1m30s | 1m30s |',
+        '| 2 | green 100% | blue 0% | 1m30s | 3m |',
+        '',
+        'test route: requests with header "x-canary: true" go to green from before step 1 until the rollout ends; pause-at 0: the run pauses there, at 0%, for promote to start the steps',
         ...estimates
       ]
     ]

@@ -212,6 +212,8 @@ export class GatewayRouter implements TrafficRouter {
       resourceVersion: route.metadata.resourceVersion ?? '',
       routes: typeof weights === 'string' ? { error: weights } : weights,
       bare: typeof rules !== 'string' && rules.some((r) => r.bare !== undefined),
+      testRoute:
+        ((route.spec ?? {}) as HttpRouteSpec).rules?.some((r) => isTestRouteName(r.name)) ?? false,
       ...(writer ? { writer } : {}),
       ...(fence ? { fence } : {})
     }
@@ -309,24 +311,8 @@ export class GatewayRouter implements TrafficRouter {
         name,
         read: () => this.readRoute(name),
         plan: (current) => {
-          const spec = (current.spec ?? {}) as HttpRouteSpec
-          const version = current.metadata.resourceVersion ?? ''
-          let ops: JsonPatchOp[]
-          if (header) {
-            const planned = addTestRulePatch(
-              spec,
-              version,
-              header,
-              candidate,
-              this.service,
-              this.config.routes,
-              name
-            )
-            if ('error' in planned) throw new Error(`HTTPRoute ${name}: ${planned.error}`)
-            ops = planned.ops
-          } else {
-            ops = removeTestRulePatch(spec, version)
-          }
+          const ops = this.testRuleOps(name, current, candidate, header)
+          if (typeof ops === 'string') throw new Error(ops)
           if (ops.length === 0) return []
           return [...ops, ...(options.fence ? fenceOps(current, options.fence) : [])]
         },
@@ -336,6 +322,28 @@ export class GatewayRouter implements TrafficRouter {
       versions[name] = route.metadata.resourceVersion ?? ''
     }
     return { versions }
+  }
+
+  /** The patch that adds (`header`) or removes the test rules of one HTTPRoute, or what is wrong. */
+  private testRuleOps(
+    name: string,
+    route: KubeObject,
+    candidate: Color,
+    header: TestHeader | undefined
+  ): JsonPatchOp[] | string {
+    const spec = (route.spec ?? {}) as HttpRouteSpec
+    const version = route.metadata.resourceVersion ?? ''
+    if (!header) return removeTestRulePatch(spec, version)
+    const planned = addTestRulePatch(
+      spec,
+      version,
+      header,
+      candidate,
+      this.service,
+      this.config.routes,
+      name
+    )
+    return 'error' in planned ? `HTTPRoute ${name}: ${planned.error}` : planned.ops
   }
 
   /**
@@ -400,11 +408,12 @@ export class GatewayRouter implements TrafficRouter {
     }
   }
 
-  async inspect(colorLabel: string): Promise<RouterInspection> {
-    const states = await this.read('blue')
+  async inspect(colorLabel: string, testHeader?: TestHeader): Promise<RouterInspection> {
+    const found = await Promise.all(this.objects.map((name) => this.readRoute(name)))
+    const states = this.objects.map((name, i) => this.stateOf(name, found[i], 'blue'))
     const routes: RouteWeights[] = []
     let bare = false
-    for (const state of states) {
+    for (const [i, state] of states.entries()) {
       if (!state.found) {
         return {
           ok: false,
@@ -412,6 +421,11 @@ export class GatewayRouter implements TrafficRouter {
         }
       }
       if ('error' in state.routes) return { ok: false, message: state.routes.error }
+      if (testHeader) {
+        // Planned for either color: only whether it can be planned matters here.
+        const ops = this.testRuleOps(state.object, found[i] as KubeObject, 'green', testHeader)
+        if (typeof ops === 'string') return { ok: false, message: ops }
+      }
       bare ||= state.bare
       const prefix = this.objects.length > 1 ? `${state.object}/` : ''
       routes.push(...state.routes.map((r) => ({ ...r, name: `${prefix}${r.name}` })))

@@ -7,16 +7,22 @@
 import type { Color, ColorWeights } from '../core/color.js'
 import { lastOtherWriter, type ManagedFieldsEntry } from '../core/drift.js'
 import type { IstioRouterConfig } from '../core/record.js'
+import { isTestRouteName } from '../core/httproute.js'
 import {
   type JsonPatchOp,
   type RouteShape,
   type ServiceRef,
   type VirtualServiceSpec,
   routeColorWeights,
-  selectRoutes,
   weightPatch
 } from '../core/routes.js'
 import { type DestinationRuleSpec, subsetPatch } from '../core/subsets.js'
+import {
+  addTestRoutePatch,
+  removeTestRoutePatch,
+  selectRoutesBesideTest,
+  type TestHeader
+} from '../core/test-route.js'
 import type { Permission } from '../permissions.js'
 import type {
   RouteWeights,
@@ -115,9 +121,12 @@ export class IstioRouter implements TrafficRouter {
     )
   }
 
-  /** The selected routes of a VirtualService, or an error message naming it. */
+  /**
+   * The selected routes of a VirtualService, or an error message naming it. The action's test
+   * routes are never selected, and the indexes are those of `spec.http` as it is.
+   */
   private routesOf(name: string, vs: KubeObject): RouteShape[] | string {
-    const selected = selectRoutes(
+    const selected = selectRoutesBesideTest(
       (vs.spec ?? {}) as VirtualServiceSpec,
       this.service,
       this.config.routes
@@ -150,6 +159,8 @@ export class IstioRouter implements TrafficRouter {
       resourceVersion: vs.metadata.resourceVersion ?? '',
       routes: typeof weights === 'string' ? { error: weights } : weights,
       bare: typeof routes !== 'string' && routes.some((r) => r.bare !== undefined),
+      testRoute:
+        ((vs.spec ?? {}) as VirtualServiceSpec).http?.some((r) => isTestRouteName(r.name)) ?? false,
       ...(writer ? { writer } : {}),
       ...(fence ? { fence } : {})
     }
@@ -202,6 +213,57 @@ export class IstioRouter implements TrafficRouter {
     return { versions, weights: weights as ColorWeights }
   }
 
+  /**
+   * Every VirtualService in turn: the test route to the candidate subset added just before each
+   * selected route (`header`), or every test route removed (undefined). An object already as
+   * asked is left alone, unwritten; a fence is written only with a change.
+   */
+  async setTestRoute(
+    candidate: Color,
+    header: TestHeader | undefined,
+    options: WeightWriteOptions = {}
+  ): Promise<{ versions: Record<string, string> }> {
+    const versions: Record<string, string> = {}
+    for (const name of this.objects) {
+      const vs = await this.patchWithRetry(
+        () => this.readVirtualService(name),
+        (current) => {
+          const ops = this.testRouteOps(name, current, candidate, header)
+          if (typeof ops === 'string') throw new Error(ops)
+          if (ops.length === 0) return []
+          return [...ops, ...(options.fence ? fenceOps(current, options.fence) : [])]
+        },
+        virtualServices(this.config.apiVersion),
+        name,
+        options.hard ? ROLLBACK_RETRY : undefined,
+        options.beforeWrite
+      )
+      versions[name] = vs.metadata.resourceVersion ?? ''
+    }
+    return { versions }
+  }
+
+  /** The patch that puts (or takes out) the test routes of one VirtualService, or why it cannot. */
+  private testRouteOps(
+    name: string,
+    vs: KubeObject,
+    candidate: Color,
+    header: TestHeader | undefined
+  ): JsonPatchOp[] | string {
+    const spec = (vs.spec ?? {}) as VirtualServiceSpec
+    const version = vs.metadata.resourceVersion ?? ''
+    if (!header) return removeTestRoutePatch(spec, version)
+    const plan = addTestRoutePatch(
+      spec,
+      version,
+      header,
+      candidate,
+      this.service,
+      this.config.routes
+    )
+    return 'error' in plan ? `VirtualService ${name}: ${plan.error}` : plan.ops
+  }
+
   /** Add the color subsets the DestinationRule lacks. */
   async ensureColors(colorLabel: string): Promise<string[]> {
     let wrote = false
@@ -229,11 +291,12 @@ export class IstioRouter implements TrafficRouter {
       : []
   }
 
-  async inspect(colorLabel: string): Promise<RouterInspection> {
-    const states = await this.read('blue')
+  async inspect(colorLabel: string, testHeader?: TestHeader): Promise<RouterInspection> {
+    const found = await Promise.all(this.objects.map((name) => this.readVirtualService(name)))
+    const states = this.objects.map((name, i) => this.stateOf(name, found[i], 'blue'))
     const routes: RouteWeights[] = []
     let bare = false
-    for (const state of states) {
+    for (const [i, state] of states.entries()) {
       if (!state.found) {
         return {
           ok: false,
@@ -241,6 +304,11 @@ export class IstioRouter implements TrafficRouter {
         }
       }
       if ('error' in state.routes) return { ok: false, message: state.routes.error }
+      if (testHeader) {
+        // Planned for either color: only whether it can be planned matters here.
+        const ops = this.testRouteOps(state.object, found[i] as KubeObject, 'green', testHeader)
+        if (typeof ops === 'string') return { ok: false, message: ops }
+      }
       bare ||= state.bare
       const prefix = this.objects.length > 1 ? `${state.object}/` : ''
       routes.push(...state.routes.map((r) => ({ ...r, name: `${prefix}${r.name}` })))

@@ -23,6 +23,8 @@ export type RouterObjectState =
       routes: RouteWeights[] | { error: string }
       /** Whether some selected route still sends to the service without naming a color. */
       bare: boolean
+      /** Whether it holds the action's test route (input `test-header`); never in `routes`. */
+      testRoute: boolean
       /** Who last wrote it besides the action (from its managed fields), if anyone. */
       writer?: string
       /** The fence annotation a person's rollback or abort left on it, if any. */

@@ -5,6 +5,7 @@ import { DEFAULT_JUDGE, type JudgeSettings, type JudgeState } from './judge.js'
 import { builtinMetrics, type LatencyBuckets, type MetricSpec } from './metrics.js'
 import { MAX_ANNOTATIONS_BYTES, utf8Bytes } from './limits.js'
 import type { Reporter } from './queries.js'
+import type { TestHeader } from './test-route.js'
 
 /** One check at a glance: a regression, a check that lacked data, or neither. */
 export type CheckVerdict = 'pass' | 'fail' | 'inconclusive'
@@ -59,8 +60,16 @@ export interface RolloutSettings {
   onInconclusive: 'pause' | 'rollback'
   reporter: Reporter
   previousColor: 'keep' | 'scale-down'
-  /** Candidate weight (one of steps) at which the rollout pauses once that step passes. */
+  /**
+   * Candidate weight at which the rollout pauses: one of steps, once that step passes; or 0,
+   * before the first step, with the candidate ready and only the test route reaching it.
+   */
   pauseAt?: number
+  /**
+   * Input `test-header`: while the rollout runs, requests with this header go to the candidate
+   * whatever the weights (the test route); every way the rollout ends removes it.
+   */
+  testHeader?: TestHeader
   /** What a run does when the weights changed behind its back. */
   onDrift: 'pause' | 'rollback'
 }
@@ -83,6 +92,7 @@ export const ROLLOUT_SETTINGS = [
   'reporter',
   'previousColor',
   'pauseAt',
+  'testHeader',
   'onDrift'
 ] as const satisfies readonly (keyof RolloutSettings)[]
 
