@@ -4,14 +4,9 @@
  */
 import { GATEWAY_PERMISSIONS } from './adapters/gateway.js'
 import { ISTIO_PERMISSIONS } from './adapters/istio.js'
+import type { Permission } from './ports.js'
 
-export interface Permission {
-  /** API group; '' is the core group. */
-  group: string
-  resource: string
-  verbs: readonly string[]
-  why: string
-}
+export type { Permission } from './ports.js'
 
 /** The workloads and the service, which every rollout reads or writes whatever its router. */
 const WORKLOAD_PERMISSIONS: readonly Permission[] = [

@@ -8,7 +8,6 @@ import type { RolloutRecord } from './core/record.js'
 import type { TestHeader } from './core/test-route.js'
 import type { RouteWeights, RouterObjectState } from './core/drift.js'
 import type { Kube } from './adapters/kube.js'
-import type { Permission } from './permissions.js'
 
 export type { MetricsSource, Reading } from './core/metrics.js'
 
@@ -127,3 +126,12 @@ export interface RecordStore {
  * `Kube` is the implementation; tests use an in-memory fake of these five calls.
  */
 export type WorkloadApi = Pick<Kube, 'get' | 'list' | 'create' | 'replace' | 'patch'>
+
+/** One Kubernetes permission the action needs, with why: for preflight's access reviews and the README's Role. */
+export interface Permission {
+  /** API group; '' is the core group. */
+  group: string
+  resource: string
+  verbs: readonly string[]
+  why: string
+}

@@ -26,14 +26,14 @@ import {
 import type { GatewayRouterConfig } from '../core/record.js'
 import type { JsonPatchOp, ServiceRef } from '../core/routes.js'
 import { addTestRulePatch, removeTestRulePatch, type TestHeader } from '../core/test-route.js'
-import type { Permission } from '../permissions.js'
 import type {
   RouteWeights,
   RouterInspection,
   RouterObjectState,
   TrafficRouter,
   WeightWrite,
-  WeightWriteOptions
+  WeightWriteOptions,
+  Permission
 } from '../ports.js'
 import { FENCE_ANNOTATION, fenceOps, guardedPatch } from './guarded-patch.js'
 import {

@@ -23,14 +23,14 @@ import {
   selectRoutesBesideTest,
   type TestHeader
 } from '../core/test-route.js'
-import type { Permission } from '../permissions.js'
 import type {
   RouteWeights,
   RouterInspection,
   RouterObjectState,
   TrafficRouter,
   WeightWrite,
-  WeightWriteOptions
+  WeightWriteOptions,
+  Permission
 } from '../ports.js'
 import { fenceOps, FENCE_ANNOTATION, guardedPatch } from './guarded-patch.js'
 import {
