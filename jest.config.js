@@ -22,7 +22,12 @@ export default {
       ...typescript,
       displayName: 'unit',
       testMatch: ['<rootDir>/__tests__/**/*.test.ts'],
-      testPathIgnorePatterns: ['/node_modules/', '<rootDir>/__tests__/e2e/']
+      // __tests__/statistical runs on Node's own test runner (npm run test:statistical).
+      testPathIgnorePatterns: [
+        '/node_modules/',
+        '<rootDir>/__tests__/e2e/',
+        '<rootDir>/__tests__/statistical/'
+      ]
     },
     {
       ...typescript,
