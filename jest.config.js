@@ -2,7 +2,8 @@
  * Jest runs TypeScript as native ESM (ts-jest, isolatedModules) on the Node 24 from devDependencies.
  * Two projects: the end-to-end tests run the built action (dist/), so their project rebuilds it
  * first when src/ changed since (its globalSetup runs only when one of its tests is selected, so
- * `npm run test:unit` never waits for a build).
+ * `npm run test:unit` never waits for a build); it also starts the Prometheus pool the e2e
+ * sandboxes share, which its globalTeardown stops.
  */
 const typescript = {
   testEnvironment: 'node',
@@ -21,13 +22,19 @@ export default {
       ...typescript,
       displayName: 'unit',
       testMatch: ['<rootDir>/__tests__/**/*.test.ts'],
-      testPathIgnorePatterns: ['/node_modules/', '<rootDir>/__tests__/e2e/']
+      // __tests__/statistical runs on Node's own test runner (npm run test:statistical).
+      testPathIgnorePatterns: [
+        '/node_modules/',
+        '<rootDir>/__tests__/e2e/',
+        '<rootDir>/__tests__/statistical/'
+      ]
     },
     {
       ...typescript,
       displayName: 'e2e',
       testMatch: ['<rootDir>/__tests__/e2e/**/*.test.ts'],
-      globalSetup: '<rootDir>/__tests__/e2e/global-setup.ts'
+      globalSetup: '<rootDir>/__tests__/e2e/global-setup.ts',
+      globalTeardown: '<rootDir>/__tests__/e2e/global-teardown.ts'
     }
   ]
 }

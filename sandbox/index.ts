@@ -11,6 +11,7 @@ import { startControlServer, type ControlServer } from './control.js'
 import { isReady } from './mesh/routing.js'
 import { startMesh, type Mesh } from './mesh/server.js'
 import { startPrometheus, type Prometheus } from './prometheus.js'
+import { leasePrometheus } from './prometheus-pool.js'
 import { SEED_NAMESPACE, SEED_REPLICAS, SEED_SERVICE, seed, type SeedOptions } from './seed.js'
 import { BehaviourRegistry, type ObjectStore } from './types.js'
 
@@ -23,6 +24,12 @@ export interface SandboxOptions {
   seedOptions?: SeedOptions
   /** Start Prometheus (default true). */
   prometheus?: boolean
+  /**
+   * URL of a Prometheus pool (prometheus-pool.ts) to take a running Prometheus from instead of
+   * starting one, which saves its ~5 s to the first scrape; `stop()` hands it back. The pool's
+   * scrape interval applies, so `scrapeInterval` cannot be given with it.
+   */
+  prometheusPool?: string
   /** Requests per second per flow (default 20). */
   rps?: number
   /** Prometheus scrape and evaluation interval (default `1s`). */
@@ -57,6 +64,11 @@ export interface Sandbox {
 }
 
 export async function startSandbox(o: SandboxOptions): Promise<Sandbox> {
+  if (o.prometheusPool !== undefined && o.scrapeInterval !== undefined) {
+    throw new RangeError(
+      'startSandbox: scrapeInterval cannot be set with prometheusPool (the pool scrapes at its own interval); drop one'
+    )
+  }
   const dir = path.resolve(o.dir)
   await mkdir(dir, { recursive: true })
   const behaviours = new BehaviourRegistry()
@@ -90,11 +102,14 @@ export async function startSandbox(o: SandboxOptions): Promise<Sandbox> {
     // updates every 5 s), so it starts while the pods come up rather than after.
     const startingPrometheus =
       (o.prometheus ?? true)
-        ? startPrometheus({
-            dir,
-            targets: [mesh.target],
-            ...(o.scrapeInterval !== undefined ? { scrapeInterval: o.scrapeInterval } : {})
-          }).then((p) => {
+        ? (o.prometheusPool !== undefined
+            ? leasePrometheus(o.prometheusPool, mesh.target)
+            : startPrometheus({
+                dir,
+                targets: [mesh.target],
+                ...(o.scrapeInterval !== undefined ? { scrapeInterval: o.scrapeInterval } : {})
+              })
+          ).then((p) => {
             stops.push(() => p.stop())
             return p
           })

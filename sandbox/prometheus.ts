@@ -21,8 +21,15 @@ const INSTALL_HINT =
 export interface PrometheusOptions {
   /** Directory for the config, data and log. */
   dir: string
-  /** host:port targets serving /metrics (the mesh simulator). */
+  /** host:port targets serving the metrics (the mesh simulator). */
   targets: string[]
+  /** Path of the targets' metrics (default `/metrics`). */
+  metricsPath?: string
+  /**
+   * Serve the admin API (`--web.enable-admin-api`), whose series deletion lets a pooled
+   * Prometheus start over for its next sandbox (prometheus-pool.ts).
+   */
+  adminApi?: boolean
   /** Prometheus duration, e.g. `1s` (default). */
   scrapeInterval?: string
   evaluationInterval?: string
@@ -61,6 +68,7 @@ const DURATION = /^(\d+(ms|s|m|h))+$/
 /** The prometheus.yml for scraping the given targets. */
 export function prometheusConfig(o: {
   targets: string[]
+  metricsPath?: string
   scrapeInterval: string
   evaluationInterval: string
 }): string {
@@ -77,7 +85,7 @@ export function prometheusConfig(o: {
     scrape_configs: [
       {
         job_name: MESH_JOB,
-        metrics_path: '/metrics',
+        metrics_path: o.metricsPath ?? '/metrics',
         static_configs: [{ targets: o.targets }]
       }
     ]
@@ -102,6 +110,7 @@ export async function startPrometheus(o: PrometheusOptions): Promise<Prometheus>
     configPath,
     prometheusConfig({
       targets: o.targets,
+      ...(o.metricsPath !== undefined ? { metricsPath: o.metricsPath } : {}),
       scrapeInterval,
       evaluationInterval: o.evaluationInterval ?? scrapeInterval
     })
@@ -117,6 +126,7 @@ export async function startPrometheus(o: PrometheusOptions): Promise<Prometheus>
         dataDir,
         logPath,
         port,
+        adminApi: o.adminApi ?? false,
         readyTimeoutMs: o.readyTimeoutMs ?? 15_000
       })
     } catch (err) {
@@ -133,6 +143,7 @@ async function launch(o: {
   dataDir: string
   logPath: string
   port: number
+  adminApi: boolean
   readyTimeoutMs: number
 }): Promise<Prometheus> {
   const url = `http://127.0.0.1:${o.port}`
@@ -145,7 +156,8 @@ async function launch(o: {
         `--config.file=${o.configPath}`,
         `--storage.tsdb.path=${o.dataDir}`,
         `--web.listen-address=127.0.0.1:${o.port}`,
-        '--storage.tsdb.retention.time=1h'
+        '--storage.tsdb.retention.time=1h',
+        ...(o.adminApi ? ['--web.enable-admin-api'] : [])
       ],
       { stdio: ['ignore', logFd, logFd] }
     )
@@ -197,6 +209,26 @@ async function launch(o: {
     await sleep(100)
   }
 
+  return {
+    ...prometheusClient(url),
+    pid: child.pid ?? -1,
+    configPath: o.configPath,
+    logPath: o.logPath,
+    dataDir: o.dataDir,
+    async stop() {
+      if (exitInfo) return
+      child.kill('SIGTERM')
+      const killer = setTimeout(() => child.kill('SIGKILL'), 5000)
+      await exited
+      clearTimeout(killer)
+    }
+  }
+}
+
+/** The query side of a Prometheus at `url`: what tests and the sandbox ask of it. */
+export function prometheusClient(
+  url: string
+): Pick<Prometheus, 'url' | 'query' | 'waitForScrape' | 'waitForQuery'> {
   const query = async (promql: string): Promise<PromSample[]> => {
     const res = await fetch(`${url}/api/v1/query?query=${encodeURIComponent(promql)}`)
     const body = (await res.json()) as {
@@ -212,13 +244,8 @@ async function launch(o: {
     if (body.data.resultType !== 'vector') throw new Error(`expected a vector result for ${promql}`)
     return body.data.result
   }
-
   return {
     url,
-    pid: child.pid ?? -1,
-    configPath: o.configPath,
-    logPath: o.logPath,
-    dataDir: o.dataDir,
     query,
     async waitForScrape(timeoutMs = 15_000) {
       const until = Date.now() + timeoutMs
@@ -240,13 +267,6 @@ async function launch(o: {
           throw new Error(`Prometheus has no data for ${promql} after ${timeoutMs} ms`)
         await sleep(100)
       }
-    },
-    async stop() {
-      if (exitInfo) return
-      child.kill('SIGTERM')
-      const killer = setTimeout(() => child.kill('SIGKILL'), 5000)
-      await exited
-      clearTimeout(killer)
     }
   }
 }

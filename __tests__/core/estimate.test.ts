@@ -2,14 +2,7 @@
  * `estimateDecisions` against the judge it estimates: rows at high and very thin traffic,
  * monotone in traffic, and consistent with the seeded simulator where it promises a decision.
  */
-import {
-  BLOCK_MS,
-  defaultMetrics,
-  DEFAULT_ROLLOUT,
-  judgeRule,
-  quantile,
-  simulateCell
-} from '../../scripts/judgement/simulate.js'
+import { defaultMetrics, DEFAULT_ROLLOUT } from '../../scripts/judgement/simulate.js'
 import { estimateDecisions, type RolloutShape } from '../../src/core/estimate.js'
 import { DEFAULT_JUDGE } from '../../src/core/judge.js'
 
@@ -124,48 +117,7 @@ describe('estimateDecisions', () => {
     expect(e.metrics.map((m) => [m.safeByMs, m.regressionByMs])).toEqual(expected)
   })
 
-  // Where the estimate says the gate catches a 3× regression, the judge (`judgeRule`, checks
-  // every 10 s) rolls it back in ≥ 99% of 500 seeded runs, and by the estimate's time in 99%
-  // of them (the time rounded up to the next check).
-  it.each<[string, number, number, number, number]>([
-    ['30 rps, 1% 5xx, limit 1%', 30, 0.01, 0.01, 51],
-    ['100 rps, 1% 5xx, limit 1%', 100, 0.01, 0.01, 52],
-    ['200 rps, 0.5% 5xx, relative test only', 200, 0.005, 1, 53],
-    // The relative test adds at most CHECK_CAP = ln 10 a check, and errors (2 of the 3 weights of
-    // α, its relative test alone) rolls back at ln(3/(2·0.01)) = ln 150 > 2·ln 10, so no run can
-    // roll back before the 3rd check (30 s): the estimate counts the cap too.
-    ['10000 rps, 1% 5xx, relative test only', 10_000, 0.01, 1, 54]
-  ])('%s: a 3× regression is rolled back by the estimate', (_name, rps, share, limit, seed) => {
-    const e = estimate(rps, share, share, limit).metrics[0]
-    const by = e?.regressionByMs
-    expect(by).toBeLessThanOrEqual(estimate(rps, share).gateMs)
-    const rule = judgeRule({ ...DEFAULT_ROLLOUT, maxErrorRate: limit })
-    const [r] = simulateCell(
-      [rule],
-      { rps, stableErrorRate: share, candidateErrorRate: 3 * share, slowRate: share },
-      500,
-      seed
-    )
-    expect(r?.rolledBack).toBeGreaterThanOrEqual(495)
-    expect(quantile(r?.times ?? [], 0.99)).toBeLessThanOrEqual(
-      Math.ceil((by as number) / BLOCK_MS) * BLOCK_MS
-    )
-  })
-
-  // Where it says a healthy release is shown safe by the gate, the judge promotes it in ≥ 99%.
-  it.each<[string, number, number, number]>([
-    ['100 rps at 1%', 100, 0.01, 61],
-    // no 5xx at all: only the negligible path can show it safe
-    ['100 rps, no 5xx', 100, 0, 62]
-  ])('%s: a healthy release shown safe by the gate is promoted', (_name, rps, share, seed) => {
-    const e = estimate(rps, share, 0.01)
-    for (const m of e.metrics) expect(m.safeByMs).toBeLessThanOrEqual(e.gateMs)
-    const [r] = simulateCell(
-      [judgeRule()],
-      { rps, stableErrorRate: share, candidateErrorRate: share, slowRate: 0.01 },
-      500,
-      seed
-    )
-    expect(r?.promoted).toBeGreaterThanOrEqual(495)
-  })
+  // The estimate against the seeded simulator (where it promises a decision, the judge makes it
+  // in ≥ 99% of 500 runs) is in __tests__/statistical/estimate.simulated.test.ts: in Jest's vm
+  // context those 3000 simulated rollouts took 7 s of the fast tier, in plain Node under 1 s.
 })

@@ -88,12 +88,26 @@ export async function runAction(
 }
 
 /**
+ * The run's Prometheus pool (started by global-setup.ts), when there is one: a sandbox takes a
+ * running Prometheus from it, wiped of the last sandbox's series, instead of starting its own.
+ */
+function pooledPrometheus(): { prometheusPool?: string } {
+  const pool = process.env['SANDBOX_PROMETHEUS_POOL']
+  return pool ? { prometheusPool: pool } : {}
+}
+
+/**
  * A fresh sandbox; its Prometheus already has samples of the stable workload. Deleted pods stay
  * Terminating for 1% of their grace period (300 ms for the default 30 s), not the real 30 s.
  */
 export async function sandbox(options: { rps?: number } = {}): Promise<Sandbox> {
   const dir = await mkdtemp(path.join(tmpdir(), 'ibg-sandbox-'))
-  return startSandbox({ dir, rps: options.rps ?? 50, terminationGraceScale: 0.01 })
+  return startSandbox({
+    dir,
+    rps: options.rps ?? 50,
+    terminationGraceScale: 0.01,
+    ...pooledPrometheus()
+  })
 }
 
 /**
@@ -111,6 +125,7 @@ export async function gatewayApiSandbox(
     dir,
     rps: options.rps ?? 50,
     terminationGraceScale: 0.01,
+    ...pooledPrometheus(),
     seedOptions: {
       router: (options.parent ?? 'mesh') === 'mesh' ? 'http-route-mesh' : 'http-route-gateway',
       ...(options.dataPlane ? { dataPlane: options.dataPlane } : {})

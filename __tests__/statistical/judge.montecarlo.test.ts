@@ -7,7 +7,13 @@
  * limit tests' e-values; a union bound over the metrics, α split by weight), so the count of
  * 2000 runs rolled back is at most Bin(2000, 0.01); P(Bin(2000, 0.01) ≥ 45) = 9.1e-7 (exact,
  * python3 `fractions`). A count above 44 is then not bad luck of the seed but a broken test.
+ *
+ * Runs on Node's own test runner (`npm run test:statistical`, part of `npm test`), not in Jest:
+ * Jest's vm context makes every Math call a trapped global lookup, ~15× slower than plain Node,
+ * which made this file alone take 20–28 s of the fast tier.
  */
+import assert from 'node:assert/strict'
+import { describe, it } from 'node:test'
 import {
   binomialQuantile,
   countsAt,
@@ -53,9 +59,7 @@ describe('a healthy candidate (its bad share equal to the stable’s)', () => {
   // with no verdict to stop it, so every look is another chance for noise; 8 cells × 250 runs:
   // rps, weight %, 5xx share (both colors), limit. A 5% and a 1% share at limits of 5% and 1%
   // put the limit test at its null too. One metric (`errors`: the mean of its relative and limit
-  // e-values, alone with all of α, so ln 100): Jest's vm context makes every Math call a trapped
-  // global lookup, ~15× slower than plain Node, and 200 checks of both default metrics would
-  // take ~8 s here.
+  // e-values, alone with all of α, so ln 100).
   const cells: Array<[number, number, number, number]> = [
     [1, 10, 0.01, 0.05],
     [10, 25, 0.02, 0.05],
@@ -100,7 +104,10 @@ describe('a healthy candidate (its bad share equal to the stable’s)', () => {
         }
       }
     })
-    expect(rolledBack).toBeLessThanOrEqual(BOUND_2000_AT_1_PERCENT)
+    assert.ok(
+      rolledBack <= BOUND_2000_AT_1_PERCENT,
+      `${rolledBack} of 2000 healthy runs rolled back, more than ${BOUND_2000_AT_1_PERCENT}`
+    )
   })
 })
 
@@ -117,13 +124,16 @@ describe('a 3× regression (candidate 3% 5xx against a stable 1%)', () => {
   // At least 99% of 1000 runs per cell (2000 in all); measured 1000 of 1000 rolled back in each,
   // so a judge that missed as few as 1% would already fail here with chance 0.42
   // (P(Bin(1000, 0.01) ≥ 11)).
-  it.each<[string, Rule, number, number]>([
+  const rows: Array<[string, Rule, number, number]> = [
     ['at 50 rps, limit 1%', judgeRule(), 50, 31],
     ['at 100 rps, relative test only', relativeOnly, 100, 32]
-  ])('is rolled back in ≥ 99%% of 1000 runs %s', (_name, rule, rps, seed) => {
-    const [r] = simulateCell([rule], regression(rps), 1000, seed)
-    expect(r?.rolledBack).toBeGreaterThanOrEqual(990)
-  })
+  ]
+  for (const [name, rule, rps, seed] of rows) {
+    it(`is rolled back in ≥ 99% of 1000 runs ${name}`, () => {
+      const [r] = simulateCell([rule], regression(rps), 1000, seed)
+      assert.ok((r?.rolledBack ?? 0) >= 990, `rolled back ${r?.rolledBack} of 1000`)
+    })
+  }
 
   // β = 1% bounds the chance per run; measured 0 promoted of 1000, from thin traffic (mostly
   // inconclusive) to busy (rolled back: 589 in all).
@@ -139,7 +149,7 @@ describe('a 3× regression (candidate 3% 5xx against a stable 1%)', () => {
       const [r] = simulateCell([rule], regression(rps), 200, 900 + i)
       return sum + (r?.promoted ?? 0)
     }, 0)
-    expect(promoted).toBeLessThanOrEqual(10)
+    assert.ok(promoted <= 10, `${promoted} of 1000 promoted`)
   })
 })
 
@@ -175,33 +185,37 @@ describe('a 20% 5xx candidate against a 1% limit', () => {
       if (regressed(r.findings)) rolledBack++
     }
     // measured 1944 of 1950
-    expect(seen).toBeGreaterThan(1900)
-    expect(rolledBack / seen).toBeGreaterThanOrEqual(0.99)
+    assert.ok(seen > 1900, `only ${seen} of 2000 first checks saw 62+ requests`)
+    assert.ok(rolledBack / seen >= 0.99, `rolled back ${rolledBack} of ${seen}`)
   })
 
-  it.each<[number, number]>([
+  const chances: Array<[number, number]> = [
     [20, 0.5886],
     [30, 0.8773],
     [40, 0.9241],
     [62, 0.991]
-  ])('at exactly %d requests the first check rolls back with chance %d', (total, expected) => {
-    // Σ_k P(Bin(n, 0.2) = k) over the k that the first check rolls back (stable 1% of 9n).
-    let p = 0
-    let pk = Math.pow(0.8, total)
-    for (let k = 0; k <= total; k++) {
-      const c: BlockCounts = {
-        candidate: { total, bad: k, slow: 0 },
-        stable: { total: 9 * total, bad: Math.round(0.09 * total), slow: 0 }
+  ]
+  for (const [total, expected] of chances) {
+    it(`at exactly ${total} requests the first check rolls back with chance ${expected}`, () => {
+      // Σ_k P(Bin(n, 0.2) = k) over the k that the first check rolls back (stable 1% of 9n).
+      let p = 0
+      let pk = Math.pow(0.8, total)
+      for (let k = 0; k <= total; k++) {
+        const c: BlockCounts = {
+          candidate: { total, bad: k, slow: 0 },
+          stable: { total: 9 * total, bad: Math.round(0.09 * total), slow: 0 }
+        }
+        if (
+          regressed(judgeCheck(initialState(metrics), metrics, samples(c), DEFAULT_JUDGE).findings)
+        ) {
+          p += pk
+        }
+        pk *= ((total - k) / (k + 1)) * 0.25
       }
-      if (
-        regressed(judgeCheck(initialState(metrics), metrics, samples(c), DEFAULT_JUDGE).findings)
-      ) {
-        p += pk
-      }
-      pk *= ((total - k) / (k + 1)) * 0.25
-    }
-    expect(p).toBeCloseTo(expected, 3)
-  })
+      // Jest's toBeCloseTo(expected, 3): within half a unit of the third decimal.
+      assert.ok(Math.abs(p - expected) < 0.0005, `chance ${p}, not ${expected}`)
+    })
+  }
 
   it('at ~30 requests a check is rolled back by the first check with 70+ served, in ≥ 99%', () => {
     // By 70+ served the limit test alone rolls back 6+ bad of 55…83 (P(Bin(70, 0.2) ≥ 6) =
@@ -225,6 +239,6 @@ describe('a 20% 5xx candidate against a 1% limit', () => {
       }
       if (!rolledBack) late++
     }
-    expect(late / 2000).toBeLessThanOrEqual(0.01)
+    assert.ok(late / 2000 <= 0.01, `${late} of 2000 late`)
   })
 })
