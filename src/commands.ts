@@ -21,11 +21,10 @@ import {
   type RouterConfig
 } from './core/record.js'
 import { type DeploymentObject, readiness } from './core/workload.js'
-import { DEPLOYMENTS, type Kube } from './adapters/kube.js'
-import { PrometheusMetrics } from './adapters/prometheus.js'
+import { DEPLOYMENTS, type KubeApi } from './adapters/kube.js'
 import { holderRunUrl, LockHeldError } from './adapters/lease.js'
-import { metricsFor, prometheusAt, routerConfigFrom, routerFor } from './adapters/factory.js'
-import type { RecordState, RecordStore, TrafficRouter } from './ports.js'
+import { routerConfigFrom, routerFor } from './adapters/factory.js'
+import type { MetricsSource, RecordState, RecordStore, TrafficRouter } from './ports.js'
 import {
   type AnalysisPlan,
   checkPermissions,
@@ -66,11 +65,13 @@ export const silentNotifier: Notifier = {
 
 export interface CommandDeps {
   settings: Readonly<Settings>
-  kube: Kube
+  kube: KubeApi
   namespace: string
   owner: Owner
   runId: string
   records: RecordStore
+  /** The metrics source at a Prometheus base URL, reached with this run's transport inputs. */
+  metricsAt: (url: string) => MetricsSource
   log: Log
   clock: Clock
   notifier: Notifier
@@ -148,7 +149,7 @@ function engine(d: CommandDeps, record: RolloutRecord, options: { fence?: boolea
   return new Rollout(
     {
       kube: d.kube,
-      metrics: metricsFor(d.settings, record.config.prometheusUrl),
+      metrics: metricsOf(d, record),
       records: d.records,
       router: routerOf(d, record.config),
       log: d.log,
@@ -157,6 +158,12 @@ function engine(d: CommandDeps, record: RolloutRecord, options: { fence?: boolea
     },
     record
   )
+}
+
+/** A rollout's metrics: this run's prometheus-url, else the record's; none without either. */
+function metricsOf(d: CommandDeps, record: RolloutRecord): MetricsSource | undefined {
+  const url = d.settings.prometheusUrl ?? record.config.prometheusUrl
+  return url ? d.metricsAt(url) : undefined
 }
 
 async function finish(d: CommandDeps, ended: RolloutEnd): Promise<CommandResult> {
@@ -212,9 +219,8 @@ export async function deploy(d: CommandDeps): Promise<CommandResult> {
   if (mode === 'recover') await recover(d, state.record as RolloutRecord)
   // A run that ended the last release may have died before retiring what it adopted.
   else if (state.record) await retire(d, state.record)
-  const prometheus = prometheusAt(settings, settings.prometheusUrl ?? '')
   const plan = await log.group('Preflight', async () => {
-    const p = await preflight({ ...d, prometheus })
+    const p = await preflight({ ...d, metrics: d.metricsAt(settings.prometheusUrl ?? '') })
     log.info(
       `stable ${p.stable} (${p.stableImage ?? '?'}) → candidate ${p.candidate} (${p.candidateImage ?? '?'})`
     )
@@ -522,10 +528,7 @@ async function checkPrometheus(d: CommandDeps, record: RolloutRecord): Promise<v
     record.stable.color,
     promRange(record.config.analysisWindowMs)
   )
-  const readings = await new PrometheusMetrics(prometheusAt(d.settings, url)).read(
-    queriesFor(specs, values),
-    d.clock.now()
-  )
+  const readings = await d.metricsAt(url).read(queriesFor(specs, values), d.clock.now())
   const failures = specs.flatMap((s) => {
     const r = readings[s.name]
     return r?.kind === 'none' ? [{ metric: s.name, reason: r.reason }] : []
@@ -612,9 +615,8 @@ export async function plan(d: CommandDeps): Promise<CommandResult> {
       `a rollout is ${state.record.phase} now; this release will have to wait until it is promoted or rolled back`
     )
   }
-  const prometheus = prometheusAt(settings, settings.prometheusUrl ?? '')
   const p: Plan = await log.group('Preflight', () =>
-    preflight({ ...d, prometheus }, { lenient: true })
+    preflight({ ...d, metrics: d.metricsAt(settings.prometheusUrl ?? '') }, { lenient: true })
   )
   const metrics = judged(p.analysis.specs)
   const judge = judgeSettingsOf(configFrom(settings, p.routerConfig, p.analysis))

@@ -8,7 +8,7 @@ import { hostname, tmpdir } from 'node:os'
 import path from 'node:path'
 import { readSettings, type Settings } from './inputs.js'
 import { maskInputSecrets } from './secrets.js'
-import { connect } from './adapters/factory.js'
+import { connect, metricsAt } from './adapters/factory.js'
 import { LockLostError } from './adapters/lease.js'
 import { type CommandResult, type Notifier, runCommand, silentNotifier } from './commands.js'
 import { outputsOf, reportJson, summaryMarkdown } from './report.js'
@@ -123,6 +123,7 @@ export async function run(): Promise<void> {
       owner,
       runId,
       records,
+      metricsAt: metricsAt(settings),
       log: actionsLog,
       clock: systemClock,
       notifier

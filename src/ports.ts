@@ -7,7 +7,9 @@ import type { Color, ColorWeights } from './core/color.js'
 import type { RolloutRecord } from './core/record.js'
 import type { TestHeader } from './core/test-route.js'
 import type { RouteWeights, RouterObjectState } from './core/drift.js'
-import type { Kube } from './adapters/kube.js'
+import type { KubeApi } from './adapters/kube.js'
+
+export type { KubeApi } from './adapters/kube.js'
 
 export type { MetricsSource, Reading } from './core/metrics.js'
 
@@ -122,10 +124,10 @@ export interface RecordStore {
 }
 
 /**
- * The Deployments and Pods of the colors: the part of the Kubernetes client the engine uses.
- * `Kube` is the implementation; tests use an in-memory fake of these five calls.
+ * The Deployments and Pods of the colors: the part of the Kubernetes API the engine uses. Tests
+ * use an in-memory fake of these five calls.
  */
-export type WorkloadApi = Pick<Kube, 'get' | 'list' | 'create' | 'replace' | 'patch'>
+export type WorkloadApi = Pick<KubeApi, 'get' | 'list' | 'create' | 'replace' | 'patch'>
 
 /** One Kubernetes permission the action needs, with why: for preflight's access reviews and the README's Role. */
 export interface Permission {

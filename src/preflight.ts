@@ -23,18 +23,18 @@ import {
   type LatencyBuckets,
   lifetimeShare,
   type MetricQuery,
+  type MetricsSource,
   type MetricSpec,
   placeholders,
   queriesFor
 } from './core/metrics.js'
-import { DEPLOYMENTS, type Kube, PODS, SERVICES } from './adapters/kube.js'
+import { DEPLOYMENTS, type KubeApi, PODS, SERVICES } from './adapters/kube.js'
 import { routerConfigFrom, routerFor } from './adapters/factory.js'
-import { type Prometheus, PrometheusMetrics } from './adapters/prometheus.js'
 import { type Permission, rolloutPermissions } from './permissions.js'
 import type { RouterConfig } from './core/record.js'
 import type { TrafficRouter } from './ports.js'
 import type { Settings } from './inputs.js'
-import type { Log } from './log.js'
+import type { Clock, Log } from './log.js'
 
 export class PreflightError extends Error {
   constructor(message: string) {
@@ -69,10 +69,12 @@ export interface Plan {
 
 export interface PreflightDeps {
   settings: Readonly<Settings>
-  kube: Kube
-  prometheus: Prometheus
+  kube: KubeApi
+  /** The metrics source at the run's prometheus-url. */
+  metrics: MetricsSource
   namespace: string
   log: Log
+  clock: Clock
 }
 
 function fail(message: string): never {
@@ -87,7 +89,7 @@ const READ_VERBS = ['get', 'list', 'watch']
  * reported, since the release runs with another credential.
  */
 export async function checkPermissions(
-  kube: Kube,
+  kube: KubeApi,
   namespace: string,
   router: readonly Permission[],
   options: { readOnly?: boolean; log?: Log } = {}
@@ -261,11 +263,11 @@ export async function checkMetrics(
   deps: PreflightDeps,
   stableWorkload: string
 ): Promise<AnalysisPlan> {
-  const { settings, prometheus, namespace, log } = deps
+  const { settings, metrics, namespace, log, clock } = deps
   const selector = { workload: stableWorkload, namespace, reporter: settings.reporter }
   const [traffic, histogram] = await Promise.all([
-    prometheus.traffic(selector, settings.analysisWindowMs),
-    prometheus.latency(selector, settings.analysisWindowMs)
+    metrics.traffic(selector, settings.analysisWindowMs),
+    metrics.latency(selector, settings.analysisWindowMs)
   ])
   // The adapter's messages name the input to check (prometheus-url, -ca, -token, -headers).
   if (traffic.failure !== undefined) fail(traffic.failure)
@@ -290,7 +292,7 @@ export async function checkMetrics(
     specs,
     placeholders(settings.service, namespace, color, promRange(settings.analysisWindowMs))
   )
-  const readings = await new PrometheusMetrics(prometheus).read(queries, Date.now())
+  const readings = await metrics.read(queries, clock.now())
   const badShare: Record<string, number> = {}
   for (const [i, spec] of specs.entries()) {
     const q = queries[i] as MetricQuery

@@ -4,7 +4,13 @@
  * of them (counts, not draws: no randomness). Counters grow with the fake clock, as Istio's do.
  */
 import type { Color } from '../../src/core/color.js'
-import type { MetricQuery, MetricsSource, Reading } from '../../src/core/metrics.js'
+import type {
+  LatencyHistogram,
+  MetricQuery,
+  MetricsSource,
+  Reading,
+  StableTraffic
+} from '../../src/core/metrics.js'
 
 export class FakeMesh implements MetricsSource {
   private readonly counters: Record<Color, { total: number; bad: number }> = {
@@ -31,6 +37,17 @@ export class FakeMesh implements MetricsSource {
       this.counters[color].total += n
       this.counters[color].bad += Math.round(n * this.errorRate[color])
     }
+  }
+
+  /** The whole service's rate, and the stable's (blue's) 5xx share. */
+  async traffic(): Promise<StableTraffic> {
+    return { rps: this.rps, errorShare: this.errorRate.blue }
+  }
+
+  /** Istio's default bucket bounds up to 10 s, and no p99 (the fake times nothing). */
+  async latency(): Promise<LatencyHistogram> {
+    const bounds = [0.5, 1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000]
+    return { buckets: bounds.map((ms) => ({ le: String(ms), ms })) }
   }
 
   async read(queries: readonly MetricQuery[], atMs: number): Promise<Record<string, Reading>> {

@@ -10,12 +10,12 @@ import type { MetricsSource, RecordStore, TrafficRouter } from '../ports.js'
 import { gatewayVersion, GatewayRouter } from './gateway.js'
 import { istioVersion, IstioRouter } from './istio.js'
 import { maskKubeconfigSecrets, transportWarnings } from '../secrets.js'
-import { Kube, loadKubeConfig } from './kube.js'
+import { Kube, type KubeApi, loadKubeConfig } from './kube.js'
 import { LeaseStore } from './lease.js'
 import { Prometheus, PrometheusMetrics } from './prometheus.js'
 
 /** The router a rollout's config names: a continued rollout gets the record's, not the inputs'. */
-export function routerFor(kube: Kube, service: ServiceRef, config: RouterConfig): TrafficRouter {
+export function routerFor(kube: KubeApi, service: ServiceRef, config: RouterConfig): TrafficRouter {
   switch (config.kind) {
     case 'istio':
       return new IstioRouter(kube, service, config)
@@ -33,7 +33,7 @@ export function routerFor(kube: Kube, service: ServiceRef, config: RouterConfig)
 /** The router config of a new rollout, from the settings and what the cluster serves. */
 export async function routerConfigFrom(
   settings: Readonly<Settings>,
-  kube: Kube
+  kube: KubeApi
 ): Promise<RouterConfig> {
   if (settings.router === 'gateway-api') {
     return {
@@ -53,32 +53,26 @@ export async function routerConfigFrom(
 }
 
 /**
- * Prometheus at `url` with this run's own transport inputs. The recorded URL holds no
- * credentials: a later run brings its own (token, headers, or a user and password in its
- * prometheus-url).
+ * The metrics source at a Prometheus base URL, reached with this run's own transport inputs
+ * (CA, token, headers, timeout). A recorded URL holds no credentials: a later run brings its own
+ * (token, headers, or a user and password in its prometheus-url).
  */
-export function prometheusAt(s: Readonly<Settings>, url: string): Prometheus {
-  return new Prometheus(url, {
-    timeoutMs: s.prometheusTimeoutMs,
-    ca: s.prometheusCa,
-    token: s.prometheusToken,
-    basicAuth: s.prometheusBasicAuth,
-    headers: s.prometheusHeaders
-  })
-}
-
-/** The metrics source of a rollout: this run's prometheus-url, else the record's; none without. */
-export function metricsFor(
-  s: Readonly<Settings>,
-  recordedUrl: string | undefined
-): MetricsSource | undefined {
-  const url = s.prometheusUrl ?? recordedUrl
-  return url ? new PrometheusMetrics(prometheusAt(s, url)) : undefined
+export function metricsAt(s: Readonly<Settings>): (url: string) => MetricsSource {
+  return (url) =>
+    new PrometheusMetrics(
+      new Prometheus(url, {
+        timeoutMs: s.prometheusTimeoutMs,
+        ca: s.prometheusCa,
+        token: s.prometheusToken,
+        basicAuth: s.prometheusBasicAuth,
+        headers: s.prometheusHeaders
+      })
+    )
 }
 
 /** The record store of the service: its Lease, held as `runId`. */
 export function recordStoreFor(
-  kube: Kube,
+  kube: KubeApi,
   namespace: string,
   s: Readonly<Settings>,
   runId: string
@@ -88,7 +82,7 @@ export function recordStoreFor(
 
 /** What every step of the action needs first: the cluster, the namespace, the record store. */
 export interface Connection {
-  kube: Kube
+  kube: KubeApi
   namespace: string
   records: RecordStore & LeaseStore
 }

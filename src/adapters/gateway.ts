@@ -38,7 +38,7 @@ import type {
 import { FENCE_ANNOTATION, fenceOps, guardedPatch } from './guarded-patch.js'
 import {
   DEFAULT_RETRY,
-  type Kube,
+  type KubeApi,
   KubeError,
   type KubeObject,
   type ResourceType,
@@ -54,7 +54,7 @@ export const GATEWAY_VERSIONS = ['v1', 'v1beta1'] as const
  * The gateway.networking.k8s.io version to use, preferring v1; an error saying what to do when
  * the cluster serves neither.
  */
-export async function gatewayVersion(kube: Kube): Promise<string> {
+export async function gatewayVersion(kube: KubeApi): Promise<string> {
   const served = await kube.servedVersions(GATEWAY_GROUP)
   const version = GATEWAY_VERSIONS.find((v) => served.includes(v))
   if (!version) {
@@ -146,7 +146,7 @@ export class GatewayRouter implements TrafficRouter {
   readonly permissions = GATEWAY_PERMISSIONS
 
   constructor(
-    private readonly kube: Kube,
+    private readonly kube: KubeApi,
     private readonly service: ServiceRef,
     private readonly config: GatewayRouterConfig
   ) {

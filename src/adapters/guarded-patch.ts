@@ -7,7 +7,7 @@ import type { JsonPatchOp } from '../core/routes.js'
 import {
   backoff,
   DEFAULT_RETRY,
-  type Kube,
+  type KubeApi,
   type KubeObject,
   KubeError,
   type ResourceType,
@@ -51,7 +51,7 @@ export interface GuardedPatch {
  * wrote the object since the read) re-plans up to the policy's `conflicts` times. Returns the
  * object as written (or as read, when the plan was empty).
  */
-export async function guardedPatch(kube: Kube, p: GuardedPatch): Promise<KubeObject> {
+export async function guardedPatch(kube: KubeApi, p: GuardedPatch): Promise<KubeObject> {
   const policy = p.retry ?? DEFAULT_RETRY
   for (let conflicts = 0; ; conflicts++) {
     const current = await p.read()

@@ -34,7 +34,7 @@ import type {
 } from '../ports.js'
 import { fenceOps, FENCE_ANNOTATION, guardedPatch } from './guarded-patch.js'
 import {
-  type Kube,
+  type KubeApi,
   type KubeObject,
   type ResourceType,
   ROLLBACK_RETRY,
@@ -49,7 +49,7 @@ export const ISTIO_VERSIONS = ['v1', 'v1beta1', 'v1alpha3'] as const
  * The networking.istio.io version to use, preferring v1; an error saying what to do when the
  * cluster serves none.
  */
-export async function istioVersion(kube: Kube): Promise<string> {
+export async function istioVersion(kube: KubeApi): Promise<string> {
   const served = await kube.servedVersions(ISTIO_GROUP)
   const version = ISTIO_VERSIONS.find((v) => served.includes(v))
   if (!version) {
@@ -97,7 +97,7 @@ export class IstioRouter implements TrafficRouter {
   readonly permissions = ISTIO_PERMISSIONS
 
   constructor(
-    private readonly kube: Kube,
+    private readonly kube: KubeApi,
     private readonly service: ServiceRef,
     private readonly config: IstioRouterConfig
   ) {

@@ -291,6 +291,16 @@ function describe(type: ResourceType, namespace: string, name?: string): string 
     : `${resource} in namespace ${namespace}`
 }
 
+/**
+ * The Kubernetes API as the action uses it: raw objects by resource type, access reviews and
+ * discovery. `Kube` (client-node) is the implementation; the routers, the Lease store, preflight
+ * and the commands see only this.
+ */
+export type KubeApi = Pick<
+  Kube,
+  'get' | 'list' | 'create' | 'replace' | 'patch' | 'canI' | 'servedVersions'
+>
+
 /** Generic, retried access to namespaced objects as raw JSON. */
 export class Kube {
   private readonly custom: CustomObjectsApi

@@ -8,7 +8,7 @@ import { int32Count, metadataProblems, microTime } from '../core/limits.js'
 import { recordAnnotation, type RolloutRecord } from '../core/record.js'
 import { upgradeRecord } from '../core/schema.js'
 import type { RecordState, RecordStore } from '../ports.js'
-import { type Kube, type KubeObject, KubeError, LEASES, ROLLBACK_RETRY } from './kube.js'
+import { type KubeApi, type KubeObject, KubeError, LEASES, ROLLBACK_RETRY } from './kube.js'
 
 export const RECORD_ANNOTATION = 'istio-bluegreen.io/record'
 
@@ -118,7 +118,7 @@ export class LeaseStore implements RecordStore {
   private lost?: LockLostError
 
   constructor(
-    private readonly kube: Kube,
+    private readonly kube: KubeApi,
     private readonly namespace: string,
     private readonly service: string,
     readonly identity: string,

@@ -7,7 +7,14 @@
  */
 import { request as httpRequest } from 'node:http'
 import { request as httpsRequest, type RequestOptions } from 'node:https'
-import type { MetricQuery, MetricsSource, Reading, SeriesValue } from '../core/metrics.js'
+import type {
+  LatencyHistogram,
+  MetricQuery,
+  MetricsSource,
+  Reading,
+  SeriesValue,
+  StableTraffic
+} from '../core/metrics.js'
 import { latencyQueries, trafficQueries, type WorkloadSelector } from '../core/queries.js'
 import { promRange } from '../core/duration.js'
 import { UNTRUSTED_CA } from './tls.js'
@@ -43,20 +50,6 @@ export interface PrometheusOptions {
   basicAuth?: { username: string; password: string }
   /** Extra request headers (e.g. `X-Scope-OrgID`); names and values already validated. */
   headers?: Readonly<Record<string, string>>
-}
-
-/** The stable's traffic over a window, or why it could not be read. */
-export interface StableTraffic {
-  rps?: number
-  errorShare?: number
-  failure?: string
-}
-
-/** A workload's latency histogram over a window. */
-export interface LatencyHistogram {
-  buckets: Array<{ le: string; ms: number }>
-  p99Ms?: number
-  failure?: string
 }
 
 /**
@@ -376,6 +369,14 @@ export class Prometheus {
  */
 export class PrometheusMetrics implements MetricsSource {
   constructor(private readonly prometheus: Prometheus) {}
+
+  traffic(selector: WorkloadSelector, windowMs: number): Promise<StableTraffic> {
+    return this.prometheus.traffic(selector, windowMs)
+  }
+
+  latency(selector: WorkloadSelector, windowMs: number): Promise<LatencyHistogram> {
+    return this.prometheus.latency(selector, windowMs)
+  }
 
   async read(queries: readonly MetricQuery[], atMs: number): Promise<Record<string, Reading>> {
     const entries = await Promise.all(

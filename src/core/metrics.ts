@@ -6,7 +6,7 @@
 import { type Color, deploymentName } from './color.js'
 import { type MetricDefinition, type PlaceholderValues, renderQuery } from './custom-metrics.js'
 import type { GaugeMetric, JudgedMetric, MetricSample, RatioMetric } from './judge.js'
-import { promString, type Reporter } from './queries.js'
+import { promString, type Reporter, type WorkloadSelector } from './queries.js'
 
 /** A ratio metric with the PromQL of its counters (raw series; the judge differences them). */
 export interface RatioSpec extends RatioMetric {
@@ -171,6 +171,24 @@ export type Reading =
  */
 export interface MetricsSource {
   read(queries: readonly MetricQuery[], atMs: number): Promise<Record<string, Reading>>
+  /** The stable workload's request rate and 5xx share over a window, for preflight's estimates. */
+  traffic(selector: WorkloadSelector, windowMs: number): Promise<StableTraffic>
+  /** A workload's latency histogram over a window: its bucket bounds, to choose the ones judged. */
+  latency(selector: WorkloadSelector, windowMs: number): Promise<LatencyHistogram>
+}
+
+/** The stable's traffic over a window, or why it could not be read; no `rps`: no series. */
+export interface StableTraffic {
+  rps?: number
+  errorShare?: number
+  failure?: string
+}
+
+/** A workload's latency histogram over a window (the p99 only chooses a bucket, never judges). */
+export interface LatencyHistogram {
+  buckets: Array<{ le: string; ms: number }>
+  p99Ms?: number
+  failure?: string
 }
 
 /** Placeholder values for one color of a service. */
