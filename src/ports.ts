@@ -125,9 +125,12 @@ export interface RecordStore {
 
 /**
  * The Deployments and Pods of the colors: the part of the Kubernetes API the engine uses. Tests
- * use an in-memory fake of these five calls.
+ * use an in-memory fake of these calls.
  */
-export type WorkloadApi = Pick<KubeApi, 'get' | 'list' | 'create' | 'replace' | 'patch'>
+export type WorkloadApi = Pick<
+  KubeApi,
+  'get' | 'list' | 'create' | 'replace' | 'patch' | 'nextChange'
+>
 
 /** One Kubernetes permission the action needs, with why: for preflight's access reviews and the README's Role. */
 export interface Permission {

@@ -81,7 +81,8 @@ function fail(message: string): never {
   throw new PreflightError(message)
 }
 
-const READ_VERBS = ['get', 'list', 'watch']
+// What plan needs of a credential: watching a Deployment become ready is the release's.
+const READ_VERBS = ['get', 'list']
 
 /**
  * One SelfSubjectAccessReview per verb the action needs; all denials named at once. With

@@ -17,7 +17,8 @@ import {
   type ObservableMiddleware,
   PatchStrategy,
   setHeaderOptions,
-  type V1Service
+  type V1Service,
+  Watch
 } from '@kubernetes/client-node'
 
 /** A Kubernetes object as JSON. */
@@ -174,6 +175,15 @@ export function toKubeError(error: unknown, what: string, server?: string): Kube
   )
 }
 
+/** client-node's Watch reports a refused watch as an Error with the HTTP status in `statusCode`. */
+function watchError(error: unknown, what: string, server: string | undefined): KubeError {
+  const code = (error as { statusCode?: unknown }).statusCode
+  if (typeof code === 'number') {
+    return new KubeError(code, `HTTP${code}`, `${what}: HTTP ${code} ${(error as Error).message}`)
+  }
+  return toKubeError(error, what, server)
+}
+
 export interface RetryPolicy {
   /** Attempts in all, including the first. */
   attempts: number
@@ -298,7 +308,7 @@ function describe(type: ResourceType, namespace: string, name?: string): string 
  */
 export type KubeApi = Pick<
   Kube,
-  'get' | 'list' | 'create' | 'replace' | 'patch' | 'canI' | 'servedVersions'
+  'get' | 'list' | 'create' | 'replace' | 'patch' | 'nextChange' | 'canI' | 'servedVersions'
 >
 
 /** Generic, retried access to namespaced objects as raw JSON. */
@@ -441,6 +451,72 @@ export class Kube {
         ),
       policy
     )) as KubeObject
+  }
+
+  /**
+   * Resolves at the first change of one object after `resourceVersion` (a watch on its name), or
+   * as soon as `signal` aborts. A watch the server ends without an event is opened again from the
+   * same version. Rejects with a KubeError when the watch is refused or fails (410 Expired: the
+   * version is too old to watch from; read the object again).
+   */
+  nextChange(
+    type: ResourceType,
+    namespace: string,
+    name: string,
+    resourceVersion: string,
+    signal: AbortSignal
+  ): Promise<void> {
+    const what = `watch ${describe(type, namespace, name)}`
+    const server = this.config.getCurrentCluster()?.server
+    const path = `${type.group ? `/apis/${type.group}` : '/api'}/${type.version}/namespaces/${namespace}/${type.plural}`
+    const query = { fieldSelector: `metadata.name=${name}`, resourceVersion }
+    return new Promise<void>((resolve, reject) => {
+      let watching: AbortController | undefined
+      let settled = false
+      const settle = (error?: KubeError): void => {
+        if (settled) return
+        settled = true
+        signal.removeEventListener('abort', aborted)
+        watching?.abort()
+        if (error) reject(error)
+        else resolve()
+      }
+      const aborted = (): void => settle()
+      signal.addEventListener('abort', aborted, { once: true })
+      const open = (): void => {
+        if (settled) return
+        void new Watch(this.config)
+          .watch(
+            path,
+            query,
+            (type, object: StatusBody & { code?: number }) => {
+              if (type === 'ERROR') {
+                const code = object.code ?? 500
+                settle(
+                  new KubeError(
+                    code,
+                    object.reason ?? `HTTP${code}`,
+                    `${what}: ${object.message ?? `HTTP ${code}`}`
+                  )
+                )
+              } else if (type !== 'BOOKMARK') settle()
+            },
+            (error: unknown) => {
+              if (settled) return
+              // The server closed the watch, or it sat idle past client-node's inactivity limit:
+              // nothing changed, so watch again.
+              if (!error || (error instanceof Error && error.name === 'TimeoutError')) open()
+              else settle(watchError(error, what, server))
+            }
+          )
+          .then((controller) => {
+            watching = controller
+            if (settled) controller.abort()
+          })
+      }
+      if (signal.aborted) settle()
+      else open()
+    })
   }
 
   /** Versions the API server serves for an API group (discovery); [] when the group is absent. */
