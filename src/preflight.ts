@@ -28,11 +28,10 @@ import {
   placeholders,
   queriesFor
 } from './core/metrics.js'
-import { DEPLOYMENTS, type KubeApi, PODS, SERVICES } from './adapters/kube.js'
 import { routerConfigFrom, routerFor } from './adapters/factory.js'
 import { type Permission, rolloutPermissions } from './permissions.js'
 import type { RouterConfig } from './core/record.js'
-import type { TrafficRouter } from './ports.js'
+import { DEPLOYMENTS, type KubeApi, PODS, SERVICES, type TrafficRouter } from './ports.js'
 import type { Settings } from './inputs.js'
 import type { Clock, Log } from './log.js'
 

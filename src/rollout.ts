@@ -55,9 +55,17 @@ import {
   type PodObject,
   readiness
 } from './core/workload.js'
-import { DEPLOYMENTS, KubeError, PODS, ROLLBACK_RETRY } from './adapters/kube.js'
 import { LockLostError } from './adapters/lease.js'
-import type { RecordStore, TrafficRouter, WeightWrite, WorkloadApi } from './ports.js'
+import {
+  DEPLOYMENTS,
+  KubeError,
+  PODS,
+  type RecordStore,
+  ROLLBACK_RETRY,
+  type TrafficRouter,
+  type WeightWrite,
+  type WorkloadApi
+} from './ports.js'
 import type { Clock, Log } from './log.js'
 
 /** Conflicts on the candidate's Deployment write (a controller's status updates) before giving up. */

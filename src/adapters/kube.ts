@@ -20,52 +20,29 @@ import {
   type V1Service,
   Watch
 } from '@kubernetes/client-node'
+import {
+  DEFAULT_RETRY,
+  KubeError,
+  type KubeApi,
+  type KubeObject,
+  type ResourceType,
+  type RetryPolicy
+} from '../ports.js'
 
-/** A Kubernetes object as JSON. */
-export interface KubeObject {
-  apiVersion?: string
-  kind?: string
-  metadata: {
-    name: string
-    namespace?: string
-    resourceVersion?: string
-    generation?: number
-    labels?: Record<string, string>
-    annotations?: Record<string, string>
-    [key: string]: unknown
-  }
-  spec?: Record<string, unknown>
-  status?: Record<string, unknown>
-  [key: string]: unknown
-}
-
-/** Where a resource lives in the API: group ('' for core), version, plural. */
-export interface ResourceType {
-  group: string
-  version: string
-  plural: string
-  kind: string
-}
-
-export const DEPLOYMENTS: ResourceType = {
-  group: 'apps',
-  version: 'v1',
-  plural: 'deployments',
-  kind: 'Deployment'
-}
-export const LEASES: ResourceType = {
-  group: 'coordination.k8s.io',
-  version: 'v1',
-  plural: 'leases',
-  kind: 'Lease'
-}
-export const SERVICES: ResourceType = {
-  group: '',
-  version: 'v1',
-  plural: 'services',
-  kind: 'Service'
-}
-export const PODS: ResourceType = { group: '', version: 'v1', plural: 'pods', kind: 'Pod' }
+// The port's shapes, for the adapters and tests that import them from here.
+export {
+  DEFAULT_RETRY,
+  DEPLOYMENTS,
+  KubeError,
+  LEASES,
+  PODS,
+  ROLLBACK_RETRY,
+  SERVICES,
+  type KubeApi,
+  type KubeObject,
+  type ResourceType,
+  type RetryPolicy
+} from '../ports.js'
 
 /**
  * A call Kube does not have: reading a core-group kind other than Service and Pod, or writing a
@@ -78,32 +55,6 @@ export class UnknownKindError extends Error {
       `Kube cannot ${operation} ${type.kind} (${type.plural}, core group): core-group objects go through CoreV1Api, where Kube reads Services and Pods and only creates and patches Services; add the call for ${type.plural} to src/adapters/kube.ts`
     )
     this.name = 'UnknownKindError'
-  }
-}
-
-/** An API server answer other than success, reduced to its meaning (no request headers). */
-export class KubeError extends Error {
-  constructor(
-    readonly code: number,
-    readonly reason: string,
-    message: string,
-    options?: { cause?: unknown }
-  ) {
-    super(message, options)
-    this.name = 'KubeError'
-  }
-
-  get notFound(): boolean {
-    return this.code === 404
-  }
-
-  get conflict(): boolean {
-    return this.code === 409 && this.reason !== 'AlreadyExists'
-  }
-
-  /** Worth another try: throttled, server-side trouble, or no answer at all. */
-  get transient(): boolean {
-    return this.reason === 'Unreachable' || this.code === 429 || this.code >= 500
   }
 }
 
@@ -182,34 +133,6 @@ function watchError(error: unknown, what: string, server: string | undefined): K
     return new KubeError(code, `HTTP${code}`, `${what}: HTTP ${code} ${(error as Error).message}`)
   }
   return toKubeError(error, what, server)
-}
-
-export interface RetryPolicy {
-  /** Attempts in all, including the first. */
-  attempts: number
-  /** First backoff, doubled each retry up to maxDelayMs; each delay is jittered ±50%. */
-  baseDelayMs: number
-  maxDelayMs: number
-  /** No retry starts after this much time since the first attempt. */
-  budgetMs: number
-  /** Conflicts (409) re-read and re-planned before a write gives up. */
-  conflicts: number
-}
-
-export const DEFAULT_RETRY: RetryPolicy = {
-  attempts: 6,
-  baseDelayMs: 200,
-  maxDelayMs: 3000,
-  budgetMs: 30_000,
-  conflicts: 25
-}
-/** Rollback must not give up easily: traffic is on a candidate that failed. */
-export const ROLLBACK_RETRY: RetryPolicy = {
-  attempts: 20,
-  baseDelayMs: 250,
-  maxDelayMs: 5000,
-  budgetMs: 120_000,
-  conflicts: 50
 }
 
 /** Backoff before retry number `attempt` (1-based): capped, doubled, jittered ±50%. */
@@ -301,18 +224,8 @@ function describe(type: ResourceType, namespace: string, name?: string): string 
     : `${resource} in namespace ${namespace}`
 }
 
-/**
- * The Kubernetes API as the action uses it: raw objects by resource type, access reviews and
- * discovery. `Kube` (client-node) is the implementation; the routers, the Lease store, preflight
- * and the commands see only this.
- */
-export type KubeApi = Pick<
-  Kube,
-  'get' | 'list' | 'create' | 'replace' | 'patch' | 'nextChange' | 'canI' | 'servedVersions'
->
-
 /** Generic, retried access to namespaced objects as raw JSON. */
-export class Kube {
+export class Kube implements KubeApi {
   private readonly custom: CustomObjectsApi
   private readonly authz: AuthorizationV1Api
   private readonly coreApi: CoreV1Api
