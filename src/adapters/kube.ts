@@ -4,22 +4,60 @@
  * API server's status code, reason and message; transient failures are retried with capped
  * exponential backoff and jitter.
  */
+import { createHash } from 'node:crypto'
 import { FIELD_MANAGER } from '../core/drift.js'
 import { INVALID_CERTIFICATE, UNTRUSTED_CA } from './tls.js'
 import {
   ApiException,
   ApisApi,
   AuthorizationV1Api,
+  type Cluster,
   CoreV1Api,
   CustomObjectsApi,
   KubeConfig,
   Observable,
   type ObservableMiddleware,
   PatchStrategy,
+  type RequestContext,
   setHeaderOptions,
+  type User,
   type V1Service,
   Watch
 } from '@kubernetes/client-node'
+
+/**
+ * Which requests may share connections: those with the same key, from the kubeconfig's server,
+ * CA and client certificate and the request's Authorization header. undefined when they must
+ * not: an exec or auth-provider credential without a token may be a client certificate that the
+ * plugin renews, which only a new connection would present.
+ */
+export function connectionKey(
+  cluster: Pick<
+    Cluster,
+    'server' | 'caData' | 'caFile' | 'tlsServerName' | 'skipTLSVerify' | 'proxyUrl'
+  > | null,
+  user: Pick<
+    User,
+    'certData' | 'certFile' | 'keyData' | 'keyFile' | 'exec' | 'authProvider'
+  > | null,
+  authorization: string | undefined
+): string | undefined {
+  if ((user?.exec || user?.authProvider) && !authorization) return undefined
+  const parts = [
+    cluster?.server,
+    cluster?.caData,
+    cluster?.caFile,
+    cluster?.tlsServerName,
+    cluster?.skipTLSVerify,
+    cluster?.proxyUrl,
+    user?.certData,
+    user?.certFile,
+    user?.keyData,
+    user?.keyFile,
+    authorization
+  ]
+  return createHash('sha256').update(JSON.stringify(parts)).digest('hex')
+}
 
 /** A Kubernetes object as JSON. */
 export interface KubeObject {
@@ -319,6 +357,16 @@ export class Kube {
   private readonly apis: ApisApi
   private readonly timeoutMs: number
   private readonly retry: RetryPolicy
+  /**
+   * client-node gives every request of a cluster with its own CA or client certificate (nearly
+   * every cluster) a new undici Agent, so a new TLS connection and handshake each time. The first
+   * Agent made for a connection key is kept here and given to every later request with that key:
+   * they share its keep-alive connections.
+   */
+  private readonly connections = new Map<
+    string,
+    NonNullable<ReturnType<RequestContext['getDispatcher']>>
+  >()
 
   constructor(
     readonly config: KubeConfig,
@@ -343,12 +391,28 @@ export class Kube {
     const timeout: ObservableMiddleware = {
       pre: (ctx) => {
         ctx.setSignal(AbortSignal.timeout(this.timeoutMs))
+        this.share(ctx)
         return new Observable(Promise.resolve(ctx))
       },
       post: (ctx) => new Observable(Promise.resolve(ctx))
     }
     const base = { middleware: [timeout], middlewareMergeStrategy: 'append' as const }
     return contentType ? setHeaderOptions('Content-Type', contentType, base) : base
+  }
+
+  /** Give the request the connections of earlier requests with the same key (see connections). */
+  private share(ctx: RequestContext): void {
+    const made = ctx.getDispatcher()
+    if (!made) return
+    const key = connectionKey(
+      this.config.getCurrentCluster(),
+      this.config.getCurrentUser(),
+      ctx.getHeaders()['Authorization']
+    )
+    if (key === undefined) return
+    const kept = this.connections.get(key)
+    if (kept) ctx.setDispatcher(kept)
+    else this.connections.set(key, made)
   }
 
   private async call<T>(what: string, fn: () => Promise<T>, policy = this.retry): Promise<T> {
