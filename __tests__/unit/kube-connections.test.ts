@@ -8,25 +8,18 @@ import type { AddressInfo } from 'node:net'
 import { connectionKey, Kube, LEASES, loadKubeConfig } from '../../src/adapters/kube.js'
 import { SANDBOX_CERT, SANDBOX_KEY } from '../../sandbox/apiserver/tls.js'
 
-const CLUSTER = {
+type ClusterFields = Parameters<typeof connectionKey>[0]
+type UserFields = Parameters<typeof connectionKey>[1]
+
+const CLUSTER: NonNullable<ClusterFields> = {
   server: 'https://10.0.0.1',
   caData: 'Q0E=',
-  caFile: undefined,
-  tlsServerName: undefined,
-  skipTLSVerify: false,
-  proxyUrl: undefined
+  skipTLSVerify: false
 }
-const USER = {
-  certData: undefined,
-  certFile: undefined,
-  keyData: undefined,
-  keyFile: undefined,
-  exec: undefined,
-  authProvider: undefined
-}
+const USER: NonNullable<UserFields> = {}
 
 describe('connectionKey: which requests may share connections', () => {
-  const key = (c: Partial<typeof CLUSTER>, u: Partial<typeof USER>, auth?: string) =>
+  const key = (c: Partial<typeof CLUSTER>, u: UserFields, auth?: string) =>
     connectionKey({ ...CLUSTER, ...c }, { ...USER, ...u }, auth)
   const base = key({}, {}, 'Bearer a')
 
@@ -41,7 +34,7 @@ describe('connectionKey: which requests may share connections', () => {
     expect(other === base).toBe(same)
   })
 
-  it.each<[string, Partial<typeof USER>, string | undefined, boolean]>([
+  it.each<[string, UserFields, string | undefined, boolean]>([
     ['a static token', {}, 'Bearer a', true],
     ['no credentials at all', {}, undefined, true],
     ['an exec plugin that gave a token', { exec: { command: 'aws' } }, 'Bearer a', true],
