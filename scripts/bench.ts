@@ -197,6 +197,59 @@ async function reaction(): Promise<Reaction> {
   }
 }
 
+/**
+ * Where the overhead goes, from the action's log lines (ms): each phase's time, less the pods'
+ * startup in the deploy and the bake time in the steps; they add up to the overhead.
+ */
+function phases(
+  t: Timeline,
+  totalMs: number,
+  started: number,
+  podsMs: number
+): Record<string, number> {
+  const lines = t.lines
+  const at = (test: (line: string) => boolean, after = 0): number => {
+    const found = lines.find((l) => l.at >= after && test(l.line))
+    if (!found) throw new Error('a phase of the rollout is missing from its log')
+    return found.at
+  }
+  const group = (name: string, after = 0): [number, number] => {
+    const start = at((l) => l.startsWith(`::group::${name}`), after)
+    return [start, at((l) => l === '::endgroup::', start)]
+  }
+  const first = lines[0]?.at ?? started
+  const [preflight, preflightEnd] = group('Preflight')
+  const [deploy, deployEnd] = group('Deploy ', preflightEnd)
+  const [routing, routingEnd] = group('Prepare routing', deployEnd)
+  let gaps = routing - deployEnd
+  let writes = 0
+  let bake = 0
+  let last = routingEnd
+  for (let i = 0; i < STEPS.length; i++) {
+    const [start, end] = group(`Step ${i + 1}/`, last)
+    const weights = at((l) => l.startsWith('weights '), start)
+    gaps += start - last
+    writes += weights - start
+    bake += end - weights - STEP_MS
+    last = end
+  }
+  const [promote, promoteEnd] = group('Promote', last)
+  gaps += promote - last
+  return {
+    'process start to its first line (Node, the bundle, the inputs)': first - started,
+    'first line to preflight (the clients, the lock read)': preflight - first,
+    preflight: preflightEnd - preflight,
+    'lock and record taken, up to the candidate written': deploy - preflightEnd,
+    "deploy less the pods' startup (readiness noticed, pods listed)": deployEnd - deploy - podsMs,
+    'prepare routing (subsets)': routingEnd - routing,
+    'the 4 steps up to their weights (drift read, record, patch, record)': writes,
+    'the 4 bakes beyond their 10 s (the last check, at the deadline, and the look)': bake,
+    'promote (record written and lock released in one write)': promoteEnd - promote,
+    'between the groups': gaps,
+    'promotion to exit (outputs, report, summary)': started + totalMs - promoteEnd
+  }
+}
+
 interface Overhead {
   totalMs: number
   podsMs: number
@@ -204,6 +257,7 @@ interface Overhead {
   perStep: number[]
   bakeRecords: number[]
   requests: Requests
+  phases: Record<string, number>
 }
 
 /** A healthy 4-step rollout: wall time less the bake time and the pods' own startup. */
@@ -232,7 +286,8 @@ async function overhead(): Promise<Overhead> {
       overheadMs: totalMs - STEPS.length * STEP_MS - podsMs,
       perStep,
       bakeRecords,
-      requests: requests(sb)
+      requests: requests(sb),
+      phases: phases(t, totalMs, started, podsMs)
     }
   } finally {
     await sb.stop()
@@ -319,6 +374,13 @@ row(
     met: (x) => x <= GOALS.recordWritesPerCheck
   }
 )
+
+console.log("\nWhere the overhead goes (the action's log, timed as it prints; medians, ms):\n")
+console.log('| phase | ms |')
+console.log('|---|---:|')
+for (const name of Object.keys(overheads[0]?.phases ?? {})) {
+  console.log(`| ${name} | ${Math.round(median(overheads.map((o) => o.phases[name] ?? 0)))} |`)
+}
 
 // Requests per rollout by kind of object: medians over the runs, promoted / rolled back.
 const kinds = [
