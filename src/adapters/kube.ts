@@ -4,14 +4,13 @@
  * API server's status code, reason and message; transient failures are retried with capped
  * exponential backoff and jitter.
  */
-import { createHash } from 'node:crypto'
+import { connectionKey } from '../core/connections.js'
 import { FIELD_MANAGER } from '../core/drift.js'
 import { INVALID_CERTIFICATE, UNTRUSTED_CA } from './tls.js'
 import {
   ApiException,
   ApisApi,
   AuthorizationV1Api,
-  type Cluster,
   CoreV1Api,
   CustomObjectsApi,
   KubeConfig,
@@ -20,44 +19,9 @@ import {
   PatchStrategy,
   type RequestContext,
   setHeaderOptions,
-  type User,
   type V1Service,
   Watch
 } from '@kubernetes/client-node'
-
-/**
- * Which requests may share connections: those with the same key, from the kubeconfig's server,
- * CA and client certificate and the request's Authorization header. undefined when they must
- * not: an exec or auth-provider credential without a token may be a client certificate that the
- * plugin renews, which only a new connection would present.
- */
-export function connectionKey(
-  cluster: Pick<
-    Cluster,
-    'server' | 'caData' | 'caFile' | 'tlsServerName' | 'skipTLSVerify' | 'proxyUrl'
-  > | null,
-  user: Pick<
-    User,
-    'certData' | 'certFile' | 'keyData' | 'keyFile' | 'exec' | 'authProvider'
-  > | null,
-  authorization: string | undefined
-): string | undefined {
-  if ((user?.exec || user?.authProvider) && !authorization) return undefined
-  const parts = [
-    cluster?.server,
-    cluster?.caData,
-    cluster?.caFile,
-    cluster?.tlsServerName,
-    cluster?.skipTLSVerify,
-    cluster?.proxyUrl,
-    user?.certData,
-    user?.certFile,
-    user?.keyData,
-    user?.keyFile,
-    authorization
-  ]
-  return createHash('sha256').update(JSON.stringify(parts)).digest('hex')
-}
 
 /** A Kubernetes object as JSON. */
 export interface KubeObject {
