@@ -233,7 +233,7 @@ export async function deploy(d: CommandDeps): Promise<CommandResult> {
     return p
   })
   const now = new Date(d.clock.now()).toISOString()
-  let record: RolloutRecord = {
+  const record: RolloutRecord = {
     schema: RECORD_SCHEMA,
     id: d.runId,
     phase: 'deploying',
@@ -258,9 +258,10 @@ export async function deploy(d: CommandDeps): Promise<CommandResult> {
   if (tookOverFrom) {
     log.warning(`took over the rollout lock from ${tookOverFrom}, which stopped renewing it`)
   }
-  record = await d.notifier.started(record, previous)
-  const rollout = engine(d, record)
-  await rollout.save({})
+  const notified = await d.notifier.started(record, previous)
+  const rollout = engine(d, notified)
+  // What the notifier added (GitHub ids) goes to the record now; the lock was just taken.
+  if (notified !== record) await rollout.save({})
   const replicas = Math.max(1, plan.stableDeployment.spec?.replicas ?? 1)
   const outcome = await rollout.guard(async () => {
     if (plan.adoptFrom) {

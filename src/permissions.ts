@@ -61,6 +61,12 @@ export const REQUIRED_PERMISSIONS: readonly Permission[] = rolloutPermissions(IS
 export const GATEWAY_REQUIRED_PERMISSIONS: readonly Permission[] =
   rolloutPermissions(GATEWAY_PERMISSIONS)
 
+/** What each router (TrafficRouter.permissions) needs, by the value of input `router`. */
+export const ROUTER_PERMISSIONS = {
+  istio: ISTIO_PERMISSIONS,
+  'gateway-api': GATEWAY_PERMISSIONS
+} as const satisfies Record<string, readonly Permission[]>
+
 /** The Role's permissions for each router, by the value of input `router`. */
 export const PERMISSIONS_BY_ROUTER = {
   istio: REQUIRED_PERMISSIONS,

@@ -29,7 +29,7 @@ import {
   queriesFor
 } from './core/metrics.js'
 import { routerConfigFrom, routerFor } from './adapters/factory.js'
-import { type Permission, rolloutPermissions } from './permissions.js'
+import { type Permission, ROUTER_PERMISSIONS, rolloutPermissions } from './permissions.js'
 import type { RouterConfig } from './core/record.js'
 import { DEPLOYMENTS, type KubeApi, PODS, SERVICES, type TrafficRouter } from './ports.js'
 import type { Settings } from './inputs.js'
@@ -114,6 +114,12 @@ export async function checkPermissions(
   }
 }
 
+/** The value of a settled promise, or its error thrown. */
+function settled<T>(result: PromiseSettledResult<T>): T {
+  if (result.status === 'rejected') throw result.reason
+  return result.value
+}
+
 /** The documents of the files input `manifests` names (a path or glob of YAML files). */
 async function readManifests(pattern: string): Promise<Manifests> {
   const files: string[] = []
@@ -140,11 +146,26 @@ export async function preflight(
   const { settings, kube, namespace, log } = deps
   const service: ServiceRef = { name: settings.service, namespace }
 
-  const routerConfig = await routerConfigFrom(settings, kube)
-  const router = routerFor(kube, service, routerConfig)
-  await checkPermissions(kube, namespace, router.permissions, { readOnly: options.lenient, log })
-
-  const svc = await kube.get(SERVICES, namespace, settings.service)
+  // The reads that depend on nothing but the settings go out together; what they find is
+  // judged in the order below, so the first problem named is the same as one read at a time.
+  const configured = routerConfigFrom(settings, kube)
+  const routing = configured.then(async (config) => {
+    const router = routerFor(kube, service, config)
+    return { router, inspected: await router.inspect(settings.colorLabel, settings.testHeader) }
+  })
+  const [config, permitted, found, routed, manifests] = await Promise.allSettled([
+    configured,
+    checkPermissions(kube, namespace, ROUTER_PERMISSIONS[settings.router], {
+      readOnly: options.lenient,
+      log
+    }),
+    kube.get(SERVICES, namespace, settings.service),
+    routing,
+    settings.manifests ? readManifests(settings.manifests) : Promise.resolve(undefined)
+  ])
+  const routerConfig = settled(config)
+  settled(permitted)
+  const svc = settled(found)
   if (!svc)
     fail(
       `Service ${settings.service} not found in namespace ${namespace}; check inputs "service" and "namespace"`
@@ -158,7 +179,7 @@ export async function preflight(
 
   // Every object: found, routes to the service, colors addressable (subsets), and with
   // test-header, room for the test route.
-  const inspected = await router.inspect(settings.colorLabel, settings.testHeader)
+  const { router, inspected } = settled(routed)
   if (!inspected.ok) fail(inspected.message)
   const { routes } = inspected
   const adoptRoutes = inspected.bare
@@ -195,11 +216,7 @@ export async function preflight(
     )
   }
 
-  const chosen = templateOf(
-    settings.service,
-    stableDeployment,
-    settings.manifests ? await readManifests(settings.manifests) : undefined
-  )
+  const chosen = templateOf(settings.service, stableDeployment, settled(manifests))
   if ('error' in chosen) fail(chosen.error)
   const { template } = chosen
   const containers = template.spec?.template?.spec?.containers ?? []
@@ -213,10 +230,13 @@ export async function preflight(
     Object.entries(d.spec?.selector?.matchLabels ?? {})
       .map(([k, v]) => `${k}=${v}`)
       .join(',')
+  // The pods and the metrics of the stable are read together, and judged in that order.
+  const [listed, measured] = await Promise.allSettled([
+    kube.list(PODS, namespace, selectorOf(stableDeployment)),
+    checkMetrics(deps, stableDeployment.metadata.name)
+  ])
   // Terminating pods are leaving and do not count, in or out of the mesh.
-  const pods = (
-    (await kube.list(PODS, namespace, selectorOf(stableDeployment))) as unknown as MeshPod[]
-  ).filter((p) => !isTerminating(p))
+  const pods = (settled(listed) as unknown as MeshPod[]).filter((p) => !isTerminating(p))
   if (pods.length === 0) {
     fail(
       `Deployment ${stableDeployment.metadata.name} has no pods: the stable color must be running before a release`
@@ -229,7 +249,7 @@ export async function preflight(
     )
   }
 
-  const analysis = await checkMetrics(deps, stableDeployment.metadata.name)
+  const analysis = settled(measured)
 
   return {
     service,

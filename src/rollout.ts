@@ -9,6 +9,7 @@ import { type Color, deploymentName, formatWeights, weightsFor } from './core/co
 import {
   checkStep,
   confidenceText,
+  enterStep,
   type Finding,
   initialState,
   type JudgeState,
@@ -28,8 +29,16 @@ import {
   placeholders,
   queriesFor,
   type Reading,
-  sampleCounts
+  sampleCounts,
+  scrapeAge
 } from './core/metrics.js'
+import {
+  checkDuties,
+  INITIAL_SCRAPE_TIMING,
+  nextCheckAt,
+  observeScrape,
+  type ScrapeTiming
+} from './core/cadence.js'
 import { formatDuration } from './core/duration.js'
 import { checkDrift } from './core/drift.js'
 import { TEST_ROUTE_NAME } from './core/httproute.js'
@@ -112,6 +121,8 @@ function percent(rate: number | undefined): string {
 
 /** The display-only p99 query's name (see p99Display). */
 const P99 = 'p99'
+/** The query of the newest sample's age (see scrapeAge). */
+const SCRAPE_AGE = 'scrape-age'
 
 /** One log line per check: each metric's counts since the last check and how far its tests are. */
 export function describeCheck(entry: CheckEntry, specs: readonly MetricSpec[]): string {
@@ -180,8 +191,14 @@ export class Rollout {
   }
 
   private get evidence(): JudgeState {
-    return this.current.evidence ?? initialState(judged(this.specs))
+    return this.current.evidence ?? initialState(judged(this.specs), this.current.steps.length)
   }
+
+  /** When this run last wrote the record, and last read the router's objects (cadence.ts). */
+  private recordedAt = -Infinity
+  private lookedAt = -Infinity
+  /** What the checks learnt of the metrics' scrapes, to read each just after it lands. */
+  private scrapes: ScrapeTiming = INITIAL_SCRAPE_TIMING
 
   private name(color: Color): string {
     return deploymentName(this.current.service, color)
@@ -191,10 +208,17 @@ export class Rollout {
     return new Date(this.d.clock.now()).toISOString()
   }
 
-  /** Write the record (and renew the lock); `hard` retries as a rollback does. */
-  async save(patch: Partial<RolloutRecord>, hard = false): Promise<void> {
+  /**
+   * Write the record (and renew the lock); `hard` retries as a rollback does; `release` frees
+   * the lock in the same write (the rollout ends or pauses).
+   */
+  async save(
+    patch: Partial<RolloutRecord>,
+    options: { hard?: boolean; release?: boolean } = {}
+  ): Promise<void> {
     this.current = { ...this.current, ...patch, heartbeatAt: this.now() }
-    await this.d.records.save(this.current, { hard })
+    await this.d.records.save(this.current, options)
+    this.recordedAt = this.d.clock.now()
   }
 
   /**
@@ -202,21 +226,32 @@ export class Rollout {
    * person's rollback or abort took it over. Called before every write to traffic or workloads.
    */
   private confirm(hard = false): Promise<void> {
-    return this.save({}, hard)
+    return this.save({}, { hard })
   }
 
   /**
    * The candidate's weight, in one guarded write. The VirtualService is read, then the lock
    * confirmed, then the patch sent with the version read: a takeover after the confirmation
    * writes the VirtualService itself (fenced), so this patch meets a conflict, and on a conflict
-   * the lock is confirmed again before any new attempt.
+   * the lock is confirmed again before any new attempt. The confirmation is the record write
+   * that announces the weights (`announce`: the step, the reason of a rollback), so the record
+   * says what is coming before it happens, in the same write.
    */
-  private writeWeights(percent: number, hard = false): Promise<WeightWrite> {
-    return this.d.router.setWeights(this.current.candidate.color, percent, {
+  private async writeWeights(
+    percent: number,
+    hard = false,
+    announce: Partial<RolloutRecord> = {}
+  ): Promise<WeightWrite> {
+    const written = await this.d.router.setWeights(this.current.candidate.color, percent, {
       ...(hard ? { hard: true } : {}),
-      beforeWrite: () => this.confirm(hard),
+      beforeWrite: () => this.save(announce, { hard }),
       ...(this.d.fence ? { fence: this.d.fence } : {})
     })
+    this.lookedAt = this.d.clock.now()
+    // Nothing to write on any object (already as asked) sends no patch, and so no confirmation:
+    // what was to be announced goes with the record write that follows.
+    this.current = { ...this.current, ...announce }
+    return written
   }
 
   /**
@@ -442,16 +477,21 @@ export class Rollout {
   async shift(from: number): Promise<RolloutEnd> {
     const { log } = this.d
     const { steps, candidate, config } = this.current
-    if (this.current.phase !== 'shifting') await this.save({ phase: 'shifting' })
-    // The record says shifting (and carries the header) before the route is written: a run that
-    // dies now leaves a rollout that every recovery rolls back, test route included.
+    if (this.current.phase !== 'shifting') {
+      // The record says shifting before anything is written to traffic: with a test header,
+      // before the route (a run that dies now leaves a rollout that every recovery rolls back,
+      // test route included); without, in the write that announces the first weights.
+      if (config.testHeader) await this.save({ phase: 'shifting' })
+      else this.current = { ...this.current, phase: 'shifting' }
+    }
     await this.writeTestRoute(true)
     if (from === 0 && this.current.step < 0 && config.pauseAt === 0) return this.pauseBeforeSteps()
     for (let i = from; i < steps.length; i++) {
       const weight = steps[i] as number
       const verdict = await log.group(
         `Step ${i + 1}/${steps.length}: ${candidate.color} ${weight}%`,
-        () => this.step(i, weight)
+        // The previous step looked at the objects as it ended: the first step of a run looks.
+        () => this.step(i, weight, i === from)
       )
       if (verdict.kind === 'stopped') return verdict.outcome
       if (verdict.kind === 'rollback') return this.rollback(verdict.reason)
@@ -469,16 +509,24 @@ export class Rollout {
   /** Straight to 100% without analysis (promote with skip-analysis). */
   async skipToPromotion(): Promise<RolloutEnd> {
     const { steps } = this.current
-    await this.save({ phase: 'shifting', step: steps.length - 1 })
-    const written = await this.writeWeights(100)
+    const written = await this.writeWeights(100, false, {
+      phase: 'shifting',
+      step: steps.length - 1
+    })
     await this.save({ weights: written.weights, routerVersions: written.versions })
     this.d.log.info(`weights ${formatWeights(written.weights)} (analysis skipped)`)
     return this.promote()
   }
 
+  /**
+   * One step: its weights, then checks until a verdict. `look`: read the router's objects for
+   * drift before the weight write (the first step of a run; a later one relies on the look its
+   * previous step took as it ended, just before).
+   */
   private async step(
     index: number,
-    weight: number
+    weight: number,
+    look: boolean
   ): Promise<
     | { kind: 'advance' }
     | { kind: 'rollback'; reason: string }
@@ -487,12 +535,20 @@ export class Rollout {
   > {
     const { log, clock } = this.d
     const { candidate, config, steps } = this.current
-    const before = await this.drift()
+    // The counters before the weights change (the first check counts from here), read while the
+    // objects are looked at for drift.
+    const [before] = await Promise.all([
+      look ? this.drift() : undefined,
+      Object.keys(this.snapshots.candidate).length === 0 ? this.sample(weight) : undefined
+    ])
     if (before) return { kind: 'stopped', outcome: before }
-    // The counters before the weights change: the first check counts from here.
-    if (Object.keys(this.snapshots.candidate).length === 0) await this.sample(weight)
-    await this.save({ step: index })
-    const written = await this.writeWeights(weight)
+    // The judge's test against the limit also starts anew here, for a candidate that turns bad
+    // at this weight (judge.ts, LaterComponents): before any of the step's counts.
+    this.current = { ...this.current, evidence: enterStep(this.evidence, index) }
+    // The record names the step in the write that confirms the lock, just before the weights.
+    const written = await this.writeWeights(weight, false, { step: index })
+    // The bake time counts from the moment the weights are in place.
+    let progress = startStep(weight, clock.now())
     await this.save({ weights: written.weights, routerVersions: written.versions })
     log.info(
       `weights ${formatWeights(written.weights)} (${this.d.router.description}, resourceVersion ${Object.values(written.versions).join(', ')})`
@@ -501,13 +557,22 @@ export class Rollout {
     const specs = this.specs
     const metrics = judged(specs)
     const settings = judgeSettingsOf(config)
-    let progress = startStep(weight, clock.now())
     let checks = 0
+    let due = progress.startedAt
     for (;;) {
       const deadline = progress.startedAt + config.stepDurationMs * (progress.extensions + 1)
-      await clock.sleep(Math.max(0, Math.min(config.checkIntervalMs, deadline - clock.now())))
+      const next = nextCheckAt({
+        previous: due,
+        intervalMs: config.checkIntervalMs,
+        deadline,
+        now: clock.now(),
+        timing: this.scrapes
+      })
+      due = next.at
+      await clock.sleep(Math.max(0, due - clock.now()))
       this.d.records.assertHeld()
-      const { samples, p99 } = await this.sample(weight)
+      const { samples, p99, at, ageMs } = await this.sample(weight)
+      this.scrapes = observeScrape(this.scrapes, { ...next, at }, ageMs, config.checkIntervalMs)
       const checked = checkStep(this.evidence, progress, samples, {
         metrics,
         settings,
@@ -521,10 +586,22 @@ export class Rollout {
       checks++
       log.info(`check ${checks} · ${candidate.color} ${weight}% · ${describeCheck(entry, specs)}`)
       this.current = { ...withCheck(this.current, entry), evidence: checked.state }
-      await this.save({})
-      const drifted = await this.drift()
-      if (drifted) return { kind: 'stopped', outcome: drifted }
       const v = checked.verdict
+      // The history goes to the record with the action that ends the step, or every so often
+      // while it bakes (cadence.ts): a run that dies loses at most that much of it.
+      const duties = checkDuties({
+        verdict: v.kind,
+        now: clock.now(),
+        recordedAt: this.recordedAt,
+        lookedAt: this.lookedAt
+      })
+      if (duties.record) await this.save({})
+      // A step that ends otherwise than by a rollback looks at the objects as it ends: what
+      // follows (the next step's weights, a pause, the promotion) records them as they are.
+      if (duties.drift || v.kind === 'advance' || v.kind === 'inconclusive') {
+        const drifted = await this.drift()
+        if (drifted) return { kind: 'stopped', outcome: drifted }
+      }
       if (v.kind === 'advance' || v.kind === 'rollback' || v.kind === 'inconclusive') return v
       if (v.kind === 'extend') {
         log.warning(
@@ -612,6 +689,7 @@ export class Rollout {
     // write ahead of the record (some or all of them): that write was ours, not drift.
     const planned = step >= 0 ? weightsFor(candidate.color, steps[step] as number) : undefined
     const check = checkDrift(await router.read(stable.color), this.current.weights, planned)
+    this.lookedAt = this.d.clock.now()
     if (check.kind === 'in-step') return undefined
     if (check.kind === 'ahead') {
       log.info(
@@ -654,13 +732,15 @@ export class Rollout {
     const versions = Object.fromEntries(
       objects.flatMap((o) => (o.found ? [[o.object, o.resourceVersion]] : []))
     )
-    await this.save({
-      phase: 'paused',
-      reason,
-      ...(route ? { weights: route.weights } : {}),
-      routerVersions: versions
-    })
-    await this.d.records.save(this.current, { release: true })
+    await this.save(
+      {
+        phase: 'paused',
+        reason,
+        ...(route ? { weights: route.weights } : {}),
+        routerVersions: versions
+      },
+      { release: true }
+    )
   }
 
   /**
@@ -670,17 +750,20 @@ export class Rollout {
   private async sample(weight: number): Promise<{
     samples: Record<string, MetricSample>
     p99: { candidate?: number; stable?: number }
+    /** When the metrics were read, and how old their newest sample was then (cadence.ts). */
+    at: number
+    ageMs?: number
   }> {
     const { metrics, clock } = this.d
     const { service, namespace, candidate, stable, config } = this.current
     const specs = this.specs
+    const at = clock.now()
     if (!metrics) {
       const none: MetricSample = { kind: 'none', reason: 'no prometheus-url for this rollout' }
-      return { samples: Object.fromEntries(specs.map((s) => [s.name, none])), p99: {} }
+      return { samples: Object.fromEntries(specs.map((s) => [s.name, none])), p99: {}, at }
     }
     const window = promRange(config.analysisWindowMs)
-    const shown = [...specs, p99Display(config.reporter)]
-    const at = clock.now()
+    const shown = [...specs, p99Display(config.reporter), scrapeAge(config.reporter)]
     const [c, s] = await Promise.all(
       [candidate.color, stable.color].map((color) =>
         metrics.read(queriesFor(shown, placeholders(service, namespace, color, window)), at)
@@ -694,9 +777,16 @@ export class Rollout {
     this.snapshots = sampled.snapshots
     const value = (r: Reading | undefined): number | undefined =>
       r?.kind === 'gauge' ? r.value : undefined
+    // The newer of the two colors' newest samples (a color without requests has none).
+    const ages = [readings.candidate, readings.stable].flatMap((r) => {
+      const age = value(r[SCRAPE_AGE])
+      return age === undefined ? [] : [age * 1000]
+    })
     return {
       samples: sampled.samples,
-      p99: { candidate: value(readings.candidate[P99]), stable: value(readings.stable[P99]) }
+      p99: { candidate: value(readings.candidate[P99]), stable: value(readings.stable[P99]) },
+      at,
+      ...(ages.length > 0 ? { ageMs: Math.min(...ages) } : {})
     }
   }
 
@@ -707,8 +797,7 @@ export class Rollout {
   private async pauseBeforeSteps(): Promise<RolloutEnd> {
     const { candidate, stable, config } = this.current
     await this.d.log.group('Pause at 0%', async () => {
-      await this.save({ phase: 'paused' })
-      await this.d.records.save(this.current, { release: true })
+      await this.save({ phase: 'paused' }, { release: true })
       this.d.log.info(
         `paused before the first step with ${formatWeights(this.current.weights)} (pause-at: 0): only requests with header ${headerText(config.testHeader)} reach ${candidate.color}, all others ${stable.color}. Run the action with command promote to start the steps, or rollback`
       )
@@ -719,12 +808,10 @@ export class Rollout {
   private async pause(index: number, inconclusive?: string): Promise<RolloutEnd> {
     const weight = this.current.steps[index] as number
     await this.d.log.group(`Pause at ${weight}%`, async () => {
-      await this.save({
-        phase: 'paused',
-        step: index,
-        ...(inconclusive ? { reason: inconclusive } : {})
-      })
-      await this.d.records.save(this.current, { release: true })
+      await this.save(
+        { phase: 'paused', step: index, ...(inconclusive ? { reason: inconclusive } : {}) },
+        { release: true }
+      )
       if (inconclusive) {
         this.d.log.warning(
           `paused with ${formatWeights(this.current.weights)}: ${inconclusive} (on-inconclusive: pause). Run the action with command resume to gather more evidence at ${weight}%, promote to go on without it, or rollback`
@@ -756,8 +843,8 @@ export class Rollout {
           `could not remove the test route: ${(error as Error).message}; remove the routes named ${TEST_ROUTE_NAME}… from ${this.d.router.description} by hand`
         )
       })
-      await this.save({ phase: 'promoted', finishedAt: this.now() }, true)
-      await this.d.records.save(this.current, { release: true, hard: true })
+      // The promotion and the lock's release in one write: the weights are in place already.
+      await this.save({ phase: 'promoted', finishedAt: this.now() }, { hard: true, release: true })
       log.info(`${candidate.color} is stable at 100%`)
       if (config.previousColor === 'scale-down') {
         // The promotion stands whatever happens here: a failed scale-down must not turn into a
@@ -790,13 +877,14 @@ export class Rollout {
     const { stable, candidate, namespace } = this.current
     return log.group('Roll back', async () => {
       log.warning(`rolling back: ${reason}`)
-      // The record first: it says a rollback is under way, and confirms the lock is still ours.
-      await this.save({ ...extra, reason }, true)
+      // The record first: it says a rollback is under way, and confirms the lock is still ours;
+      // with weights to undo, it is the confirmation of their write (after the objects' read).
       if (weightsToUndo(this.current)) {
-        const w = await this.writeWeights(0, true)
-        await this.save({ weights: w.weights, routerVersions: w.versions }, true)
+        const w = await this.writeWeights(0, true, { ...extra, reason })
+        await this.save({ weights: w.weights, routerVersions: w.versions }, { hard: true })
         log.info(`weights ${formatWeights(w.weights)}`)
       } else {
+        await this.save({ ...extra, reason }, { hard: true })
         log.info(
           `no traffic was shifted: weights stay ${formatWeights(weightsFor(candidate.color, 0))}`
         )
@@ -821,8 +909,10 @@ export class Rollout {
           )
         }
       }
-      await this.save({ phase: 'rolled-back', finishedAt: this.now() }, true)
-      await this.d.records.save(this.current, { release: true, hard: true })
+      await this.save(
+        { phase: 'rolled-back', finishedAt: this.now() },
+        { hard: true, release: true }
+      )
       log.info(`${stable.color} is stable at 100%`)
       return { result: 'rolled-back' as const, record: this.current, reason }
     })

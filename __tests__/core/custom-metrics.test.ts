@@ -145,11 +145,11 @@ describe('parseMetricDefinitions', () => {
       'metric 2: name "not ok" is not valid',
       []
     ],
-    ...['errors', 'latency', 'latency-limit', 'p99', 'requests'].map(
+    ...['errors', 'latency', 'latency-limit', 'p99', 'requests', 'scrape-age'].map(
       (name): [string, string, string, string[]] => [
         `the reserved name ${name}`,
         ratio(name),
-        `metric "${name}": the name "${name}" is a built-in metric's (errors, latency, latency-limit, p99, requests)`,
+        `metric "${name}": the name "${name}" is a built-in metric's (errors, latency, latency-limit, p99, requests, scrape-age)`,
         [`choose another, e.g. checkout-${name}`]
       ]
     ),

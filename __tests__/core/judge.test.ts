@@ -14,6 +14,8 @@ import {
   checkStep,
   DEFAULT_JUDGE,
   emptyEvidence,
+  enterStep,
+  FIRST_STEP_WEIGHT,
   GAUGE_FAILURES,
   initialState,
   judgedForRollback,
@@ -1128,5 +1130,121 @@ describe('checkStep', () => {
       kind: 'rollback',
       reason: 'errors: candidate 6/30 = 20.0% 5xx, above the limit 1.00% at 99% confidence'
     })
+  })
+})
+
+describe('the limit test starts anew at each later step (LaterComponents)', () => {
+  const g = (x: number) => ABSOLUTE_GRID.map(() => x)
+  // Evidence of `errors` in a 4-step rollout after the given steps and checks.
+  function walk(steps: number, path: ReadonlyArray<number | Counts>): RatioEvidence {
+    let state = initialState([errors, cpu], steps)
+    for (const p of path) {
+      if (typeof p === 'number') state = enterStep(state, p)
+      else {
+        state = judgeCheck(
+          state,
+          [errors, cpu],
+          { errors: ratio(p, n(900, 0)) },
+          DEFAULT_JUDGE
+        ).state
+      }
+    }
+    return state['errors'] as RatioEvidence
+  }
+
+  it.each<[string, number, ReadonlyArray<number | Counts>, RatioEvidence['later']]>([
+    ['a rollout of 4 steps starts with none', 4, [], { steps: 4, started: 0, sums: [] }],
+    [
+      'step 1 (the first) adds none: overLimit is its own',
+      4,
+      [0],
+      { steps: 4, started: 0, sums: [] }
+    ],
+    // ln(1/(4 − 1)), before any count of the step
+    ['step 2 adds one, weight 1/3', 4, [0, 1], { steps: 4, started: 1, sums: g(-Math.log(3)) }],
+    [
+      'a step started again (a resumed run) adds nothing',
+      4,
+      [0, 1, 1],
+      { steps: 4, started: 1, sums: g(-Math.log(3)) }
+    ],
+    ['nor does an earlier one', 4, [0, 2, 1], { steps: 4, started: 2, sums: g(-Math.log(3)) }],
+    // ln(e^(ln(1/3)) + 1/3) = ln(2/3): two components, nothing judged in between
+    [
+      'two later steps: 2/3 in all',
+      4,
+      [0, 1, 2],
+      { steps: 4, started: 2, sums: g(Math.log(2 / 3)) }
+    ],
+    ['no step past the last', 4, [0, 4], { steps: 4, started: 0, sums: [] }],
+    ['a one-step rollout has none', 1, [0], undefined]
+  ])('%s', (_name, steps, path, later) => {
+    const e = walk(steps, path)
+    if (later === undefined) expect(e.later).toBeUndefined()
+    else expect({ ...e.later, sums: e.later?.sums }).toEqual({ ...later, sums: close(later.sums) })
+  })
+
+  it('evidence from before (no `later`) is left as it was: one product with all the weight', () => {
+    let state = initialState([errors])
+    state = enterStep(state, 1)
+    expect((state['errors'] as RatioEvidence).later).toBeUndefined()
+    state = judgeCheck(state, [errors], { errors: ratio(n(25, 5), n(75, 0)) }, DEFAULT_JUDGE).state
+    // ln mean_g exp(5·ln g + 20·ln((1 − g·0.01)/0.99)), as before the later components
+    expect(overLimitLogE(state['errors'] as RatioEvidence, errors)).toBeCloseTo(
+      9.417824616383427,
+      9
+    )
+  })
+
+  // A_g = Σ ℓ since the first check, B_g = ln Σ_s (1/3)·exp(Σ ℓ since step s); the e-value is
+  // ln mean_g (0.75·e^A_g + 0.25·e^B_g), with ℓ = k·ln g + (n − k)·ln((1 − g·0.01)/0.99).
+  it.each<[string, ReadonlyArray<number | Counts>, number]>([
+    // ln(0.75) + 9.417825: the first step's component alone, at its weight
+    [
+      '5 bad of 25 in the first step',
+      [0, n(25, 5)],
+      Math.log(FIRST_STEP_WEIGHT) + 9.417824616383427
+    ],
+    // Healthy 100 requests in step 1 hold A down (legacy: 2.3737); step 2's own component is
+    // what decides: ln(1/3) + 9.4178 − ln(mean) …
+    [
+      '5 bad of 25 at step 2, after 100 healthy at step 1',
+      [0, n(100, 0), 1, n(25, 5)],
+      6.940740029047305
+    ],
+    [
+      '… and with a step 3 started in between, after 50 healthy at step 2',
+      [0, n(100, 0), 1, n(50, 0), 2, n(25, 5)],
+      6.941343961842226
+    ]
+  ])('%s', (_name, path, logE) => {
+    expect(overLimitLogE(walk(4, path), errors)).toBeCloseTo(logE, 9)
+  })
+
+  // The benchmark's case: step 1 healthy for 10 checks, then 20% 5xx from step 2's first check.
+  // One product over every check needs two such checks (the healthy ones count against 20×);
+  // the step's own component rolls back at the first.
+  it.each<[string, number | undefined, number]>([
+    ['one product over every check (evidence from before)', undefined, 2],
+    ['with a component from each later step', 4, 1]
+  ])('a candidate that turns bad at step 2, %s', (_n, steps, at) => {
+    let state = initialState([errors], steps)
+    state = enterStep(state, 0)
+    for (let i = 0; i < 10; i++) {
+      state = judgeCheck(
+        state,
+        [errors],
+        { errors: ratio(n(10, 0), n(90, 0)) },
+        DEFAULT_JUDGE
+      ).state
+    }
+    state = enterStep(state, 1)
+    let rolledBackAt: number | undefined
+    for (let check = 1; check <= 5 && rolledBackAt === undefined; check++) {
+      const r = judgeCheck(state, [errors], { errors: ratio(n(25, 5), n(75, 0)) }, DEFAULT_JUDGE)
+      state = r.state
+      if (r.findings.some((f) => f.kind === 'regressed')) rolledBackAt = check
+    }
+    expect(rolledBackAt).toBe(at)
   })
 })

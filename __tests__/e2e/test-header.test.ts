@@ -192,9 +192,19 @@ describe('test-header with pause-at 0, on a VirtualService', () => {
     ['the next deploy, once the lock expired', 'next']
   ])('a run killed right after the route write: %s removes the route', async (_, recovery) => {
     const base = inputs({ 'lease-duration': '6s' })
+    // Every Lease write from the moment the route lands is dropped, so the run is killed right
+    // after the route write however fast its next write (the pause) would have been.
+    let armed = true
+    sb.api.store.onChange((e) => {
+      if (!armed || e.resource !== 'virtualservices') return
+      if (!httpRoutes(e.object).some((r) => r.name?.startsWith('istio-bluegreen-test'))) return
+      armed = false
+      sb.api.setFaults([{ dropRate: 1, verbs: ['update'], resources: ['leases'] }])
+    })
     const killed = await runAction(base, env('100'), {
       killWhen: (line) => line.startsWith('test route in place')
     })
+    sb.api.setFaults([])
     expect(killed.killed).toBe(true)
     expect(routeNames()).toEqual(['istio-bluegreen-test', 'primary'])
     expect(readLease(sb)?.record).toMatchObject({ phase: 'shifting', step: -1 })

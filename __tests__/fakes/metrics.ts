@@ -2,6 +2,9 @@
  * A MetricsSource over a simulated mesh: the service gets `rps` requests a second, split between
  * the colors by the weights the fake router has at that moment, each color failing a fixed share
  * of them (counts, not draws: no randomness). Counters grow with the fake clock, as Istio's do.
+ * With `scrape`, a read sees the counters as of the last scrape (every `everyMs`, at `phaseMs`
+ * past each multiple) and the `scrape-age` query says how old that scrape is, as Prometheus
+ * answers it; without, a read sees the counters at its own time and no scrape age.
  */
 import type { Color } from '../../src/core/color.js'
 import type {
@@ -24,8 +27,24 @@ export class FakeMesh implements MetricsSource {
 
   constructor(
     private readonly weights: () => Record<Color, number>,
-    private readonly rps = 100
+    private readonly rps = 100,
+    private readonly scrape?: { everyMs: number; phaseMs: number }
   ) {}
+
+  /** When the last scrape at or before `atMs` was. */
+  private scrapedAt(atMs: number): number {
+    if (!this.scrape) return atMs
+    const { everyMs, phaseMs } = this.scrape
+    return Math.floor((atMs - phaseMs) / everyMs) * everyMs + phaseMs
+  }
+
+  /**
+   * The counters move on to `atMs` at the weights and error rates in place until now: call it
+   * before changing either, so that the time before the change is counted as it was.
+   */
+  advanceTo(atMs: number): void {
+    if (this.last === undefined || atMs > this.last) this.advance(atMs)
+  }
 
   /** Move the counters to `atMs` at the weights in place now. */
   private advance(atMs: number): void {
@@ -52,9 +71,14 @@ export class FakeMesh implements MetricsSource {
 
   async read(queries: readonly MetricQuery[], atMs: number): Promise<Record<string, Reading>> {
     this.reads++
-    if (this.last === undefined || atMs > this.last) this.advance(atMs)
+    const seen = this.scrapedAt(atMs)
+    this.advanceTo(seen)
     const out: Record<string, Reading> = {}
     for (const q of queries) {
+      if (q.name === 'scrape-age' && this.scrape) {
+        out[q.name] = { kind: 'gauge', value: (atMs - seen) / 1000 }
+        continue
+      }
       const text = q.kind === 'ratio' ? q.total : q.query
       const color: Color | undefined = text.includes('-green"')
         ? 'green'

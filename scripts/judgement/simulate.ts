@@ -13,6 +13,7 @@
 import {
   checkStep,
   DEFAULT_JUDGE,
+  enterStep,
   initialState,
   type JudgedMetric,
   type JudgeSettings,
@@ -212,7 +213,7 @@ export function judgeRule(
     name: 'istio-bluegreen',
     horizonBlocks: r.steps.length * blocksPerStep * (r.maxExtensions + 1),
     run(blocks, t) {
-      let state = initialState(metrics)
+      let state = initialState(metrics, r.steps.length)
       let i = 0
       let progress = startStep(r.steps[0] as number, 0)
       let served = 0
@@ -255,6 +256,7 @@ export function judgeRule(
           if (i === r.steps.length)
             return { decision: 'promoted', ms: now, candidateRequests: served }
           progress = startStep(r.steps[i] as number, now)
+          state = enterStep(state, i)
         }
       }
       return { decision: 'inconclusive', ms: blocks.length * BLOCK_MS, candidateRequests: served }

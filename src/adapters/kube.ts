@@ -4,6 +4,7 @@
  * API server's status code, reason and message; transient failures are retried with capped
  * exponential backoff and jitter.
  */
+import { connectionKey } from '../core/connections.js'
 import { FIELD_MANAGER } from '../core/drift.js'
 import { INVALID_CERTIFICATE, UNTRUSTED_CA } from './tls.js'
 import {
@@ -16,6 +17,7 @@ import {
   Observable,
   type ObservableMiddleware,
   PatchStrategy,
+  type RequestContext,
   setHeaderOptions,
   type V1Service,
   Watch
@@ -232,6 +234,16 @@ export class Kube implements KubeApi {
   private readonly apis: ApisApi
   private readonly timeoutMs: number
   private readonly retry: RetryPolicy
+  /**
+   * client-node gives every request of a cluster with its own CA or client certificate (nearly
+   * every cluster) a new undici Agent, so a new TLS connection and handshake each time. The first
+   * Agent made for a connection key is kept here and given to every later request with that key:
+   * they share its keep-alive connections.
+   */
+  private readonly connections = new Map<
+    string,
+    NonNullable<ReturnType<RequestContext['getDispatcher']>>
+  >()
 
   constructor(
     readonly config: KubeConfig,
@@ -256,12 +268,28 @@ export class Kube implements KubeApi {
     const timeout: ObservableMiddleware = {
       pre: (ctx) => {
         ctx.setSignal(AbortSignal.timeout(this.timeoutMs))
+        this.share(ctx)
         return new Observable(Promise.resolve(ctx))
       },
       post: (ctx) => new Observable(Promise.resolve(ctx))
     }
     const base = { middleware: [timeout], middlewareMergeStrategy: 'append' as const }
     return contentType ? setHeaderOptions('Content-Type', contentType, base) : base
+  }
+
+  /** Give the request the connections of earlier requests with the same key (see connections). */
+  private share(ctx: RequestContext): void {
+    const made = ctx.getDispatcher()
+    if (!made) return
+    const key = connectionKey(
+      this.config.getCurrentCluster(),
+      this.config.getCurrentUser(),
+      ctx.getHeaders()['Authorization']
+    )
+    if (key === undefined) return
+    const kept = this.connections.get(key)
+    if (kept) ctx.setDispatcher(kept)
+    else this.connections.set(key, made)
   }
 
   private async call<T>(what: string, fn: () => Promise<T>, policy = this.retry): Promise<T> {

@@ -35,13 +35,17 @@ export const PLACEHOLDERS = [
 ] as const satisfies readonly (keyof PlaceholderValues)[]
 type Placeholder = (typeof PLACEHOLDERS)[number]
 
-/** Names the built-in metrics use in logs, the summary and reasons. */
+/**
+ * Names the built-in metrics use in logs, the summary and reasons, and the engine's own queries
+ * beside them (`scrape-age`: when the last scrape was, for the checks' timing).
+ */
 export const RESERVED_METRIC_NAMES = [
   'errors',
   'latency',
   'latency-limit',
   'p99',
-  'requests'
+  'requests',
+  'scrape-age'
 ] as const
 
 /** The definitions, or why the text is not a list of them (the metric named, and what to do). */

@@ -9,6 +9,7 @@ import {
   absoluteGrid,
   candidateShare,
   CHECK_CAP,
+  FIRST_STEP_WEIGHT,
   type JudgedMetric,
   type JudgeSettings,
   NEGLIGIBLE_GRID,
@@ -225,8 +226,11 @@ export function estimateDecisions(
         const a = grid.reduce((best, x) =>
           Math.abs(x * limit - p) < Math.abs(best * limit - p) ? x : best
         )
+        // A regression from the first step has FIRST_STEP_WEIGHT of the test when later steps
+        // may start their own (LaterComponents).
+        const first = shape.steps.length > 1 ? Math.log(1 / FIRST_STEP_WEIGHT) : 0
         absolute = timeToReach(
-          (t.rollback[m.name] ?? Infinity) + Math.log(grid.length) + Math.log(tests(m)),
+          (t.rollback[m.name] ?? Infinity) + Math.log(grid.length) + Math.log(tests(m)) + first,
           (w) => absoluteDrift(traffic.rps, w, p, a * limit, limit),
           toGate
         )

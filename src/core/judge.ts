@@ -10,7 +10,10 @@
  *   the stable's own rate: a downstream outage that hits both colors cancels out. A mixture of
  *   likelihood ratios over regressions `g·r0` is an e-process under "no worse than `r0` × stable":
  *   by Ville's inequality it ever reaches `1/α` with probability at most `α`.
- * - **absolute**: the candidate's own bad share against the user's limit, the same way.
+ * - **absolute**: the candidate's own bad share against the user's limit, the same way, and
+ *   also from the start of each later step (a mixture over those starts, see
+ *   LaterComponents): a candidate that turns bad when its weight grows is judged on what it does
+ *   since, not held back by the evidence of the healthy steps before.
  * - **safety**: before the candidate takes 100% the evidence must show it is not `r_bad` ×
  *   worse than stable (or that its bad share is negligible); not enough evidence is
  *   inconclusive, never a pass and never a failure.
@@ -46,6 +49,14 @@ export const DEFAULT_JUDGE: JudgeSettings = {
 export const RELATIVE_GRID: readonly number[] = [1.5, 2, 3, 5, 10]
 /** Multiples of the limit the absolute test mixes over (those below 100%). */
 export const ABSOLUTE_GRID: readonly number[] = [2, 3, 5, 10, 20]
+/**
+ * Share of the absolute test's weight on a regression there from the first step; the rest is
+ * split evenly over the starts of the later steps (see LaterComponents). Most of it stays on the
+ * first step, where a bad release usually shows, so the test costs ln(1/0.75) ≈ 0.29 more there
+ * than with all of it; a candidate that turns bad at step s of n costs ln(4(n−1)) instead of the
+ * evidence the healthy steps gathered against it, which grows with every check.
+ */
+export const FIRST_STEP_WEIGHT = 0.75
 /** Most one check may add to the relative test's log-evidence: one burst cannot decide alone. */
 export const CHECK_CAP = Math.log(10)
 /** Checks in a row a gauge must be out of bounds to fail. */
@@ -104,11 +115,37 @@ export interface RatioEvidence {
   safety: number
   /** Σ log-likelihood ratio of g × limit against the limit, per g of ABSOLUTE_GRID. */
   overLimit: number[]
+  /**
+   * The absolute test's components that start at later steps; absent in evidence from before
+   * they were kept, whose absolute test is `overLimit` alone, with all the weight.
+   */
+  later?: LaterComponents
   /** Σ log-likelihood ratio of g × the negligible share against it, per g of NEGLIGIBLE_GRID. */
   negligible: number[]
   /** Counts judged so far, per color. */
   candidate: Counts
   stable: Counts
+}
+
+/**
+ * The absolute test as a mixture over where a regression starts: a product of likelihood ratios
+ * from the first check (`overLimit`, weight FIRST_STEP_WEIGHT) and one from the start of each
+ * later step s (weight (1 − FIRST_STEP_WEIGHT)/(n − 1) each, for n steps). Each product is a
+ * nonnegative supermartingale starting at 1 under "the share is at most the limit" (a component
+ * counts as 1 until its step starts), and the weights sum to 1, so the mixture is an e-process
+ * too: Ville's inequality holds for it as for one product, however the steps go. A component
+ * is added when its step starts and never twice (a resumed step keeps the one it has).
+ */
+export interface LaterComponents {
+  /** The rollout's number of steps, n. */
+  steps: number
+  /** The last step whose component was added (0: none yet). */
+  started: number
+  /**
+   * ln Σ over the started steps s of (weight within the later steps, 1/(n − 1)) × Π of the
+   * likelihood ratios since s, per g of ABSOLUTE_GRID; empty until a later step starts.
+   */
+  sums: number[]
 }
 
 export interface GaugeEvidence {
@@ -123,21 +160,52 @@ export type Evidence = RatioEvidence | GaugeEvidence
 /** The judge's whole state: evidence per metric, by name. */
 export type JudgeState = Record<string, Evidence>
 
-export function emptyEvidence(metric: JudgedMetric): Evidence {
+/**
+ * No evidence yet. With `steps` (the rollout's number of steps) the absolute test also starts
+ * anew at each later step (LaterComponents); without, it is one product over every check.
+ */
+export function emptyEvidence(metric: JudgedMetric, steps?: number): Evidence {
   if (metric.kind === 'gauge') return { kind: 'gauge', outOfBounds: 0 }
   return {
     kind: 'ratio',
     regression: RELATIVE_GRID.map(() => 0),
     safety: 0,
     overLimit: ABSOLUTE_GRID.map(() => 0),
+    ...(steps !== undefined && steps > 1 ? { later: { steps, started: 0, sums: [] } } : {}),
     negligible: NEGLIGIBLE_GRID.map(() => 0),
     candidate: { total: 0, bad: 0 },
     stable: { total: 0, bad: 0 }
   }
 }
 
-export function initialState(metrics: readonly JudgedMetric[]): JudgeState {
-  return Object.fromEntries(metrics.map((m) => [m.name, emptyEvidence(m)]))
+/** The judge's state before the first check of a rollout of `steps` steps (see emptyEvidence). */
+export function initialState(metrics: readonly JudgedMetric[], steps?: number): JudgeState {
+  return Object.fromEntries(metrics.map((m) => [m.name, emptyEvidence(m, steps)]))
+}
+
+/** ln(e^a + e^b) without overflow. */
+function logAddExp(a: number, b: number): number {
+  const top = Math.max(a, b)
+  if (top === -Infinity) return -Infinity
+  return top + Math.log(Math.exp(a - top) + Math.exp(b - top))
+}
+
+/**
+ * Step `index` (0-based) starts: the absolute test gains the component that starts there, unless
+ * that step (or a later one) has one already, as when a resumed run starts its step again.
+ */
+export function enterStep(state: JudgeState, index: number): JudgeState {
+  const next: JudgeState = { ...state }
+  for (const [name, e] of Object.entries(state)) {
+    const later = e.kind === 'ratio' ? e.later : undefined
+    if (e.kind !== 'ratio' || !later || index < 1 || index <= later.started) continue
+    if (index >= later.steps) continue
+    const w = Math.log(1 / (later.steps - 1))
+    const sums =
+      later.sums.length > 0 ? later.sums.map((x) => logAddExp(x, w)) : ABSOLUTE_GRID.map(() => w)
+    next[name] = { ...e, later: { ...later, started: index, sums } }
+  }
+  return next
 }
 
 /** `x·ln(x/y)` with the convention 0·ln(0/y) = 0. */
@@ -273,17 +341,13 @@ export function addRatio(
   }
   if (hasLimit(metric)) {
     const grid = absoluteGrid(metric.maxRate)
-    next.overLimit = e.overLimit.map((sum, i) =>
-      i < grid.length
-        ? sum +
-          binomialLlr(
-            candidate.total,
-            candidate.bad,
-            (grid[i] as number) * metric.maxRate,
-            metric.maxRate
-          )
-        : sum
+    const llr = grid.map((g) =>
+      binomialLlr(candidate.total, candidate.bad, g * metric.maxRate, metric.maxRate)
     )
+    next.overLimit = e.overLimit.map((sum, i) => sum + (llr[i] ?? 0))
+    if (e.later && e.later.sums.length > 0) {
+      next.later = { ...e.later, sums: e.later.sums.map((sum, i) => sum + (llr[i] ?? 0)) }
+    }
   }
   const neg = negligibleRate(metric, s)
   next.negligible = e.negligible.map(
@@ -298,10 +362,25 @@ export function regressionLogE(e: RatioEvidence): number {
   return logMeanExp(e.regression)
 }
 
-/** ln of the absolute test's e-value (the mixture over the grid below 100%). */
+/**
+ * ln of the absolute test's e-value: the mixture over the grid below 100% and, where the
+ * evidence has them, over the steps a regression may start at (LaterComponents).
+ */
 export function overLimitLogE(e: RatioEvidence, metric: RatioMetric): number {
   if (!hasLimit(metric)) return -Infinity
-  return logMeanExp(e.overLimit.slice(0, absoluteGrid(metric.maxRate).length))
+  const n = absoluteGrid(metric.maxRate).length
+  if (!e.later) return logMeanExp(e.overLimit.slice(0, n))
+  const { sums } = e.later
+  return logMeanExp(
+    e.overLimit
+      .slice(0, n)
+      .map((a, i) =>
+        logAddExp(
+          Math.log(FIRST_STEP_WEIGHT) + a,
+          sums.length > 0 ? Math.log(1 - FIRST_STEP_WEIGHT) + (sums[i] as number) : -Infinity
+        )
+      )
+  )
 }
 
 /** ln of the negligible test's e-value (the mixture over NEGLIGIBLE_GRID). */

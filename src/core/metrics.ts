@@ -58,6 +58,19 @@ export function p99Display(reporter: Reporter): GaugeSpec {
   }
 }
 
+/**
+ * How long ago (in seconds, at the query's time) a workload's newest request counter sample was
+ * scraped: the checks read just after a scrape lands (cadence.ts). Never judged; no series (no
+ * requests yet) is no value.
+ */
+export function scrapeAge(reporter: Reporter): GaugeSpec {
+  return {
+    kind: 'gauge',
+    name: 'scrape-age',
+    query: `time() - max(timestamp(istio_requests_total${istioMatchers(reporter)}))`
+  }
+}
+
 /** The metrics every rollout judges: 5xx share, and the share of slow requests. */
 export function builtinMetrics(o: {
   reporter: Reporter
