@@ -141,7 +141,7 @@ export async function preflight(
   const service: ServiceRef = { name: settings.service, namespace }
 
   const routerConfig = await routerConfigFrom(settings, kube)
-  const router = routerFor(kube, service, routerConfig)
+  const router = routerFor(kube, service, routerConfig, deps.clock)
   await checkPermissions(kube, namespace, router.permissions, { readOnly: options.lenient, log })
 
   const svc = await kube.get(SERVICES, namespace, settings.service)
