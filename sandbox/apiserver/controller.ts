@@ -186,7 +186,8 @@ export function startDeploymentController(options: ControllerOptions): Deploymen
       manager: 'kubelet',
       operation: 'Update',
       apiVersion: 'v1',
-      subresource: 'status'
+      subresource: 'status',
+      time: new Date(clock.now())
     })
     store.replace('pods', next, { statusOnly: true })
     const owner = ownerOf(pod)
@@ -204,7 +205,12 @@ export function startDeploymentController(options: ControllerOptions): Deploymen
       ambient: wantsAmbient(namespace, template),
       podIP: ip
     })
-    recordManagedFields(undefined, pod, { manager: MANAGER, operation: 'Update', apiVersion: 'v1' })
+    recordManagedFields(undefined, pod, {
+      manager: MANAGER,
+      operation: 'Update',
+      apiVersion: 'v1',
+      time: new Date(clock.now())
+    })
     const stored = store.create('pods', pod)
     readyAt.set(podKey(stored), computeReadyAt(stored, clock.now()))
     refreshPod(stored)
@@ -385,7 +391,8 @@ export function startDeploymentController(options: ControllerOptions): Deploymen
       manager: MANAGER,
       operation: 'Update',
       apiVersion: 'apps/v1',
-      subresource: 'status'
+      subresource: 'status',
+      time: new Date(clock.now())
     })
     store.replace('deployments', next, { statusOnly: true })
     if (!complete && !timedOut)
