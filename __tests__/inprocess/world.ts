@@ -181,7 +181,7 @@ export class World {
     // Retry jitter, fault dice, generated names: every draw in the run comes from the seed.
     Math.random = this.random
     this.time = new VirtualTime()
-    this.store = new MemoryStore()
+    this.store = new MemoryStore(1000, () => this.time.now())
     this.api = new SandboxApi({
       store: this.store,
       sleep: (ms) => this.time.sleep(ms),
