@@ -21,7 +21,12 @@ import { SandboxApi } from '../../sandbox/apiserver/api.js'
 import { startDeploymentController } from '../../sandbox/apiserver/controller.js'
 import { MemoryStore } from '../../sandbox/apiserver/store.js'
 import { isReady } from '../../sandbox/mesh/routing.js'
-import { MeshSimulator, type NoiseMode } from '../../sandbox/mesh/simulator.js'
+import {
+  MeshSimulator,
+  type NoiseMode,
+  type ProbeRequest,
+  type ProbeResult
+} from '../../sandbox/mesh/simulator.js'
 import {
   seed,
   SEED_NAMESPACE,
@@ -240,6 +245,12 @@ export class World {
   /** How an image behaves from now on (as the control API's POST /images). */
   image(image: string, behaviour: Partial<ImageBehaviour>): void {
     this.behaviours.set(image, behaviour)
+  }
+
+  /** Shaped requests through the mesh now, after the traffic owed so far (POST /mesh/probe). */
+  probe(request: ProbeRequest): ProbeResult {
+    this.mesh.tick()
+    return this.mesh.probe(request)
   }
 
   /** Run virtual time until `predicate` holds, looking every 100 ms of it. */
