@@ -75,21 +75,25 @@ export class RecordingNotifier implements Notifier {
   }
 }
 
-/** A RecordingLog that tells `onLine` of every line it keeps (a kill switch listens there). */
+/** A RecordingLog that tells its listeners of every line it keeps, as it keeps it. */
 class RunLog extends RecordingLog {
-  onLine?: (line: string) => void
+  readonly listeners: Array<(line: string) => void> = []
+  private told(): void {
+    const line = this.lines.at(-1) as string
+    for (const listener of this.listeners) listener(line)
+  }
   override info(message: string): void {
     super.info(message)
-    this.onLine?.(this.lines.at(-1) as string)
+    this.told()
   }
   override warning(message: string): void {
     super.warning(message)
-    this.onLine?.(this.lines.at(-1) as string)
+    this.told()
   }
   override group<T>(name: string, fn: () => Promise<T>): Promise<T> {
-    const running = super.group(name, fn)
-    this.onLine?.(this.lines.at(-1) as string)
-    return running
+    this.lines.push(`group: ${name}`)
+    this.told()
+    return fn()
   }
 }
 
@@ -162,6 +166,8 @@ export interface Run {
   kill(): void
   /** Kill the run as soon as it logs a line that matches. */
   killWhen(match: (line: string) => boolean): void
+  /** Call `listener` with every line the run logs, as it logs it (a cue for another command). */
+  onLine(listener: (line: string) => void): void
 }
 
 let worlds = 0
@@ -361,9 +367,12 @@ export class World {
       done: Promise.race([work, death]),
       kill,
       killWhen: (match) => {
-        log.onLine = (line) => {
+        log.listeners.push((line) => {
           if (match(line)) kill()
-        }
+        })
+      },
+      onLine: (listener) => {
+        log.listeners.push(listener)
       }
     }
   }
