@@ -1,8 +1,10 @@
 /**
  * `test-header` and `pause-at: 0` on the sandbox's VirtualService, through the built action:
  * paused at 0, only requests with the header reach the candidate (the mesh's probes say which
- * workload served them) and every other request the stable; then promote, rollback, or a run
- * killed right after it wrote the route, and each time nothing is left of the route.
+ * workload served them) and every other request the stable; then promote, or a run killed right
+ * after it wrote the route and its post step, and each time nothing is left of the route. A
+ * person's rollback or abort from the pause, a route that already matches the header, and the
+ * next deploy after a kill run in-process (__tests__/inprocess/test-header.test.ts).
  */
 import { jest } from '@jest/globals'
 import type { Sandbox } from '../../sandbox/index.js'
@@ -16,9 +18,7 @@ import {
   readLease,
   runAction,
   sandbox,
-  versions,
   virtualService,
-  waitForLockExpiry,
   weightsOf
 } from './harness.js'
 
@@ -152,45 +152,7 @@ describe('test-header with pause-at 0, on a VirtualService', () => {
     expect(await served()).toEqual({ 'demo/reviews-green': 50 })
   })
 
-  it.each(['rollback', 'abort'])(
-    "a person's %s from the pause removes the route and scales the candidate down",
-    async (command) => {
-      await pausedAtZero()
-      const rb = await runAction(inputs({ command, 'pause-at': '' }), env('101'))
-      // A person's command that did what was asked succeeds.
-      expectExit(rb, 'success')
-      expect(rb.outputs.result).toBe('rolled-back')
-      expect(rb.log).toContain('test route removed from VirtualService reviews')
-      noTestRoute()
-      expect(weightsOf(virtualService(sb))).toEqual([
-        { route: 'primary', blue: 100, green: 0, other: 0 }
-      ])
-      expect(deploymentState(sb, 'reviews-green')?.replicas).toBe(0)
-      expect(await served(HEADER)).toEqual({ 'demo/reviews-blue': 50 })
-      expect(readLease(sb)?.record).toMatchObject({ phase: 'rolled-back', stoppedBy: { command } })
-    }
-  )
-
-  it('a shifted route that already matches the header is refused at preflight, nothing changed', async () => {
-    const vs = virtualService(sb) as KubeObject
-    const http = httpRoutes(vs).map((r) => ({
-      ...r,
-      match: [{ headers: { 'X-Canary': { exact: 'no' } } }]
-    }))
-    sb.api.store.replace('virtualservices', { ...vs, spec: { ...vs.spec, http } })
-    const before = versions(sb)
-    const run = await runAction(inputs(), env('100'))
-    expectExit(run, 'failure')
-    expect(run.log).toContain(
-      'VirtualService reviews: input "test-header": HTTP route "primary" already matches header "x-canary"; choose another header name for the test route'
-    )
-    expect(versions(sb)).toEqual(before)
-  })
-
-  it.each([
-    ['the post step (on-interrupt rollback)', 'post'],
-    ['the next deploy, once the lock expired', 'next']
-  ])('a run killed right after the route write: %s removes the route', async (_, recovery) => {
+  it('a run killed right after the route write: the post step (on-interrupt rollback) removes the route', async () => {
     const base = inputs({ 'lease-duration': '6s' })
     const killed = await runAction(base, env('100'), {
       killWhen: (line) => line.startsWith('test route in place')
@@ -199,29 +161,13 @@ describe('test-header with pause-at 0, on a VirtualService', () => {
     expect(routeNames()).toEqual(['istio-bluegreen-test', 'primary'])
     expect(readLease(sb)?.record).toMatchObject({ phase: 'shifting', step: -1 })
 
-    if (recovery === 'post') {
-      const post = await runAction({ ...base, 'on-interrupt': 'rollback' }, env('100'), {
-        entry: 'post',
-        state: killed.state
-      })
-      expectExit(post, 'success')
-      expect(post.log).toContain('the main step did not finish while the rollout was shifting')
-      expect(readLease(sb)?.record?.phase).toBe('rolled-back')
-    } else {
-      await waitForLockExpiry(sb)
-      // A release without test-header: whatever is left of the route is the recovery's doing.
-      const next = await runAction(
-        fastInputs(sb, {
-          image: 'example.com/reviews:3.0.0',
-          steps: '50,100',
-          'step-duration': '4s'
-        }),
-        env('101')
-      )
-      expectExit(next, 'success')
-      expect(next.log).toContain('interrupted rollout rolled back before a new release')
-      expect(next.outputs.result).toBe('promoted')
-    }
+    const post = await runAction({ ...base, 'on-interrupt': 'rollback' }, env('100'), {
+      entry: 'post',
+      state: killed.state
+    })
+    expectExit(post, 'success')
+    expect(post.log).toContain('the main step did not finish while the rollout was shifting')
+    expect(readLease(sb)?.record?.phase).toBe('rolled-back')
     noTestRoute()
     expect(await served(HEADER)).toEqual(await served())
   })

@@ -50,8 +50,8 @@ export interface WorldOptions {
   /** Requests per second per flow once the seed serves (default 50, as the e2e sandbox). */
   rps?: number
   noise?: NoiseMode
-  /** Seed of the noisy traffic and of every other draw (Math.random included). */
-  seed_?: number
+  /** Seed of the noisy traffic and of every other draw (Math.random included); default 1. */
+  randomSeed?: number
   /** The deployment controller's reaction time (default 300 ms, as the e2e sandbox). */
   controllerDelayMs?: number
   /** Share of a pod's grace period it stays Terminating (default 1: real time, 30 s). */
@@ -186,7 +186,7 @@ export class World {
   private runs = 0
 
   private constructor(options: WorldOptions) {
-    const seedNumber = options.seed_ ?? 1
+    const seedNumber = options.randomSeed ?? 1
     const draws = new Random(seedNumber)
     this.random = () => draws.uniform()
     // Retry jitter, fault dice, generated names: every draw in the run comes from the seed.
