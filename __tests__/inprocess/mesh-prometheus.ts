@@ -1,6 +1,7 @@
 /**
  * A Prometheus for in-process runs: it scrapes the mesh simulator on virtual time (every
- * `scrapeIntervalMs`, 1 s by default, as the sandbox's real Prometheus does) and answers
+ * `scrapeIntervalMs`, 5 s by default: the sandbox's real Prometheus scrapes every second for
+ * its few-second rollouts, the in-process ones bake minutes with a minute's analysis window) and answers
  * `/api/v1/query` forms with the JSON Prometheus would send, evaluating the PromQL subset of
  * promql.ts. The action's own Prometheus adapter (PrometheusMetrics over Prometheus, with this
  * as its transport) reads it, so queries, answers and their parsing are the ones of a real run;
@@ -9,18 +10,20 @@
  */
 import type { PrometheusAnswer } from '../../src/adapters/prometheus.js'
 import type { MeshSimulator } from '../../sandbox/mesh/simulator.js'
-import { evaluate, type Sample, type SampleSource, UnsupportedQuery } from './promql.js'
-
-interface Scrape {
-  t: number
-  samples: Sample[]
-}
+import {
+  evaluate,
+  type Sample,
+  type SampleSource,
+  type Scrape,
+  scrapeOf,
+  UnsupportedQuery
+} from './promql.js'
 
 /** How long a series stays visible after its last scrape (Prometheus's lookback delta). */
 const LOOKBACK_MS = 5 * 60_000
 
 export interface InProcessPrometheusOptions {
-  /** Default 1 s. */
+  /** Default 5 s. */
   scrapeIntervalMs?: number
   /** Scrapes older than this are dropped (default 10 minutes): longer than any analysis window. */
   retentionMs?: number
@@ -46,13 +49,13 @@ export class InProcessPrometheus implements SampleSource {
   ) {
     this.retentionMs = options.retentionMs ?? 10 * 60_000
     this.scrape()
-    this.stop = clock.every(options.scrapeIntervalMs ?? 1000, () => this.scrape())
+    this.stop = clock.every(options.scrapeIntervalMs ?? 5000, () => this.scrape())
   }
 
   /** Read every series now and keep it; drop what is older than the retention. */
   private scrape(): void {
     const now = this.clock.now()
-    this.scrapes.push({ t: now, samples: this.read() })
+    this.scrapes.push(scrapeOf(now, this.read()))
     while ((this.scrapes[0]?.t ?? now) < now - this.retentionMs) this.scrapes.shift()
   }
 
@@ -80,20 +83,31 @@ export class InProcessPrometheus implements SampleSource {
     })
   }
 
-  at(t: number): readonly Sample[] {
-    if (t >= this.clock.now()) return this.read()
-    for (let i = this.scrapes.length - 1; i >= 0; i--) {
-      const s = this.scrapes[i] as Scrape
-      if (s.t <= t) return t - s.t <= LOOKBACK_MS ? s.samples : []
-    }
-    return []
+  /** The scrape of this instant, made once while the mesh's counters stay as they are. */
+  private live?: { version: string; scrape: Scrape }
+
+  private scrapeNow(): Scrape {
+    const now = this.clock.now()
+    this.mesh.tick()
+    const version = `${now}/${this.mesh.metricsVersion}`
+    if (this.live?.version !== version) this.live = { version, scrape: scrapeOf(now, this.read()) }
+    return this.live.scrape
   }
 
-  range(from: number, to: number): ReadonlyArray<{ t: number; samples: readonly Sample[] }> {
-    const inside = this.scrapes.filter((s) => s.t > from && s.t <= to)
-    if (to >= this.clock.now() && inside.at(-1)?.t !== to) {
-      inside.push({ t: to, samples: this.read() })
+  at(t: number): Scrape | undefined {
+    const now = this.clock.now()
+    if (t >= now) return this.scrapeNow()
+    for (let i = this.scrapes.length - 1; i >= 0; i--) {
+      const s = this.scrapes[i] as Scrape
+      if (s.t <= t) return t - s.t <= LOOKBACK_MS ? s : undefined
     }
+    return undefined
+  }
+
+  range(from: number, to: number): readonly Scrape[] {
+    const inside = this.scrapes.filter((s) => s.t > from && s.t <= to)
+    const now = this.clock.now()
+    if (to >= now && inside.at(-1)?.t !== now) inside.push(this.scrapeNow())
     return inside
   }
 

@@ -5,7 +5,7 @@
  */
 import { latencyQueries, trafficQueries } from '../../src/core/queries.js'
 import { builtinMetrics, queriesFor, placeholders } from '../../src/core/metrics.js'
-import { evaluate, type Sample, type SampleSource, UnsupportedQuery } from './promql.js'
+import { evaluate, type Sample, type SampleSource, scrapeOf, UnsupportedQuery } from './promql.js'
 
 const BASE = { reporter: 'destination', destination_workload_namespace: 'demo' }
 
@@ -33,17 +33,16 @@ function series(workload: string, code: string, requests: number): Sample[] {
 
 /** Scrapes every second for a minute: reviews-blue at 10 rps (1% 5xx), reviews-green at 2 rps. */
 function source(): SampleSource & { now: number } {
-  const scrapes = Array.from({ length: 61 }, (_, s) => ({
-    t: s * 1000,
-    samples: [
+  const scrapes = Array.from({ length: 61 }, (_, s) =>
+    scrapeOf(s * 1000, [
       ...series('reviews-blue', '200', 9.9 * s),
       ...series('reviews-blue', '503', 0.1 * s),
       ...series('reviews-green', '200', 2 * s)
-    ]
-  }))
+    ])
+  )
   return {
     now: 60_000,
-    at: (t) => [...scrapes].reverse().find((s) => s.t <= t)?.samples ?? [],
+    at: (t) => [...scrapes].reverse().find((s) => s.t <= t),
     range: (from, to) => scrapes.filter((s) => s.t > from && s.t <= to)
   }
 }

@@ -28,12 +28,31 @@ function seriesKeyOf(s: Sample): string {
   return key
 }
 
+/** Every series at one instant, indexed by metric name (a selector names one metric). */
+export interface Scrape {
+  t: number
+  samples: readonly Sample[]
+  byName: ReadonlyMap<string, readonly Sample[]>
+}
+
+/** A scrape of `samples` taken at `t`, with its index. */
+export function scrapeOf(t: number, samples: readonly Sample[]): Scrape {
+  const byName = new Map<string, Sample[]>()
+  for (const s of samples) {
+    const name = s.labels.__name__ ?? ''
+    const family = byName.get(name)
+    if (family) family.push(s)
+    else byName.set(name, [s])
+  }
+  return { t, samples, byName }
+}
+
 /** What the evaluator reads: the samples of one instant, and the scrapes of a time range. */
 export interface SampleSource {
   /** Every series as of `t` (its latest sample at or before `t`, unless stale). */
-  at(t: number): readonly Sample[]
+  at(t: number): Scrape | undefined
   /** The scrapes in (from, to], oldest first, each with every series it held. */
-  range(from: number, to: number): ReadonlyArray<{ t: number; samples: readonly Sample[] }>
+  range(from: number, to: number): readonly Scrape[]
 }
 
 export class UnsupportedQuery extends Error {
@@ -289,11 +308,43 @@ class Parser {
   }
 }
 
+/** Parsed queries: the same few queries are asked at every check. */
+const parsed = new Map<string, Node>()
+
 export function parse(query: string): Node {
-  return new Parser(tokenize(query), query).parse()
+  let node = parsed.get(query)
+  if (!node) {
+    node = new Parser(tokenize(query), query).parse()
+    parsed.set(query, node)
+  }
+  return node
 }
 
 // ---- evaluation -----------------------------------------------------------------------------
+
+/**
+ * What each selector selected in each scrape: a scrape is kept for minutes and every check reads
+ * the same selectors over it again (a range of a minute, a check every 10 s).
+ */
+const selections = new WeakMap<Scrape, Map<readonly Matcher[], Sample[]>>()
+
+/** The samples of a scrape that a selector's matchers select. */
+function select(scrape: Scrape | undefined, ms: readonly Matcher[]): Sample[] {
+  if (!scrape) return []
+  let cache = selections.get(scrape)
+  if (!cache) {
+    cache = new Map()
+    selections.set(scrape, cache)
+  }
+  let selected = cache.get(ms)
+  if (!selected) {
+    const name = ms.find((m) => m.name === '__name__' && m.op === '=')
+    const candidates = name ? (scrape.byName.get(name.value) ?? []) : scrape.samples
+    selected = candidates.filter((s) => matches(s.labels, ms))
+    cache.set(ms, selected)
+  }
+  return selected
+}
 
 function matches(labels: Readonly<Record<string, string>>, ms: readonly Matcher[]): boolean {
   return ms.every((m) => {
@@ -334,8 +385,7 @@ function rangeFunction(
 ): Sample[] {
   const points = new Map<string, { labels: Record<string, string>; ts: number[]; vs: number[] }>()
   for (const scrape of source.range(t - selector.rangeMs, t)) {
-    for (const s of scrape.samples) {
-      if (!matches(s.labels, selector.matchers)) continue
+    for (const s of select(scrape, selector.matchers)) {
       const key = seriesKeyOf(s)
       let p = points.get(key)
       if (!p) {
@@ -434,7 +484,7 @@ function evalNode(node: Node, source: SampleSource, t: number): Value {
       if (node.rangeMs !== undefined) {
         throw new UnsupportedQuery('a range vector is only supported inside rate() or increase()')
       }
-      const samples = source.at(t).filter((s) => matches(s.labels, node.matchers))
+      const samples = select(source.at(t), node.matchers)
       return { kind: 'vector', samples: samples.map((s) => ({ ...s })) }
     }
     case 'agg': {

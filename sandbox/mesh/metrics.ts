@@ -64,10 +64,17 @@ export interface MetricSample {
 /** Counters of one simulated mesh. Counters start at 0 and only grow. */
 export class IstioMetrics {
   private readonly series = new Map<string, Series>()
+  /** Bumped by every observation and prune: samples() is the same while it is. */
+  private changes = 0
+
+  get version(): number {
+    return this.changes
+  }
 
   /** Records requests that share one label set, one latency (ms) per request. */
   observe(labels: IstioLabels, latenciesMs: readonly number[], nowMs: number): void {
     if (latenciesMs.length === 0) return
+    this.changes++
     const key = ISTIO_LABEL_NAMES.map((n) => labels[n]).join('\u0000')
     let s = this.series.get(key)
     if (!s) {
@@ -103,7 +110,10 @@ export class IstioMetrics {
     for (const [key, s] of this.series) {
       if (nowMs - s.lastChangeMs < ttlMs) continue
       const { destination_workload_namespace: ns, destination_workload: wl } = s.labels
-      if (wl === 'unknown' || !isLive(ns, wl)) this.series.delete(key)
+      if (wl === 'unknown' || !isLive(ns, wl)) {
+        this.series.delete(key)
+        this.changes++
+      }
     }
   }
 

@@ -166,6 +166,10 @@ export class MeshSimulator {
   private liveWorkloads = new Set<string>()
   private runningImages: Array<{ namespace: string; workload: string; image: string }> = []
   private dirty = true
+  /** Counts replans and behaviour changes, for metricsVersion. */
+  private replans = 0
+  private behaviourChanges = 0
+  private readonly unsubscribeBehaviours: () => void
   private lastTick: number
   private lastPrune: number
   private readonly flowCounters = new Map<string, FlowCounters>()
@@ -185,6 +189,7 @@ export class MeshSimulator {
     this.unsubscribe = this.store.onChange((e) => {
       if (WATCHED.has(e.resource)) this.dirty = true
     })
+    this.unsubscribeBehaviours = this.behaviours.onChange(() => this.behaviourChanges++)
   }
 
   get rps(): number {
@@ -239,6 +244,15 @@ export class MeshSimulator {
       ? `# HELP sandbox_app_gauge An application's own gauge, per workload.\n# TYPE sandbox_app_gauge gauge\n${lines.join('\n')}\n`
       : ''
     return this.metrics.render() + apps
+  }
+
+  /**
+   * Changes whenever the metrics page may have: a request counted, a series forgotten, the
+   * cluster objects or the images' behaviours (the apps' gauges) changed. Equal: samples() is too.
+   */
+  get metricsVersion(): string {
+    if (this.dirty) this.replan()
+    return `${this.metrics.version}/${this.replans}/${this.behaviourChanges}`
   }
 
   /** The metrics page as samples (what a scrape reads, without the text), in its order. */
@@ -303,10 +317,12 @@ export class MeshSimulator {
 
   close(): void {
     this.unsubscribe()
+    this.unsubscribeBehaviours()
   }
 
   private replan(): void {
     this.dirty = false
+    this.replans++
     const snapshot: Snapshot = {
       namespaces: this.store.list('namespaces'),
       services: this.store.list('services'),
