@@ -7,9 +7,8 @@ import { deploymentName } from './core/color.js'
 import { retireDecision } from './core/adoption.js'
 import type { RolloutRecord } from './core/record.js'
 import { type DeploymentObject, readiness } from './core/workload.js'
-import { DEPLOYMENTS } from './adapters/kube.js'
 import { LockHeldError } from './adapters/lease.js'
-import type { RecordStore, TrafficRouter, WorkloadApi } from './ports.js'
+import { DEPLOYMENTS, type RecordStore, type TrafficRouter, type WorkloadApi } from './ports.js'
 import type { Clock, Log } from './log.js'
 
 export interface RetireDeps {

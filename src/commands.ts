@@ -21,10 +21,16 @@ import {
   type RouterConfig
 } from './core/record.js'
 import { type DeploymentObject, readiness } from './core/workload.js'
-import { DEPLOYMENTS, type KubeApi } from './adapters/kube.js'
 import { holderRunUrl, LockHeldError } from './adapters/lease.js'
 import { routerConfigFrom, routerFor } from './adapters/factory.js'
-import type { MetricsSource, RecordState, RecordStore, TrafficRouter } from './ports.js'
+import {
+  DEPLOYMENTS,
+  type KubeApi,
+  type MetricsSource,
+  type RecordState,
+  type RecordStore,
+  type TrafficRouter
+} from './ports.js'
 import {
   type AnalysisPlan,
   checkPermissions,

@@ -13,8 +13,8 @@ const WORKLOAD_PERMISSIONS: readonly Permission[] = [
   {
     group: 'apps',
     resource: 'deployments',
-    verbs: ['get', 'list', 'create', 'update', 'patch'],
-    why: 'create or update the candidate, scale colors'
+    verbs: ['get', 'list', 'watch', 'create', 'update', 'patch'],
+    why: 'create or update the candidate, watch it become ready, scale colors'
   },
   { group: '', resource: 'pods', verbs: ['list'], why: 'explain why a candidate is not ready' },
   { group: '', resource: 'services', verbs: ['get'], why: 'find the service' }

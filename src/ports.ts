@@ -7,9 +7,6 @@ import type { Color, ColorWeights } from './core/color.js'
 import type { RolloutRecord } from './core/record.js'
 import type { TestHeader } from './core/test-route.js'
 import type { RouteWeights, RouterObjectState } from './core/drift.js'
-import type { KubeApi } from './adapters/kube.js'
-
-export type { KubeApi } from './adapters/kube.js'
 
 export type { MetricsSource, Reading } from './core/metrics.js'
 
@@ -123,11 +120,163 @@ export interface RecordStore {
   stopHeartbeat(): void
 }
 
+// Kubernetes ---------------------------------------------------------------------------------
+
+/** A Kubernetes object as JSON. */
+export interface KubeObject {
+  apiVersion?: string
+  kind?: string
+  metadata: {
+    name: string
+    namespace?: string
+    resourceVersion?: string
+    generation?: number
+    labels?: Record<string, string>
+    annotations?: Record<string, string>
+    [key: string]: unknown
+  }
+  spec?: Record<string, unknown>
+  status?: Record<string, unknown>
+  [key: string]: unknown
+}
+
+/** Where a resource lives in the API: group ('' for core), version, plural. */
+export interface ResourceType {
+  group: string
+  version: string
+  plural: string
+  kind: string
+}
+
+export const DEPLOYMENTS: ResourceType = {
+  group: 'apps',
+  version: 'v1',
+  plural: 'deployments',
+  kind: 'Deployment'
+}
+export const LEASES: ResourceType = {
+  group: 'coordination.k8s.io',
+  version: 'v1',
+  plural: 'leases',
+  kind: 'Lease'
+}
+export const SERVICES: ResourceType = {
+  group: '',
+  version: 'v1',
+  plural: 'services',
+  kind: 'Service'
+}
+export const PODS: ResourceType = { group: '', version: 'v1', plural: 'pods', kind: 'Pod' }
+
+/** An API server answer other than success, reduced to its meaning (no request headers). */
+export class KubeError extends Error {
+  constructor(
+    readonly code: number,
+    readonly reason: string,
+    message: string,
+    options?: { cause?: unknown }
+  ) {
+    super(message, options)
+    this.name = 'KubeError'
+  }
+
+  get notFound(): boolean {
+    return this.code === 404
+  }
+
+  get conflict(): boolean {
+    return this.code === 409 && this.reason !== 'AlreadyExists'
+  }
+
+  /** Worth another try: throttled, server-side trouble, or no answer at all. */
+  get transient(): boolean {
+    return this.reason === 'Unreachable' || this.code === 429 || this.code >= 500
+  }
+}
+
+export interface RetryPolicy {
+  /** Attempts in all, including the first. */
+  attempts: number
+  /** First backoff, doubled each retry up to maxDelayMs; each delay is jittered ±50%. */
+  baseDelayMs: number
+  maxDelayMs: number
+  /** No retry starts after this much time since the first attempt. */
+  budgetMs: number
+  /** Conflicts (409) re-read and re-planned before a write gives up. */
+  conflicts: number
+}
+
+export const DEFAULT_RETRY: RetryPolicy = {
+  attempts: 6,
+  baseDelayMs: 200,
+  maxDelayMs: 3000,
+  budgetMs: 30_000,
+  conflicts: 25
+}
+/** Rollback must not give up easily: traffic is on a candidate that failed. */
+export const ROLLBACK_RETRY: RetryPolicy = {
+  attempts: 20,
+  baseDelayMs: 250,
+  maxDelayMs: 5000,
+  budgetMs: 120_000,
+  conflicts: 50
+}
+
+/**
+ * The Kubernetes API as the action uses it: raw objects by resource type, a watch of one object,
+ * access reviews and discovery. `Kube` (client-node, src/adapters/kube.ts) is the implementation;
+ * the routers, the Lease store, preflight and the commands see only this. Failures are KubeError.
+ */
+export interface KubeApi {
+  /** The object, or undefined when there is none. */
+  get(type: ResourceType, namespace: string, name: string): Promise<KubeObject | undefined>
+  list(type: ResourceType, namespace: string, labelSelector?: string): Promise<KubeObject[]>
+  create(type: ResourceType, namespace: string, body: KubeObject): Promise<KubeObject>
+  /** PUT: fails with a conflict when body.metadata.resourceVersion is stale. */
+  replace(
+    type: ResourceType,
+    namespace: string,
+    body: KubeObject,
+    policy?: RetryPolicy
+  ): Promise<KubeObject>
+  /** PATCH with a JSON Patch (array) or a merge patch (object). */
+  patch(
+    type: ResourceType,
+    namespace: string,
+    name: string,
+    body: unknown,
+    policy?: RetryPolicy
+  ): Promise<KubeObject>
+  /**
+   * Resolves at the first change of one object after `resourceVersion`, or as soon as `signal`
+   * aborts; rejects when it cannot watch (410: the version is too old to watch from).
+   */
+  nextChange(
+    type: ResourceType,
+    namespace: string,
+    name: string,
+    resourceVersion: string,
+    signal: AbortSignal
+  ): Promise<void>
+  /** Whether the current user may do `verb` on `resource` in `namespace`. */
+  canI(
+    verb: string,
+    group: string,
+    resource: string,
+    namespace: string
+  ): Promise<{ allowed: boolean; reason?: string }>
+  /** Versions the API server serves for an API group; [] when the group is absent. */
+  servedVersions(group: string): Promise<string[]>
+}
+
 /**
  * The Deployments and Pods of the colors: the part of the Kubernetes API the engine uses. Tests
- * use an in-memory fake of these five calls.
+ * use an in-memory fake of these calls.
  */
-export type WorkloadApi = Pick<KubeApi, 'get' | 'list' | 'create' | 'replace' | 'patch'>
+export type WorkloadApi = Pick<
+  KubeApi,
+  'get' | 'list' | 'create' | 'replace' | 'patch' | 'nextChange'
+>
 
 /** One Kubernetes permission the action needs, with why: for preflight's access reviews and the README's Role. */
 export interface Permission {

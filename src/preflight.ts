@@ -28,11 +28,10 @@ import {
   placeholders,
   queriesFor
 } from './core/metrics.js'
-import { DEPLOYMENTS, type KubeApi, PODS, SERVICES } from './adapters/kube.js'
 import { routerConfigFrom, routerFor } from './adapters/factory.js'
 import { type Permission, rolloutPermissions } from './permissions.js'
 import type { RouterConfig } from './core/record.js'
-import type { TrafficRouter } from './ports.js'
+import { DEPLOYMENTS, type KubeApi, PODS, SERVICES, type TrafficRouter } from './ports.js'
 import type { Settings } from './inputs.js'
 import type { Clock, Log } from './log.js'
 
@@ -81,7 +80,8 @@ function fail(message: string): never {
   throw new PreflightError(message)
 }
 
-const READ_VERBS = ['get', 'list', 'watch']
+// What plan needs of a credential: watching a Deployment become ready is the release's.
+const READ_VERBS = ['get', 'list']
 
 /**
  * One SelfSubjectAccessReview per verb the action needs; all denials named at once. With

@@ -55,9 +55,17 @@ import {
   type PodObject,
   readiness
 } from './core/workload.js'
-import { DEPLOYMENTS, KubeError, PODS, ROLLBACK_RETRY } from './adapters/kube.js'
 import { LockLostError } from './adapters/lease.js'
-import type { RecordStore, TrafficRouter, WeightWrite, WorkloadApi } from './ports.js'
+import {
+  DEPLOYMENTS,
+  KubeError,
+  PODS,
+  type RecordStore,
+  ROLLBACK_RETRY,
+  type TrafficRouter,
+  type WeightWrite,
+  type WorkloadApi
+} from './ports.js'
 import type { Clock, Log } from './log.js'
 
 /** Conflicts on the candidate's Deployment write (a controller's status updates) before giving up. */
@@ -376,7 +384,39 @@ export class Rollout {
           reason: `${outside} of ${pods.length} pods of ${name} run without the istio-proxy sidecar, so weights would not apply to them (is sidecar.istio.io/inject "false" in the pod template?)`
         }
       }
-      await clock.sleep(Math.min(1000, Math.max(0, deadline - clock.now())))
+      // The Deployment controller writes its status as the pods come up: wait for that (at most
+      // until the deadline or the next look at the lock) instead of reading again on a timer.
+      await this.nextChange(name, d.metadata.resourceVersion ?? '', Math.min(deadline, verifyAt))
+    }
+  }
+
+  /** Whether a watch failed already in this run (it is said once, then reads follow a timer). */
+  private polling = false
+
+  /**
+   * Wait until Deployment `name` changes after `resourceVersion`, or the clock reaches `until`.
+   * Where the watch is refused or fails, the wait is a second of polling instead; a version too
+   * old to watch from is simply read again.
+   */
+  private async nextChange(name: string, resourceVersion: string, until: number): Promise<void> {
+    const { kube, clock, log } = this.d
+    const wait = Math.max(0, until - clock.now())
+    const stop = new AbortController()
+    try {
+      if (this.polling) return await clock.sleep(Math.min(1000, wait))
+      await Promise.race([
+        kube.nextChange(DEPLOYMENTS, this.current.namespace, name, resourceVersion, stop.signal),
+        clock.sleep(wait, stop.signal)
+      ])
+    } catch (error) {
+      if (error instanceof KubeError && error.code === 410) return
+      this.polling = true
+      log.warning(
+        `could not watch Deployment ${name} (${(error as Error).message}); reading it every second instead`
+      )
+      await clock.sleep(Math.min(1000, wait))
+    } finally {
+      stop.abort()
     }
   }
 

@@ -119,13 +119,13 @@ describe('least privilege', () => {
         const plan = await runAction(fastInputs(sb, { command: 'plan', image: IMAGE }), kubeEnv(sb))
         expectExit(plan, 'success')
         expect(plan.log).toContain(
-          '::warning::this credential cannot create deployments.apps, update deployments.apps, patch deployments.apps, patch virtualservices.networking.istio.io, patch destinationrules.networking.istio.io, create leases.coordination.k8s.io, update leases.coordination.k8s.io in namespace demo: fine for plan'
+          '::warning::this credential cannot watch deployments.apps, create deployments.apps, update deployments.apps, patch deployments.apps, patch virtualservices.networking.istio.io, patch destinationrules.networking.istio.io, create leases.coordination.k8s.io, update leases.coordination.k8s.io in namespace demo: fine for plan'
         )
 
         const deploy = await runAction(fastInputs(sb, { image: IMAGE }), kubeEnv(sb))
         expectExit(deploy, 'failure')
         expect(deploy.log).toContain(
-          '::error::missing permission in namespace demo: create deployments.apps, update deployments.apps, patch deployments.apps'
+          '::error::missing permission in namespace demo: watch deployments.apps, create deployments.apps, update deployments.apps, patch deployments.apps'
         )
       })
   )

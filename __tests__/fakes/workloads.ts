@@ -22,6 +22,8 @@ export class FakeWorkloads implements WorkloadApi {
   private readonly churn = new Map<string, number>()
   /** Every replace sent, by Deployment name, whether it landed or not. */
   readonly replaces: string[] = []
+  /** Who waits for the next write of a Deployment (nextChange), by name. */
+  private readonly waiting = new Map<string, Array<() => void>>()
 
   constructor(seed: KubeObject[] = []) {
     for (const d of seed) this.put(d)
@@ -42,6 +44,7 @@ export class FakeWorkloads implements WorkloadApi {
       }
     }
     this.deployments.set(d.metadata.name, stored)
+    for (const wake of this.waiting.get(d.metadata.name)?.splice(0) ?? []) wake()
     return structuredClone(stored)
   }
 
@@ -80,6 +83,24 @@ export class FakeWorkloads implements WorkloadApi {
         spec: { containers: [{ name: 'app' }, { name: 'istio-proxy' }] },
         status: { phase: 'Running' }
       }))
+    })
+  }
+
+  /** Resolves at the next write of Deployment `name`, or when `signal` aborts. */
+  nextChange(
+    type: ResourceType,
+    _ns: string,
+    name: string,
+    _resourceVersion: string,
+    signal: AbortSignal
+  ): Promise<void> {
+    if (type.plural !== DEPLOYMENTS.plural) unknownKind(type)
+    return new Promise((resolve) => {
+      if (signal.aborted) return resolve()
+      signal.addEventListener('abort', () => resolve(), { once: true })
+      const list = this.waiting.get(name) ?? []
+      list.push(resolve)
+      this.waiting.set(name, list)
     })
   }
 

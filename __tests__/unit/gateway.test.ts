@@ -93,7 +93,7 @@ describe('the Role of each router', () => {
     )
   it('gateway-api: HTTPRoutes get and patch, Services get, create and patch, one rule each, no Istio kinds', () => {
     expect(verbs(GATEWAY_REQUIRED_PERMISSIONS)).toEqual({
-      'deployments.apps': ['get', 'list', 'create', 'update', 'patch'],
+      'deployments.apps': ['get', 'list', 'watch', 'create', 'update', 'patch'],
       pods: ['list'],
       services: ['get', 'create', 'patch'],
       'httproutes.gateway.networking.k8s.io': ['get', 'patch'],
@@ -102,7 +102,7 @@ describe('the Role of each router', () => {
   })
   it('istio: unchanged, and no Service write', () => {
     expect(verbs(REQUIRED_PERMISSIONS)).toEqual({
-      'deployments.apps': ['get', 'list', 'create', 'update', 'patch'],
+      'deployments.apps': ['get', 'list', 'watch', 'create', 'update', 'patch'],
       pods: ['list'],
       services: ['get'],
       'virtualservices.networking.istio.io': ['get', 'patch'],

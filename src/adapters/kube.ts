@@ -17,54 +17,32 @@ import {
   type ObservableMiddleware,
   PatchStrategy,
   setHeaderOptions,
-  type V1Service
+  type V1Service,
+  Watch
 } from '@kubernetes/client-node'
+import {
+  DEFAULT_RETRY,
+  KubeError,
+  type KubeApi,
+  type KubeObject,
+  type ResourceType,
+  type RetryPolicy
+} from '../ports.js'
 
-/** A Kubernetes object as JSON. */
-export interface KubeObject {
-  apiVersion?: string
-  kind?: string
-  metadata: {
-    name: string
-    namespace?: string
-    resourceVersion?: string
-    generation?: number
-    labels?: Record<string, string>
-    annotations?: Record<string, string>
-    [key: string]: unknown
-  }
-  spec?: Record<string, unknown>
-  status?: Record<string, unknown>
-  [key: string]: unknown
-}
-
-/** Where a resource lives in the API: group ('' for core), version, plural. */
-export interface ResourceType {
-  group: string
-  version: string
-  plural: string
-  kind: string
-}
-
-export const DEPLOYMENTS: ResourceType = {
-  group: 'apps',
-  version: 'v1',
-  plural: 'deployments',
-  kind: 'Deployment'
-}
-export const LEASES: ResourceType = {
-  group: 'coordination.k8s.io',
-  version: 'v1',
-  plural: 'leases',
-  kind: 'Lease'
-}
-export const SERVICES: ResourceType = {
-  group: '',
-  version: 'v1',
-  plural: 'services',
-  kind: 'Service'
-}
-export const PODS: ResourceType = { group: '', version: 'v1', plural: 'pods', kind: 'Pod' }
+// The port's shapes, for the adapters and tests that import them from here.
+export {
+  DEFAULT_RETRY,
+  DEPLOYMENTS,
+  KubeError,
+  LEASES,
+  PODS,
+  ROLLBACK_RETRY,
+  SERVICES,
+  type KubeApi,
+  type KubeObject,
+  type ResourceType,
+  type RetryPolicy
+} from '../ports.js'
 
 /**
  * A call Kube does not have: reading a core-group kind other than Service and Pod, or writing a
@@ -77,32 +55,6 @@ export class UnknownKindError extends Error {
       `Kube cannot ${operation} ${type.kind} (${type.plural}, core group): core-group objects go through CoreV1Api, where Kube reads Services and Pods and only creates and patches Services; add the call for ${type.plural} to src/adapters/kube.ts`
     )
     this.name = 'UnknownKindError'
-  }
-}
-
-/** An API server answer other than success, reduced to its meaning (no request headers). */
-export class KubeError extends Error {
-  constructor(
-    readonly code: number,
-    readonly reason: string,
-    message: string,
-    options?: { cause?: unknown }
-  ) {
-    super(message, options)
-    this.name = 'KubeError'
-  }
-
-  get notFound(): boolean {
-    return this.code === 404
-  }
-
-  get conflict(): boolean {
-    return this.code === 409 && this.reason !== 'AlreadyExists'
-  }
-
-  /** Worth another try: throttled, server-side trouble, or no answer at all. */
-  get transient(): boolean {
-    return this.reason === 'Unreachable' || this.code === 429 || this.code >= 500
   }
 }
 
@@ -187,32 +139,13 @@ export function accessReviewForbidden(cause: KubeError): KubeError {
   )
 }
 
-export interface RetryPolicy {
-  /** Attempts in all, including the first. */
-  attempts: number
-  /** First backoff, doubled each retry up to maxDelayMs; each delay is jittered ±50%. */
-  baseDelayMs: number
-  maxDelayMs: number
-  /** No retry starts after this much time since the first attempt. */
-  budgetMs: number
-  /** Conflicts (409) re-read and re-planned before a write gives up. */
-  conflicts: number
-}
-
-export const DEFAULT_RETRY: RetryPolicy = {
-  attempts: 6,
-  baseDelayMs: 200,
-  maxDelayMs: 3000,
-  budgetMs: 30_000,
-  conflicts: 25
-}
-/** Rollback must not give up easily: traffic is on a candidate that failed. */
-export const ROLLBACK_RETRY: RetryPolicy = {
-  attempts: 20,
-  baseDelayMs: 250,
-  maxDelayMs: 5000,
-  budgetMs: 120_000,
-  conflicts: 50
+/** client-node's Watch reports a refused watch as an Error with the HTTP status in `statusCode`. */
+function watchError(error: unknown, what: string, server: string | undefined): KubeError {
+  const code = (error as { statusCode?: unknown }).statusCode
+  if (typeof code === 'number') {
+    return new KubeError(code, `HTTP${code}`, `${what}: HTTP ${code} ${(error as Error).message}`)
+  }
+  return toKubeError(error, what, server)
 }
 
 /** Backoff before retry number `attempt` (1-based): capped, doubled, jittered ±50%. */
@@ -304,18 +237,8 @@ function describe(type: ResourceType, namespace: string, name?: string): string 
     : `${resource} in namespace ${namespace}`
 }
 
-/**
- * The Kubernetes API as the action uses it: raw objects by resource type, access reviews and
- * discovery. `Kube` (client-node) is the implementation; the routers, the Lease store, preflight
- * and the commands see only this.
- */
-export type KubeApi = Pick<
-  Kube,
-  'get' | 'list' | 'create' | 'replace' | 'patch' | 'canI' | 'servedVersions'
->
-
 /** Generic, retried access to namespaced objects as raw JSON. */
-export class Kube {
+export class Kube implements KubeApi {
   private readonly custom: CustomObjectsApi
   private readonly authz: AuthorizationV1Api
   private readonly coreApi: CoreV1Api
@@ -454,6 +377,72 @@ export class Kube {
         ),
       policy
     )) as KubeObject
+  }
+
+  /**
+   * Resolves at the first change of one object after `resourceVersion` (a watch on its name), or
+   * as soon as `signal` aborts. A watch the server ends without an event is opened again from the
+   * same version. Rejects with a KubeError when the watch is refused or fails (410 Expired: the
+   * version is too old to watch from; read the object again).
+   */
+  nextChange(
+    type: ResourceType,
+    namespace: string,
+    name: string,
+    resourceVersion: string,
+    signal: AbortSignal
+  ): Promise<void> {
+    const what = `watch ${describe(type, namespace, name)}`
+    const server = this.config.getCurrentCluster()?.server
+    const path = `${type.group ? `/apis/${type.group}` : '/api'}/${type.version}/namespaces/${namespace}/${type.plural}`
+    const query = { fieldSelector: `metadata.name=${name}`, resourceVersion }
+    return new Promise<void>((resolve, reject) => {
+      let watching: AbortController | undefined
+      let settled = false
+      const settle = (error?: KubeError): void => {
+        if (settled) return
+        settled = true
+        signal.removeEventListener('abort', aborted)
+        watching?.abort()
+        if (error) reject(error)
+        else resolve()
+      }
+      const aborted = (): void => settle()
+      signal.addEventListener('abort', aborted, { once: true })
+      const open = (): void => {
+        if (settled) return
+        void new Watch(this.config)
+          .watch(
+            path,
+            query,
+            (type, object: StatusBody & { code?: number }) => {
+              if (type === 'ERROR') {
+                const code = object.code ?? 500
+                settle(
+                  new KubeError(
+                    code,
+                    object.reason ?? `HTTP${code}`,
+                    `${what}: ${object.message ?? `HTTP ${code}`}`
+                  )
+                )
+              } else if (type !== 'BOOKMARK') settle()
+            },
+            (error: unknown) => {
+              if (settled) return
+              // The server closed the watch, or it sat idle past client-node's inactivity limit:
+              // nothing changed, so watch again.
+              if (!error || (error instanceof Error && error.name === 'TimeoutError')) open()
+              else settle(watchError(error, what, server))
+            }
+          )
+          .then((controller) => {
+            watching = controller
+            if (settled) controller.abort()
+          })
+      }
+      if (signal.aborted) settle()
+      else open()
+    })
   }
 
   /** Versions the API server serves for an API group (discovery); [] when the group is absent. */

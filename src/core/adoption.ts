@@ -7,7 +7,7 @@
  * to 0 (never deleted). Pure: the caller reads the cluster and does what these say.
  */
 import { type Color, COLORS, type ColorWeights, deploymentName, formatWeights } from './color.js'
-import type { Phase } from './record.js'
+import type { Adoption, Phase } from './record.js'
 import type { DeploymentObject } from './workload.js'
 
 /** The stable color read off the selected routes' weights. */
@@ -121,14 +121,6 @@ export function templateOf(
   return {
     error: `input "manifests": expected one Deployment for ${service} in ${manifests.files.join(', ')}, found ${deployments.length}${deployments.length ? ` (${deployments.map((d) => d.metadata.name).join(', ')})` : ''}; name it ${service}`
   }
-}
-
-/** What the rollout record keeps of an adoption. */
-export interface Adoption {
-  /** The original Deployment copied into `<service>-blue`. */
-  deployment: string
-  /** When the original was found at (or scaled to) zero replicas; it is not touched again. */
-  scaledDownAt?: string
 }
 
 export interface RetireInput {

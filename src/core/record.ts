@@ -1,5 +1,4 @@
 /** The rollout record: what a run is doing, kept in the cluster so any later run can see it. */
-import type { Adoption } from './adoption.js'
 import type { Color, ColorWeights } from './color.js'
 import { DEFAULT_JUDGE, type JudgeSettings, type JudgeState } from './judge.js'
 import { builtinMetrics, type LatencyBuckets, type MetricSpec } from './metrics.js'
@@ -15,6 +14,14 @@ export type CheckVerdict = 'pass' | 'fail' | 'inconclusive'
  * not bring traffic to a safe state by itself; the record's reason says what a person must do.
  */
 export type Phase = 'deploying' | 'shifting' | 'paused' | 'promoted' | 'rolled-back' | 'failed'
+
+/** What the rollout record keeps of an adoption. */
+export interface Adoption {
+  /** The original Deployment copied into `<service>-blue`. */
+  deployment: string
+  /** When the original was found at (or scaled to) zero replicas; it is not touched again. */
+  scaledDownAt?: string
+}
 
 /**
  * In flight: a rollout under way, holding traffic between colors or about to (deploying,

@@ -11,6 +11,7 @@ export interface DeploymentObject {
   metadata: {
     name: string
     namespace?: string
+    resourceVersion?: string
     generation?: number
     labels?: Record<string, string>
     annotations?: Record<string, string>
