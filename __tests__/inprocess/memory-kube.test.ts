@@ -213,3 +213,66 @@ it('retries 5xx and dropped connections on virtual time, and gives up as Kube do
   // Six attempts with capped exponential backoff: seconds of virtual time, none of real time.
   expect(m.time.now() - started).toBeGreaterThan(2000)
 })
+
+describe('nextChange, as Kube watches', () => {
+  /** Another writer changes the VirtualService (a label), straight through the store. */
+  const touch = (store: MemoryStore): void => {
+    const vs = store.get('virtualservices', NS, 'reviews')
+    if (!vs) throw new Error('no VirtualService')
+    store.replace('virtualservices', {
+      ...vs,
+      metadata: { ...vs.metadata, labels: { touched: String(store.resourceVersion()) } }
+    })
+  }
+
+  it('resolves at the next change after the version, and at once for a change since it', async () => {
+    const m = memory()
+    for (const [k, store] of [
+      [kube, sb.api.store],
+      [m.kube, m.api.store]
+    ] as const) {
+      const rv = (await vsOf(k)).metadata.resourceVersion as string
+      let changed = false
+      const waiting = k.nextChange(VS, NS, 'reviews', rv, new AbortController().signal)
+      void waiting.then(() => (changed = true))
+      await new Promise((r) => setTimeout(r, 50))
+      expect(changed).toBe(false)
+      touch(store)
+      await waiting
+      // A change between the read and the watch is not missed: the watch starts at the version.
+      touch(store)
+      await k.nextChange(VS, NS, 'reviews', rv, new AbortController().signal)
+    }
+  })
+
+  it('ends when its signal aborts, and refuses as Kube does (403 on the watch, 410 on an old version)', async () => {
+    const m = memory()
+    const stop = new AbortController()
+    const waiting = m.kube.nextChange(VS, NS, 'reviews', '999999', stop.signal)
+    stop.abort()
+    await expect(waiting).resolves.toBeUndefined()
+
+    const old = (k: KubeApi) => k.nextChange(VS, NS, 'reviews', '1', new AbortController().signal)
+    const [http, inProcess] = await Promise.all([
+      outcome(() => old(kube)),
+      outcome(() => old(m.kube))
+    ])
+    // The message ends with each store's own latest version.
+    const latest = (o: unknown): string => JSON.stringify(o).replace(/\(\d+\)"/, '(N)"')
+    expect(latest(inProcess)).toEqual(latest(http))
+    expect(inProcess).toMatchObject({ code: 410, reason: 'Expired' })
+
+    const rule = { verb: 'watch', resource: 'virtualservices' }
+    sb.api.setDenials([rule])
+    m.api.setDenials([rule])
+    try {
+      const denied = (k: KubeApi) =>
+        k.nextChange(VS, NS, 'reviews', '0', new AbortController().signal)
+      const [h, i] = await Promise.all([outcome(() => denied(kube)), outcome(() => denied(m.kube))])
+      expect(i).toEqual(h)
+      expect(i).toMatchObject({ code: 403, reason: 'HTTP403' })
+    } finally {
+      sb.api.setDenials([])
+    }
+  })
+})

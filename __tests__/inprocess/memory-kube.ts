@@ -9,16 +9,19 @@
  * Like `Kube`, it refuses (UnknownKindError, before any request) the core-group calls Kube has
  * no client for, so a test cannot pass on a call the real adapter would throw on.
  */
+import { STATUS_CODES } from 'node:http'
 import { ApiException } from '@kubernetes/client-node'
 import { FIELD_MANAGER } from '../../src/core/drift.js'
 import {
-  accessReviewForbidden,
   DEFAULT_RETRY,
   KubeError,
   type KubeApi,
   type KubeObject,
   type ResourceType,
-  type RetryPolicy,
+  type RetryPolicy
+} from '../../src/ports.js'
+import {
+  accessReviewForbidden,
   toKubeError,
   UnknownKindError,
   withRetry
@@ -180,6 +183,73 @@ export class MemoryKube implements KubeApi {
       },
       policy
     )) as KubeObject
+  }
+
+  /**
+   * A watch of one object from `resourceVersion`, through the pipeline (RBAC, faults, the store's
+   * history), settled as Kube settles it: at its first event, when `signal` aborts, or with the
+   * KubeError Kube makes of a refused watch (`HTTP 403 Forbidden`) or of an ERROR event (410).
+   */
+  nextChange(
+    type: ResourceType,
+    namespace: string,
+    name: string,
+    resourceVersion: string,
+    signal: AbortSignal
+  ): Promise<void> {
+    const what = `watch ${describe(type, namespace, name)}`
+    this.requests.push(`watch ${type.plural}`)
+    const query = new URLSearchParams({
+      watch: 'true',
+      fieldSelector: `metadata.name=${name}`,
+      resourceVersion
+    })
+    return new Promise<void>((resolve, reject) => {
+      if (signal.aborted) return resolve()
+      let stop: (() => void) | undefined
+      let settled = false
+      const settle = (error?: KubeError): void => {
+        if (settled) return
+        settled = true
+        stop?.()
+        signal.removeEventListener('abort', aborted)
+        if (error) reject(error)
+        else resolve()
+      }
+      const aborted = (): void => settle()
+      signal.addEventListener('abort', aborted, { once: true })
+      void this.api.call({ method: 'GET', url: `${path(type, namespace)}?${query}` }).then(
+        (outcome) => {
+          if (settled) return
+          if (outcome.kind === 'drop')
+            return settle(toKubeError(dropped(), what, IN_PROCESS_SERVER))
+          if (outcome.kind !== 'watch') {
+            const code = outcome.kind === 'answer' ? outcome.answer.code : outcome.code
+            return settle(
+              new KubeError(
+                code,
+                `HTTP${code}`,
+                `${what}: HTTP ${code} ${STATUS_CODES[code] ?? ''}`
+              )
+            )
+          }
+          stop = this.api.watch(
+            outcome.request,
+            () => settle(),
+            (status) =>
+              settle(
+                new KubeError(
+                  status.code,
+                  status.reason ?? `HTTP${status.code}`,
+                  `${what}: ${status.message ?? `HTTP ${status.code}`}`
+                )
+              )
+          )
+          if (settled) stop()
+        },
+        (error: unknown) => settle(toKubeError(error, what, IN_PROCESS_SERVER))
+      )
+    })
   }
 
   async servedVersions(group: string): Promise<string[]> {

@@ -9,7 +9,7 @@
  * from timer to timer, so every run is deterministic.
  */
 import { readSettings, type Settings } from '../../src/inputs.js'
-import type { KubeApi } from '../../src/adapters/kube.js'
+import type { KubeApi } from '../../src/ports.js'
 import type { Clock } from '../../src/log.js'
 import { type CommandResult, type Notifier, runCommand } from '../../src/commands.js'
 import { LockLostError, LeaseStore } from '../../src/adapters/lease.js'
@@ -122,6 +122,7 @@ class RunProcess {
       create: (...a) => this.guard(() => inner.create(...a)),
       replace: (...a) => this.guard(() => inner.replace(...a)),
       patch: (...a) => this.guard(() => inner.patch(...a)),
+      nextChange: (...a) => this.guard(() => inner.nextChange(...a)),
       canI: (...a) => this.guard(() => inner.canI(...a)),
       servedVersions: (...a) => this.guard(() => inner.servedVersions(...a))
     }

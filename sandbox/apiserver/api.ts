@@ -6,7 +6,7 @@
  * `call`, so both see the same validation, defaults, webhook rules, patch semantics, conflicts and
  * messages; only the transport differs.
  */
-import type { DenyRule, FaultRule, KubeObject, RoleRule } from '../types.js'
+import type { DenyRule, FaultRule, KubeObject, RoleRule, StoreEvent } from '../types.js'
 import { type CrdCatalog, loadCrds } from './crds.js'
 import {
   AUTHORIZATION_GROUP,
@@ -31,10 +31,12 @@ import {
   internalError,
   methodNotAllowed,
   pathNotFound,
-  serviceUnavailable
+  serviceUnavailable,
+  type Status
 } from './status.js'
 import { MemoryStore } from './store.js'
 import { tableOf, toTable, wantsTable } from './table.js'
+import { watchEvents } from './watch.js'
 
 export const DEFAULT_USER = 'system:serviceaccount:ci:deployer'
 
@@ -218,6 +220,18 @@ export class SandboxApi {
   /** Every resource request, in order: what a Role would have to grant. */
   audit(): readonly AuditEntry[] {
     return this.log
+  }
+
+  /**
+   * The events of a watch this pipeline accepted (an outcome of kind `watch`), as they come,
+   * until the returned function is called; `expired` when its start is older than the history.
+   */
+  watch(
+    request: ResourceRequest,
+    emit: (type: StoreEvent['type'], obj: KubeObject) => void,
+    expired: (status: Status) => void
+  ): () => void {
+    return watchEvents(request, this.store, this.handlers, emit, expired)
   }
 
   /** Whether RBAC (denials or the Role) forbids the request. */
