@@ -240,3 +240,20 @@ it('records failed, with what a person must do, when it cannot put traffic back 
   expect(record?.reason).toContain('by hand')
   expect(run.notifier.at(-1)).toMatch(/^failed the rollout stopped on an error: /)
 })
+
+it('waits for readiness by watching the Deployment, or by reading it every second where the watch fails', async () => {
+  const watched = await world.run(release({ image: 'example.com/reviews:2.0.0', steps: '100' }))
+  expectRun(watched, 'success')
+  expect(world.kube.requests.filter((r) => r === 'watch deployments').length).toBeGreaterThan(0)
+  expect(watched.log).not.toContain('could not watch')
+
+  // Every watch of a Deployment is dropped: the release still goes through, reading instead.
+  world.api.setFaults([{ dropRate: 1, verbs: ['watch'], resources: ['deployments'] }])
+  const polled = await world.run(release({ image: 'example.com/reviews:3.0.0', steps: '100' }))
+  expectRun(polled, 'success')
+  expect(polled.lines.filter((l) => l.includes('could not watch'))).toEqual([
+    expect.stringMatching(
+      /^warning: could not watch Deployment reviews-blue \(watch deployments\.apps "reviews-blue" in namespace demo: cannot reach the Kubernetes API server at .*\); reading it every second instead$/
+    )
+  ])
+})
