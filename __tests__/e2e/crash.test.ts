@@ -8,7 +8,7 @@
  * point → recovery → outcome is written to .sandbox/fault-report.md (untracked: each run makes a
  * new one) and printed with its path.
  *
- * The cases run three at a time (each with its own sandbox) to keep the suite within a few minutes;
+ * The cases run four at a time (each with its own sandbox) to keep the suite within a few minutes;
  * KILL_SUITE_LANES changes that.
  */
 import { jest } from '@jest/globals'
@@ -45,7 +45,7 @@ jest.setTimeout(15 * 60_000)
 const IMAGE = 'example.com/reviews:2.0.0'
 const NEXT_IMAGE = 'example.com/reviews:3.0.0'
 const STEPS = [10, 25, 50, 100]
-const LANES = Number(process.env.KILL_SUITE_LANES ?? 3)
+const LANES = Number(process.env.KILL_SUITE_LANES ?? 4)
 const REPORT = path.join(ROOT, '.sandbox', 'fault-report.md')
 
 /** A line matcher that may keep state (e.g. "the first endgroup after the Preflight group"). */
