@@ -101,7 +101,7 @@ describe('least privilege', () => {
         expect(outside(audit, REQUIRED_PERMISSIONS)).toEqual([])
         expect(audit.filter((e) => e.namespace !== undefined && e.namespace !== 'demo')).toEqual([])
         // And nothing in the Role went unused, but for listing Deployments, which only adopting a
-        // service that has no colors yet needs (tested in inputs.test.ts).
+        // service that has no colors yet needs (__tests__/inprocess/inputs.test.ts, whose audit shows it).
         expect(unusedOf(audit, REQUIRED_PERMISSIONS)).toEqual(['list apps/deployments'])
       })
   )

@@ -179,6 +179,13 @@ it('adopts a hand-made service (one Deployment, a gateway route without subset) 
     deployment: 'reviews',
     scaledDownAt: expect.any(String)
   })
+  // Adoption is what needs `list deployments` of the README's Role (least-privilege.test.ts).
+  expect(world.api.audit()).toContainEqual({
+    verb: 'list',
+    group: 'apps',
+    resource: 'deployments',
+    namespace: 'demo'
+  })
 })
 
 it('adoption paused half-way: the original keeps its replicas until a later promote ends the release', async () => {
