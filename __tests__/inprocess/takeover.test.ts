@@ -174,3 +174,28 @@ it.each<[string, OverrideCase]>([
   expect(deploymentState(world, 'reviews-green')?.replicas).toBe(0)
   expect(meshFailures(world)).toEqual({})
 })
+
+it('is deterministic: the same world and the same commands give the same runs, line for line', async () => {
+  /** A live deploy, a person's rollback under 409 storms and 5xx, and what each logged. */
+  async function once(w: World): Promise<unknown> {
+    const env = (runId: string) => ({ GITHUB_REPOSITORY: 'acme/shop', GITHUB_RUN_ID: runId })
+    const live = w.start(release({ image: IMAGE }), env('200'))
+    let cued = false
+    live.onLine((line) => (cued ||= line.startsWith('info: check 2 · green 25% ·')))
+    await w.until('the cue', () => cued)
+    w.api.setFaults([
+      { conflictRate: 0.5, verbs: ['update', 'patch'], resources: ['leases', 'virtualservices'] },
+      { errorRate: 0.2, resources: ['leases', 'virtualservices', 'deployments'] }
+    ])
+    const person = await w.run(release({ command: 'rollback' }), env('201'))
+    const old = await w.finish(live)
+    return { person: person.lines, old: old.lines, at: w.time.now(), audit: w.api.audit() }
+  }
+  const first = await once(world)
+  const again = await World.create()
+  try {
+    expect(await once(again)).toEqual(first)
+  } finally {
+    again.close()
+  }
+})
