@@ -16,6 +16,9 @@ const typescript = {
 
 export default {
   testTimeout: 30000,
+  // The fast tiers are CPU-bound: two workers on a two-core runner. `npm test` runs everything
+  // with three (--maxWorkers=3): the end-to-end files spend most of their time waiting on real
+  // time (steps, checks, lease expiry), and a third worker overlaps those waits.
   maxWorkers: 2,
   projects: [
     {

@@ -132,7 +132,12 @@ function configFrom(
 
 /** The router a rollout's config names (a continued rollout: the record's, not the inputs'). */
 function routerOf(d: CommandDeps, config: RolloutConfig): TrafficRouter {
-  return routerFor(d.kube, { name: d.settings.service, namespace: d.namespace }, config.router)
+  return routerFor(
+    d.kube,
+    { name: d.settings.service, namespace: d.namespace },
+    config.router,
+    d.clock
+  )
 }
 
 /** Read the record and the lock, and refuse what makes no sense in the current phase. */
@@ -569,7 +574,8 @@ export async function status(d: CommandDeps): Promise<CommandResult> {
   const router = routerFor(
     d.kube,
     { name: d.settings.service, namespace: d.namespace },
-    routerConfig
+    routerConfig,
+    d.clock
   )
   // The weights of the first object; any other object whose weights differ is listed too.
   const objects = await router.read('blue')

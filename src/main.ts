@@ -11,11 +11,10 @@ import { maskInputSecrets } from './secrets.js'
 import { connect, metricsAt } from './adapters/factory.js'
 import { LockLostError } from './adapters/lease.js'
 import { type CommandResult, type Notifier, runCommand, silentNotifier } from './commands.js'
-import { outputsOf, reportJson, summaryMarkdown } from './report.js'
+import { ownerFromEnv, stepReport } from './step.js'
 import { GitHubReporter, githubTargetFrom } from './adapters/github.js'
 import { githubNotifier } from './notify.js'
 import { STATE } from './cleanup.js'
-import type { Owner } from './core/record.js'
 import { systemClock, type Log } from './log.js'
 
 const actionsLog: Log = {
@@ -24,22 +23,7 @@ const actionsLog: Log = {
   group: (name, fn) => core.group(name, fn)
 }
 
-function ownerFromEnv(sha: string | undefined): { owner: Owner; runId: string } {
-  const env = process.env
-  const server = env.GITHUB_SERVER_URL ?? 'https://github.com'
-  const repository = env.GITHUB_REPOSITORY
-  const runId = env.GITHUB_RUN_ID
-  const runUrl = repository && runId ? `${server}/${repository}/actions/runs/${runId}` : undefined
-  const id = runId
-    ? `${repository ?? 'run'}#${runId}.${env.GITHUB_RUN_ATTEMPT ?? '1'}`
-    : `${hostname()}:${process.pid}:${Date.now()}`
-  return {
-    owner: { repository, runId, runUrl, actor: env.GITHUB_ACTOR, sha: sha ?? env.GITHUB_SHA },
-    runId: id
-  }
-}
-
-/** Write outputs, the report file and the summary; return the failure message, if any. */
+/** Write outputs, the report file and the summary, and log; return the failure message, if any. */
 async function report(
   settings: Readonly<Settings>,
   result: CommandResult,
@@ -49,51 +33,15 @@ async function report(
     process.env.RUNNER_TEMP ?? tmpdir(),
     `istio-bluegreen-${settings.service}-${runId.replace(/[^\w.-]+/g, '_')}.json`
   )
-  if (result.kind === 'rollout') {
-    const { record, result: what, reason } = result.outcome
-    const outputs = { ...outputsOf(record), result: what, phase: record.phase, report: file }
-    for (const [name, value] of Object.entries(outputs)) core.setOutput(name, value)
-    const json = reportJson(record, {
-      thresholds: record.config,
-      outputs,
-      command: settings.command
-    })
-    await writeFile(file, JSON.stringify(json, null, 2))
-    await core.summary.addRaw(summaryMarkdown(record, record.config)).write()
-    if (result.outcome.alert) return result.outcome.alert
-    if (what === 'rolled-back' && !record.stoppedBy) {
-      const message = `rolled back: ${reason ?? 'no reason recorded'}`
-      if (settings.failOnRollback) return message
-      core.warning(message)
-    } else core.info(`${what}: ${outputs.weights}`)
-    return undefined
+  const step = stepReport(settings, result, file)
+  for (const note of step.notes) {
+    if (note.level === 'warning') core.warning(note.message)
+    else core.info(note.message)
   }
-  if (result.kind === 'status') {
-    core.info(result.text)
-    const outputs: Record<string, string> = { result: result.phase, phase: result.phase }
-    if (result.weights) outputs.weights = result.weights
-    if (result.record) {
-      const o = outputsOf(result.record)
-      outputs['stable-color'] = o['stable-color']
-      outputs['candidate-color'] = o['candidate-color']
-      outputs.reason = o.reason
-      await writeFile(
-        file,
-        JSON.stringify({ command: 'status', outputs, record: result.record }, null, 2)
-      )
-      outputs.report = file
-    }
-    for (const [name, value] of Object.entries(outputs)) core.setOutput(name, value)
-    await core.summary
-      .addRaw(`## ${settings.service}: ${result.phase}\n\n\`\`\`\n${result.text}\n\`\`\`\n`)
-      .write()
-    return undefined
-  }
-  core.setOutput('result', 'planned')
-  core.setOutput('stable-color', result.stable)
-  core.setOutput('candidate-color', result.candidate)
-  await core.summary.addRaw(`## ${settings.service}: plan\n\n${result.text}\n`).write()
-  return undefined
+  if (step.file !== undefined) await writeFile(file, JSON.stringify(step.file, null, 2))
+  for (const [name, value] of Object.entries(step.outputs)) core.setOutput(name, value)
+  await core.summary.addRaw(step.summary).write()
+  return step.failure
 }
 
 /** Entry point of the action. */
@@ -104,7 +52,11 @@ export async function run(): Promise<void> {
     // Before validation: an error message may quote an input.
     maskInputSecrets(read)
     const settings = readSettings(read)
-    const { owner, runId } = ownerFromEnv(settings.sha)
+    const { owner, runId } = ownerFromEnv(
+      process.env,
+      settings.sha,
+      () => `${hostname()}:${process.pid}:${Date.now()}`
+    )
     const { kube, namespace, records } = connect(settings, runId, (w) => core.warning(w))
     // The post step needs this run's identity to recognise its own lock if this step dies.
     core.saveState(STATE.runId, runId)

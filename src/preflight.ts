@@ -150,7 +150,7 @@ export async function preflight(
   // judged in the order below, so the first problem named is the same as one read at a time.
   const configured = routerConfigFrom(settings, kube)
   const routing = configured.then(async (config) => {
-    const router = routerFor(kube, service, config)
+    const router = routerFor(kube, service, config, deps.clock)
     return { router, inspected: await router.inspect(settings.colorLabel, settings.testHeader) }
   })
   const [config, permitted, found, routed, manifests] = await Promise.allSettled([

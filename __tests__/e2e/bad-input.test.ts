@@ -419,16 +419,35 @@ const rows: Row[] = [
   }
 ]
 
+/**
+ * The rows run in two lanes, a sandbox each: a row changes its sandbox and puts it back, so the
+ * rows of one lane run one after the other, and the two lanes at once.
+ */
+const LANES = 2
+
 describe('bad inputs and bad cluster states', () => {
+  let lanes: Sandbox[] = []
   let sb: Sandbox
   let bad: { url: string; server: Server }
+  const turns: Array<Promise<unknown>> = Array.from({ length: LANES }, () => Promise.resolve())
+  /** Run `fn` on lane `i`'s sandbox once the rows before it in that lane are done. */
+  function inLane<T>(i: number, fn: (sb: Sandbox) => Promise<T>): Promise<T> {
+    const lane = i % LANES
+    const turn = (turns[lane] as Promise<unknown>).then(() => fn(lanes[lane] as Sandbox))
+    turns[lane] = turn.catch(() => undefined)
+    return turn
+  }
   beforeAll(async () => {
-    ;[sb, bad] = await Promise.all([sandbox(), startBadPrometheus()])
+    ;[lanes, bad] = await Promise.all([
+      Promise.all(Array.from({ length: LANES }, () => sandbox())),
+      startBadPrometheus()
+    ])
+    sb = lanes[0] as Sandbox
   })
   afterAll(async () => {
     bad.server.closeAllConnections()
     await new Promise((r) => bad.server.close(r))
-    await sb.stop()
+    await Promise.all(lanes.map((l) => l.stop()))
   })
 
   it('skips TLS verification of the API server only when the kubeconfig says so, with a warning', async () => {
@@ -468,7 +487,12 @@ describe('bad inputs and bad cluster states', () => {
     expect(rows.length).toBeGreaterThanOrEqual(35)
   })
 
-  it.each(rows)('refuses $name and changes nothing', async ({ inputs, setup, message }) => {
+  it.concurrent.each(rows.map((row, i) => ({ ...row, i })))(
+    'refuses $name and changes nothing',
+    ({ i, ...row }) => inLane(i, (sb) => refuses(sb, row))
+  )
+
+  async function refuses(sb: Sandbox, { inputs, setup, message }: Row): Promise<void> {
     const store = sb.api.store
     const saved = RESOURCES.flatMap((r) => store.list(r).map((o) => ({ r, o })))
     try {
@@ -510,5 +534,5 @@ describe('bad inputs and bad cluster states', () => {
         store.delete('leases', 'demo', 'istio-bluegreen-reviews')
       }
     }
-  })
+  }
 })

@@ -1,17 +1,16 @@
 /**
  * The deploy command end to end: dist/index.js against the sandbox API server and its real
- * Prometheus, checking the cluster afterwards.
+ * Prometheus, checking the cluster afterwards: a promotion and a rollback through the runner's
+ * protocol. Every other path of deploy runs in-process (__tests__/inprocess/deploy.test.ts).
  */
 import { jest } from '@jest/globals'
 import type { Sandbox } from '../../sandbox/index.js'
-import type { KubeObject } from '../../sandbox/types.js'
 import {
   control,
   deploymentState,
   expectExit,
   fastInputs,
   kubeEnv,
-  readLease,
   runAction,
   sandbox
 } from './harness.js'
@@ -39,232 +38,94 @@ function recordWeights(sb: Sandbox): string[] {
   return history
 }
 
-function vs(sb: Sandbox): KubeObject {
-  return sb.api.store.get('virtualservices', 'demo', 'reviews') as KubeObject
-}
-
 function primaryRoute(sb: Sandbox): Dest[] {
-  const http = (vs(sb).spec?.http ?? []) as Array<{ name?: string; route?: Dest[] }>
+  const vs = sb.api.store.get('virtualservices', 'demo', 'reviews')
+  const http = (vs?.spec?.http ?? []) as Array<{ name?: string; route?: Dest[] }>
   return http.find((r) => r.name === 'primary')?.route ?? []
 }
 
-describe('deploy', () => {
-  let sb: Sandbox
-  beforeEach(async () => {
-    sb = await sandbox()
-  })
-  afterEach(async () => {
+/**
+ * One sandbox per case, so both run at once: each waits on real time (its steps and checks),
+ * not on the CPU.
+ */
+async function withSandbox(body: (sb: Sandbox) => Promise<void>): Promise<void> {
+  const sb = await sandbox()
+  try {
+    await body(sb)
+  } finally {
     await sb.stop()
-  })
+  }
+}
 
-  it('promotes a healthy image: the old color ends at 0, the new one at 100', async () => {
-    const history = recordWeights(sb)
-    const run = await runAction(fastInputs(sb, { image: 'example.com/reviews:2.0.0' }), kubeEnv(sb))
-    expectExit(run, 'success')
-    expect(run.outputs).toMatchObject({
-      result: 'promoted',
-      'stable-color': 'green',
-      'candidate-color': 'blue',
-      weights: 'blue=0,green=100',
-      reason: ''
-    })
-    expect(Number(run.outputs['error-rate'])).toBeLessThan(0.01)
-    expect(primaryRoute(sb)).toEqual([
-      { destination: { host: 'reviews', subset: 'blue' }, weight: 0 },
-      { destination: { host: 'reviews', subset: 'green' }, weight: 100 }
-    ])
-    expect(history).toEqual([
-      'blue=90,green=10',
-      'blue=75,green=25',
-      'blue=50,green=50',
-      'blue=0,green=100'
-    ])
-    const green = sb.api.store.get('deployments', 'demo', 'reviews-green')
-    expect(
-      (green?.spec as { template: { spec: { containers: Array<{ image: string }> } } }).template
-        .spec.containers[0]?.image
-    ).toBe('example.com/reviews:2.0.0')
-    expect(deploymentState(sb, 'reviews-blue')?.replicas).toBe(3)
-    expect(run.summary).toContain('green promoted')
-    expect(run.summary.match(/^\| [1-4] \| /gm)).toHaveLength(4)
-    const dr = sb.api.store.get('destinationrules', 'demo', 'reviews')
-    expect((dr?.spec as { subsets: unknown[] }).subsets).toEqual([
-      { name: 'blue', labels: { version: 'blue' } },
-      { name: 'green', labels: { version: 'green' } }
-    ])
-  })
-
-  it('rolls back an image with 20% 5xx during its first step, before the second weight is written', async () => {
-    await control(sb, '/images', { image: 'example.com/reviews:2.0.0-bad', errorRate: 0.2 })
-    const history = recordWeights(sb)
-    const run = await runAction(
-      fastInputs(sb, { image: 'example.com/reviews:2.0.0-bad', 'step-duration': '20s' }),
-      kubeEnv(sb)
-    )
-    expectExit(run, 'failure')
-    expect(run.outputs).toMatchObject({
-      result: 'rolled-back',
-      'stable-color': 'blue',
-      weights: 'blue=100,green=0'
-    })
-    expect(run.outputs.reason).toMatch(
-      /^errors: candidate \d+\/\d+ = \d+(\.\d+)?% 5xx, above the limit 1\.00% at 99% confidence$/
-    )
-    expect(Number(run.outputs['error-rate'])).toBeGreaterThan(0.1)
-    expect(history).toEqual(['blue=90,green=10', 'blue=100,green=0'])
-    expect(deploymentState(sb, 'reviews-green')?.replicas).toBe(0)
-    expect(run.log).toContain('::error::rolled back: errors: candidate')
-    expect(run.summary).toContain('rolled back to blue')
-    expect(run.summary).toMatch(/\*\*Reason:\*\* errors: candidate \d+\/\d+ = /)
-    expect(run.summary).toContain('```mermaid\nxychart-beta')
-  })
-
-  it('rolls back an image whose p99 is above max-p99-latency', async () => {
-    await control(sb, '/images', { image: 'example.com/reviews:2.0.0-slow', p99Ms: 900 })
-    const run = await runAction(
-      fastInputs(sb, { image: 'example.com/reviews:2.0.0-slow', 'max-p99-latency': '300ms' }),
-      kubeEnv(sb)
-    )
-    expectExit(run, 'failure')
-    expect(run.outputs.result).toBe('rolled-back')
-    // p99 ≤ 300ms is judged as at most 1% of requests above the bucket at or above 300ms.
-    expect(run.outputs.reason).toMatch(
-      /latency(-limit)?: candidate \d+\/\d+ = [\d.]+% slower than \d+ms, (above the limit 1\.00%|worse than stable)/
-    )
-    expect(primaryRoute(sb).map((d) => d.weight)).toEqual([100, 0])
-  })
-
-  it('rolls back an image that never becomes ready, with no weight change at all', async () => {
-    await control(sb, '/images', {
-      image: 'example.com/reviews:broken',
-      ready: false,
-      notReadyReason: 'ImagePullBackOff'
-    })
-    const history = recordWeights(sb)
-    const before = vs(sb)
-    const run = await runAction(
-      fastInputs(sb, { image: 'example.com/reviews:broken', 'ready-timeout': '3s' }),
-      kubeEnv(sb)
-    )
-    expectExit(run, 'failure')
-    expect(run.outputs.result).toBe('rolled-back')
-    expect(run.outputs.reason).toContain('did not become ready within 3s: 3 pods: ImagePullBackOff')
-    expect(history).toEqual([])
-    expect(vs(sb).metadata.resourceVersion).toBe(before.metadata.resourceVersion)
-    expect(deploymentState(sb, 'reviews-green')?.replicas).toBe(0)
-  })
-
-  it('never promotes without traffic: inconclusive pauses where it stands, and fails the step', async () => {
-    await control(sb, '/traffic', { rps: 0 })
-    const run = await runAction(
-      fastInputs(sb, {
-        image: 'example.com/reviews:2.0.0',
-        'step-duration': '2s',
-        'max-inconclusive': '1'
-      }),
-      kubeEnv(sb)
-    )
-    expectExit(run, 'failure')
-    expect(run.outputs.result).toBe('paused')
-    expect(run.outputs.reason).toMatch(
-      /^inconclusive after 2 step durations at 10%: no data for errors in this step/
-    )
-    expect(run.log).toContain('::error::paused: inconclusive after 2 step durations at 10%')
-    expect(primaryRoute(sb).map((d) => d.weight)).toEqual([90, 10])
-    expect(readLease(sb)?.record?.phase).toBe('paused')
-  })
-
-  it('with on-inconclusive: rollback, no evidence rolls back instead of pausing', async () => {
-    await control(sb, '/traffic', { rps: 0 })
-    const run = await runAction(
-      fastInputs(sb, {
-        image: 'example.com/reviews:2.0.0',
-        'step-duration': '2s',
-        'max-inconclusive': '0',
-        'on-inconclusive': 'rollback'
-      }),
-      kubeEnv(sb)
-    )
-    expectExit(run, 'failure')
-    expect(run.outputs.result).toBe('rolled-back')
-    expect(run.outputs.reason).toMatch(
-      /^inconclusive after 1 step duration at 10%: no data for errors in this step.*\(on-inconclusive: rollback\)$/
-    )
-    expect(primaryRoute(sb).map((d) => d.weight)).toEqual([100, 0])
-  })
-
-  it('keeps extra routes and destinations of the VirtualService untouched', async () => {
-    const current = vs(sb)
-    const extraRoute = {
-      name: 'ratings-api',
-      match: [{ uri: { prefix: '/ratings' } }],
-      route: [{ destination: { host: 'ratings' } }],
-      timeout: '3s'
-    }
-    sb.api.store.replace('virtualservices', {
-      ...current,
-      spec: {
-        ...current.spec,
-        http: [
-          extraRoute,
-          {
-            name: 'primary',
-            retries: { attempts: 3, perTryTimeout: '2s' },
-            route: [
-              { destination: { host: 'reviews', subset: 'blue' }, weight: 80 },
-              {
-                destination: { host: 'reviews-legacy.demo.svc.cluster.local' },
-                weight: 20,
-                headers: { request: { set: { 'x-legacy': '1' } } }
-              }
-            ]
-          }
-        ]
-      }
-    })
-    const run = await runAction(
-      fastInputs(sb, { image: 'example.com/reviews:2.0.0', steps: '50,100' }),
-      kubeEnv(sb)
-    )
-    expectExit(run, 'success')
-    const http = vs(sb).spec?.http as unknown[]
-    expect(http[0]).toEqual(extraRoute)
-    expect(http[1]).toEqual({
-      name: 'primary',
-      retries: { attempts: 3, perTryTimeout: '2s' },
-      route: [
+describe('deploy', () => {
+  it.concurrent('promotes a healthy image: the old color ends at 0, the new one at 100', () =>
+    withSandbox(async (sb) => {
+      const history = recordWeights(sb)
+      const run = await runAction(
+        fastInputs(sb, { image: 'example.com/reviews:2.0.0' }),
+        kubeEnv(sb)
+      )
+      expectExit(run, 'success')
+      expect(run.outputs).toMatchObject({
+        result: 'promoted',
+        'stable-color': 'green',
+        'candidate-color': 'blue',
+        weights: 'blue=0,green=100',
+        reason: ''
+      })
+      expect(Number(run.outputs['error-rate'])).toBeLessThan(0.01)
+      expect(primaryRoute(sb)).toEqual([
         { destination: { host: 'reviews', subset: 'blue' }, weight: 0 },
-        {
-          destination: { host: 'reviews-legacy.demo.svc.cluster.local' },
-          weight: 20,
-          headers: { request: { set: { 'x-legacy': '1' } } }
-        },
-        { destination: { host: 'reviews', subset: 'green' }, weight: 80 }
-      ]
+        { destination: { host: 'reviews', subset: 'green' }, weight: 100 }
+      ])
+      expect(history).toEqual([
+        'blue=90,green=10',
+        'blue=75,green=25',
+        'blue=50,green=50',
+        'blue=0,green=100'
+      ])
+      const green = sb.api.store.get('deployments', 'demo', 'reviews-green')
+      expect(
+        (green?.spec as { template: { spec: { containers: Array<{ image: string }> } } }).template
+          .spec.containers[0]?.image
+      ).toBe('example.com/reviews:2.0.0')
+      expect(deploymentState(sb, 'reviews-blue')?.replicas).toBe(3)
+      expect(run.summary).toContain('green promoted')
+      expect(run.summary.match(/^\| [1-4] \| /gm)).toHaveLength(4)
+      const dr = sb.api.store.get('destinationrules', 'demo', 'reviews')
+      expect((dr?.spec as { subsets: unknown[] }).subsets).toEqual([
+        { name: 'blue', labels: { version: 'blue' } },
+        { name: 'green', labels: { version: 'green' } }
+      ])
     })
-    expect(run.outputs.weights).toBe('blue=0,green=100')
-  })
+  )
 
-  it('records failed, with what a person must do, when it cannot put traffic back by itself', async () => {
-    // Once the candidate exists, the API server starts refusing VirtualService patches (403).
-    sb.api.store.onChange((e) => {
-      if (
-        e.resource === 'deployments' &&
-        e.type === 'ADDED' &&
-        e.object.metadata.name === 'reviews-green'
-      ) {
-        sb.api.setDenials([{ verb: 'patch', resource: 'virtualservices', namespace: 'demo' }])
-      }
-    })
-    const before = vs(sb).metadata.resourceVersion
-    const run = await runAction(fastInputs(sb, { image: 'example.com/reviews:2.0.0' }), kubeEnv(sb))
-    expectExit(run, 'failure')
-    expect(run.log).toMatch(
-      /::error::the rollout stopped on an error: .*forbidden.*; rolling back failed too \(.*\): set the weights of VirtualService reviews to blue=100,green=0 by hand, then scale reviews-green to 0/
-    )
-    expect(vs(sb).metadata.resourceVersion).toBe(before)
-    const record = readLease(sb)?.record
-    expect(record?.phase).toBe('failed')
-    expect(record?.reason).toContain('by hand')
-  })
+  it.concurrent(
+    'rolls back an image with 20% 5xx during its first step, before the second weight is written',
+    () =>
+      withSandbox(async (sb) => {
+        await control(sb, '/images', { image: 'example.com/reviews:2.0.0-bad', errorRate: 0.2 })
+        const history = recordWeights(sb)
+        const run = await runAction(
+          fastInputs(sb, { image: 'example.com/reviews:2.0.0-bad', 'step-duration': '20s' }),
+          kubeEnv(sb)
+        )
+        expectExit(run, 'failure')
+        expect(run.outputs).toMatchObject({
+          result: 'rolled-back',
+          'stable-color': 'blue',
+          weights: 'blue=100,green=0'
+        })
+        expect(run.outputs.reason).toMatch(
+          /^errors: candidate \d+\/\d+ = \d+(\.\d+)?% 5xx, above the limit 1\.00% at 99% confidence$/
+        )
+        expect(Number(run.outputs['error-rate'])).toBeGreaterThan(0.1)
+        expect(history).toEqual(['blue=90,green=10', 'blue=100,green=0'])
+        expect(deploymentState(sb, 'reviews-green')?.replicas).toBe(0)
+        expect(run.log).toContain('::error::rolled back: errors: candidate')
+        expect(run.summary).toContain('rolled back to blue')
+        expect(run.summary).toMatch(/\*\*Reason:\*\* errors: candidate \d+\/\d+ = /)
+        expect(run.summary).toContain('```mermaid\nxychart-beta')
+      })
+  )
 })

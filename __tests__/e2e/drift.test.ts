@@ -1,7 +1,8 @@
 /**
- * Drift: mid-rollout, a person (kubectl) or a GitOps tool changes the VirtualService weights
- * behind the action's back. The action must notice, name the weights and who changed them, and
- * pause (leaving the weights as found, writing nothing more) or roll back, as on-drift says.
+ * Drift end to end: mid-rollout, a person changes the VirtualService weights with the real
+ * `kubectl patch` behind the built action's back; the action names kubectl's field manager and
+ * rolls back (on-drift: rollback). Pausing on drift, promoting after it, other writers and the
+ * Gateway API router run in-process (__tests__/inprocess/drift.test.ts, gateway-api.test.ts).
  */
 import { jest } from '@jest/globals'
 import { execFile } from 'node:child_process'
@@ -34,18 +35,6 @@ const DRIFT = [
   { op: 'replace', path: '/spec/http/0/route/0/weight', value: 60 },
   { op: 'replace', path: '/spec/http/0/route/1/weight', value: 40 }
 ]
-
-/** `kubectl edit`, as the API server sees it: an update whose field manager is kubectl-edit. */
-async function editAsKubectlEdit(sb: Sandbox): Promise<void> {
-  const r = await apiRequest(
-    sb,
-    'PATCH',
-    `${VS_PATH}?fieldManager=kubectl-edit`,
-    DRIFT,
-    'application/json-patch+json'
-  )
-  if (r.status !== 200) throw new Error(`drift patch: ${r.status} ${JSON.stringify(r.body)}`)
-}
 
 /** `kubectl patch` with the real kubectl when installed (manager kubectl-patch), else the same over HTTP. */
 async function patchWithKubectl(sb: Sandbox): Promise<void> {
@@ -95,91 +84,6 @@ describe('drift: weights changed behind the rollout', () => {
   })
   afterEach(async () => {
     await sb.stop()
-  })
-
-  it('on-drift: pause (default) stops shifting, keeps the weights found, names them and kubectl-edit', async () => {
-    const { writes } = recordVirtualServiceWrites(sb)
-    const drifted = driftAfterSecondStep(sb, editAsKubectlEdit)
-    const run = await runAction(fastInputs(sb, { image: IMAGE, 'step-duration': '6s' }), {
-      ...kubeEnv(sb),
-      GITHUB_ACTOR: 'octocat'
-    })
-    await drifted
-    expectExit(run, 'failure')
-    // The outputs (like the record) report the weights the cluster has now, the ones found.
-    expect(run.outputs).toMatchObject({
-      result: 'paused',
-      phase: 'paused',
-      weights: 'blue=60,green=40'
-    })
-    const message =
-      'drift: the weights of VirtualService reviews are blue=60,green=40, not blue=75,green=25 as this rollout last wrote them; last changed by kubectl-edit (Update at '
-    expect(run.log).toContain(`::warning::${message}`)
-    expect(run.log).toContain(`::error::${message}`)
-    expect(run.log).toContain('stopped shifting and left the weights as found (on-drift: pause)')
-    expect(run.log).not.toContain('Step 3/4')
-
-    // The weights stay as the person left them; the action wrote nothing after them.
-    expect(writes.map((w) => w.weights)).toEqual([
-      'blue=90,green=10',
-      'blue=75,green=25',
-      'blue=60,green=40'
-    ])
-    expect(weightsOf(virtualService(sb))).toEqual([
-      { route: 'primary', blue: 60, green: 40, other: 0 }
-    ])
-    const lease = readLease(sb)
-    expect(lease?.holder).toBeUndefined()
-    expect(lease?.record?.phase).toBe('paused')
-    expect(lease?.record?.reason).toContain('blue=60,green=40')
-    expect(lease?.record?.reason).toContain('kubectl-edit')
-    expect(lease?.record?.reason).toContain('(on-drift: pause)')
-    // Both colors keep serving their share.
-    expect(deploymentState(sb, 'reviews-green')).toMatchObject({ replicas: 3, ready: 3 })
-    expect(deploymentState(sb, 'reviews-blue')).toMatchObject({ replicas: 3, ready: 3 })
-    expect(meshFailures(sb)).toEqual({})
-
-    // A person decides: roll back puts the stable color back to 100%.
-    const rb = await runAction(
-      { service: 'reviews', namespace: 'demo', command: 'rollback' },
-      { ...kubeEnv(sb), GITHUB_ACTOR: 'octocat' }
-    )
-    expectExit(rb, 'success')
-    expect(rb.outputs).toMatchObject({ result: 'rolled-back', weights: 'blue=100,green=0' })
-    expect(weightsOf(virtualService(sb))).toEqual([
-      { route: 'primary', blue: 100, green: 0, other: 0 }
-    ])
-  })
-
-  it('after a drift pause, the record agrees with the cluster and promote continues from there', async () => {
-    const drifted = driftAfterSecondStep(sb, editAsKubectlEdit)
-    const run = await runAction(
-      fastInputs(sb, { image: IMAGE, 'step-duration': '6s' }),
-      kubeEnv(sb)
-    )
-    await drifted
-    expect(run.outputs.result).toBe('paused')
-    // The paused rollout holds traffic at the weights found; its record must say so, or every
-    // later command compares against weights that are no longer there. A person's promote then
-    // continues the remaining steps from there.
-    const recorded = readLease(sb)?.record?.weights
-    const promoted = await runAction(
-      { service: 'reviews', namespace: 'demo', command: 'promote' },
-      kubeEnv(sb)
-    )
-    expect({
-      recorded,
-      exit: promoted.code,
-      result: promoted.outputs.result,
-      weights: weightsOf(virtualService(sb))[0],
-      drift: /::error::(drift: .*)/.exec(promoted.log)?.[1]
-    }).toEqual({
-      recorded: { blue: 60, green: 40 },
-      exit: 0,
-      result: 'promoted',
-      weights: { route: 'primary', blue: 0, green: 100, other: 0 },
-      drift: undefined
-    })
   })
 
   it(`on-drift: rollback puts the stable color back at once, naming ${KUBECTL ? 'kubectl' : 'the'} patch`, async () => {

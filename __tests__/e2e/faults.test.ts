@@ -90,108 +90,119 @@ function touchUnrelatedFields(sb: Sandbox): void {
   sb.api.store.replace('virtualservices', vs)
 }
 
-describe('API faults', () => {
-  let sb: Sandbox
-  beforeEach(async () => {
-    sb = await sandbox()
-  })
-  afterEach(async () => {
+/** One sandbox per case, so the cases run at once: each waits on real time, not on the CPU. */
+async function withSandbox(body: (sb: Sandbox) => Promise<void>): Promise<void> {
+  const sb = await sandbox()
+  try {
+    await body(sb)
+  } finally {
     await sb.stop()
-  })
+  }
+}
 
-  it('the control API takes several rules at once; they hit HTTP clients, not the mesh', async () => {
-    const set = (await control(sb, '/faults', { rules: FAULTS })) as { faults: FaultRule[] }
-    expect(set.faults).toEqual(FAULTS)
-    const state = (await (await fetch(`${sb.controlUrl}/state`)).json()) as {
-      faults: FaultRule[]
-    }
-    expect(state.faults).toEqual(FAULTS)
+describe('API faults', () => {
+  it.concurrent(
+    'the control API takes several rules at once; they hit HTTP clients, not the mesh',
+    () =>
+      withSandbox(async (sb) => {
+        const set = (await control(sb, '/faults', { rules: FAULTS })) as { faults: FaultRule[] }
+        expect(set.faults).toEqual(FAULTS)
+        const state = (await (await fetch(`${sb.controlUrl}/state`)).json()) as {
+          faults: FaultRule[]
+        }
+        expect(state.faults).toEqual(FAULTS)
 
-    const before = sb.mesh.state().flows.reduce((n, f) => n + f.requests, 0)
-    // Reads: about 10% 5xx and 10% dropped.
-    const reads = await probe(200, () => apiRequest(sb, 'GET', VS_PATH))
-    expect(reads.errors).toBeGreaterThan(0)
-    expect(reads.dropped).toBeGreaterThan(0)
-    expect(reads.conflicts).toBe(0)
-    expect(reads.errors + reads.dropped).toBeLessThan(100)
-    // Patches of the VirtualService: on top of those, about half of the rest are 409s. (A
-    // no-op JSON Patch: a `test` that holds.)
-    const patches = await probe(100, () =>
-      apiRequest(
-        sb,
-        'PATCH',
-        VS_PATH,
-        [{ op: 'test', path: '/metadata/name', value: 'reviews' }],
-        'application/json-patch+json'
-      )
-    )
-    expect(patches.conflicts).toBeGreaterThan(15)
-    expect(patches.ok).toBeGreaterThan(10)
-    // The mesh reads the store in-process: it keeps routing as before, without a failure.
-    const timed = Date.now()
-    await new Promise((r) => setTimeout(r, 1000))
-    const after = sb.mesh.state().flows.reduce((n, f) => n + f.requests, 0)
-    expect(after - before).toBeGreaterThanOrEqual(((Date.now() - timed) / 1000) * 50 * 0.8)
-    expect(meshFailures(sb)).toEqual({})
-  })
+        const before = sb.mesh.state().flows.reduce((n, f) => n + f.requests, 0)
+        // Reads: about 10% 5xx and 10% dropped.
+        const reads = await probe(200, () => apiRequest(sb, 'GET', VS_PATH))
+        expect(reads.errors).toBeGreaterThan(0)
+        expect(reads.dropped).toBeGreaterThan(0)
+        expect(reads.conflicts).toBe(0)
+        expect(reads.errors + reads.dropped).toBeLessThan(100)
+        // Patches of the VirtualService: on top of those, about half of the rest are 409s. (A
+        // no-op JSON Patch: a `test` that holds.)
+        const patches = await probe(100, () =>
+          apiRequest(
+            sb,
+            'PATCH',
+            VS_PATH,
+            [{ op: 'test', path: '/metadata/name', value: 'reviews' }],
+            'application/json-patch+json'
+          )
+        )
+        expect(patches.conflicts).toBeGreaterThan(15)
+        expect(patches.ok).toBeGreaterThan(10)
+        // The mesh reads the store in-process: it keeps routing as before, without a failure.
+        const timed = Date.now()
+        await new Promise((r) => setTimeout(r, 1000))
+        const after = sb.mesh.state().flows.reduce((n, f) => n + f.requests, 0)
+        expect(after - before).toBeGreaterThanOrEqual(((Date.now() - timed) / 1000) * 50 * 0.8)
+        expect(meshFailures(sb)).toEqual({})
+      })
+  )
 
-  it.each([
-    ['a healthy image is promoted', HEALTHY, [] as FaultRule[]],
+  it.concurrent.each([
+    ['a healthy image is promoted', HEALTHY, [] as FaultRule[], PLAN],
     [
+      // Two steps: every request is slow, and two writes of the weights show it as well as four.
       'a healthy image is promoted, with 300 ms on every request too',
       HEALTHY,
-      [{ latencyMs: 300 }]
+      [{ latencyMs: 300 }],
+      ['blue=50,green=50', 'blue=0,green=100']
     ],
-    ['a 20%-5xx image is rolled back', FAILING, [] as FaultRule[]]
-  ])('under 5xx, dropped connections and 409 storms: %s', async (_, image, extra) => {
-    const failing = image === FAILING
-    if (failing) await control(sb, '/images', { image: FAILING, errorRate: 0.2 })
-    await control(sb, '/faults', { rules: [...FAULTS, ...extra] })
-    const { writes } = recordVirtualServiceWrites(sb)
-    // After the first weight write, another controller edits fields the action does not own.
-    let touched = false
-    sb.api.store.onChange((e) => {
-      if (touched || e.resource !== 'virtualservices') return
-      touched = true
-      setImmediate(() => touchUnrelatedFields(sb))
-    })
+    ['a 20%-5xx image is rolled back', FAILING, [] as FaultRule[], PLAN]
+  ])('under 5xx, dropped connections and 409 storms: %s', (_, image, extra, plan) =>
+    withSandbox(async (sb) => {
+      const failing = image === FAILING
+      if (failing) await control(sb, '/images', { image: FAILING, errorRate: 0.2 })
+      await control(sb, '/faults', { rules: [...FAULTS, ...extra] })
+      const { writes } = recordVirtualServiceWrites(sb)
+      // After the first weight write, another controller edits fields the action does not own.
+      let touched = false
+      sb.api.store.onChange((e) => {
+        if (touched || e.resource !== 'virtualservices') return
+        touched = true
+        setImmediate(() => touchUnrelatedFields(sb))
+      })
 
-    const run = await runAction(fastInputs(sb, { image }), kubeEnv(sb))
-    expectExit(run, failing ? 'failure' : 'success')
-    expect(run.outputs.result).toBe(failing ? 'rolled-back' : 'promoted')
-    if (failing)
-      expect(run.outputs.reason).toMatch(
-        /^errors: candidate \d+\/\d+ = [\d.]+% 5xx, (above the limit 1\.00%|worse than stable .*) at 99% confidence$/
+      const steps = plan.map((w) => w.split('green=')[1]).join(',')
+      const run = await runAction(fastInputs(sb, { image, steps }), kubeEnv(sb))
+      expectExit(run, failing ? 'failure' : 'success')
+      expect(run.outputs.result).toBe(failing ? 'rolled-back' : 'promoted')
+      if (failing)
+        expect(run.outputs.reason).toMatch(
+          /^errors: candidate \d+\/\d+ = [\d.]+% 5xx, (above the limit 1\.00%|worse than stable .*) at 99% confidence$/
+        )
+
+      // The other controller's write is the one that added its label; every other write is the
+      // action's, and changed nothing but color weights.
+      const external = writes.filter(
+        (w) => !w.before.metadata.labels?.['touched-by'] && w.after.metadata.labels?.['touched-by']
       )
+      expect(external).toHaveLength(1)
+      const mine = writes.filter((w) => !external.includes(w))
+      for (const w of mine) expectOnlyColorWeightsChanged(w.before, w.after)
+      const sequence = mine.map((w) => w.weights)
+      if (failing) {
+        // Some prefix of the plan, then the stable color back to 100% in one write.
+        const k = sequence.length - 1
+        expect(k).toBeGreaterThanOrEqual(1)
+        expect(sequence).toEqual([...plan.slice(0, k), 'blue=100,green=0'])
+      } else expect(sequence).toEqual(plan)
 
-    // The other controller's write is the one that added its label; every other write is the
-    // action's, and changed nothing but color weights.
-    const external = writes.filter(
-      (w) => !w.before.metadata.labels?.['touched-by'] && w.after.metadata.labels?.['touched-by']
-    )
-    expect(external).toHaveLength(1)
-    const mine = writes.filter((w) => !external.includes(w))
-    for (const w of mine) expectOnlyColorWeightsChanged(w.before, w.after)
-    const sequence = mine.map((w) => w.weights)
-    if (failing) {
-      // Some prefix of the plan, then the stable color back to 100% in one write.
-      const k = sequence.length - 1
-      expect(k).toBeGreaterThanOrEqual(1)
-      expect(sequence).toEqual([...PLAN.slice(0, k), 'blue=100,green=0'])
-    } else expect(sequence).toEqual(PLAN)
-
-    const vs = virtualService(sb) as KubeObject
-    expect(vs.metadata.labels?.['touched-by']).toBe('another-controller')
-    expect((vs.spec?.http as Array<{ timeout?: string }>)[0]?.timeout).toBe('10s')
-    const final = failing ? { blue: 100, green: 0 } : { blue: 0, green: 100 }
-    expect(weightsOf(vs)).toEqual([{ route: 'primary', ...final, other: 0 }])
-    const lease = readLease(sb)
-    expect(lease?.holder).toBeUndefined()
-    expect(lease?.record).toMatchObject({
-      phase: failing ? 'rolled-back' : 'promoted',
-      weights: final
+      const vs = virtualService(sb) as KubeObject
+      expect(vs.metadata.labels?.['touched-by']).toBe('another-controller')
+      expect((vs.spec?.http as Array<{ timeout?: string }>)[0]?.timeout).toBe('10s')
+      const final = failing ? { blue: 100, green: 0 } : { blue: 0, green: 100 }
+      expect(weightsOf(vs)).toEqual([{ route: 'primary', ...final, other: 0 }])
+      const lease = readLease(sb)
+      expect(lease?.holder).toBeUndefined()
+      expect(lease?.record).toMatchObject({
+        phase: failing ? 'rolled-back' : 'promoted',
+        weights: final
+      })
+      if (failing) expect(deploymentState(sb, 'reviews-green')?.replicas).toBe(0)
+      expect(meshFailures(sb)).toEqual({})
     })
-    if (failing) expect(deploymentState(sb, 'reviews-green')?.replicas).toBe(0)
-    expect(meshFailures(sb)).toEqual({})
-  })
+  )
 })

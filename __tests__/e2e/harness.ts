@@ -7,8 +7,7 @@ import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { startSandbox, type Sandbox } from '../../sandbox/index.js'
 import type { SeedDataPlane } from '../../sandbox/seed.js'
-import type { KubeObject, ResourceName } from '../../sandbox/types.js'
-import type { RolloutRecord } from '../../src/core/record.js'
+import { lockExpiresAt, readLease } from '../fixtures/cluster.js'
 
 import {
   type ActionRun,
@@ -17,6 +16,25 @@ import {
 } from '../../sandbox/action.js'
 
 export { control, probe, setTraffic, type ActionRun } from '../../sandbox/action.js'
+export {
+  deploymentState,
+  formatWeights,
+  httpRoute,
+  LEASE,
+  type LeaseView,
+  lockExpiresAt,
+  meshFailures,
+  readLease,
+  RECORD_ANNOTATION,
+  RESOURCES,
+  recordVirtualServiceWrites,
+  type RouteWeights,
+  versions,
+  virtualService,
+  type VirtualServiceWrite,
+  weightsOf,
+  withoutColorWeights
+} from '../fixtures/cluster.js'
 
 /** Kubeconfig keys whose values are credentials. */
 const KUBECONFIG_SECRET =
@@ -133,44 +151,10 @@ export async function gatewayApiSandbox(
   })
 }
 
-/** The HTTPRoute `name` in `demo` as stored. */
-export function httpRoute(sb: Sandbox, name = 'reviews'): KubeObject | undefined {
-  return sb.api.store.get('httproutes', 'demo', name)
-}
-
 /** Wait until Prometheus returns a sample for `query`. */
 export async function waitForSeries(sb: Sandbox, query: string): Promise<void> {
   if (!sb.prometheus) throw new Error('the sandbox runs without Prometheus')
   await sb.prometheus.waitForQuery(query)
-}
-
-/** Every kind of object the action reads or writes, and the namespaces. */
-export const RESOURCES: ResourceName[] = [
-  'namespaces',
-  'services',
-  'pods',
-  'deployments',
-  'leases',
-  'virtualservices',
-  'destinationrules',
-  'httproutes'
-]
-
-/**
- * Every object the sandbox holds, by resource/namespace/name, with its resourceVersion: equal
- * before and after a run means the run changed, added and removed nothing.
- */
-export function versions(sb: Sandbox): Record<string, string | undefined> {
-  return Object.fromEntries(
-    RESOURCES.flatMap((r) =>
-      sb.api.store
-        .list(r)
-        .map((o) => [
-          `${r}/${o.metadata.namespace ?? ''}/${o.metadata.name}`,
-          o.metadata.resourceVersion
-        ])
-    )
-  )
 }
 
 /** Inputs for a fast rollout on the sandbox (seconds instead of minutes). */
@@ -210,43 +194,9 @@ export function expectExit(
 }
 
 // ---------------------------------------------------------------------------------------------
-// Helpers for the crash-safety, fault, concurrency and drift suites: what the cluster says, read
-// straight from the sandbox's store (no faults, no auth), and waiting on events with deadlines.
-
-/** The Lease holding the lock and the rollout record, as the action writes it. */
-export const LEASE = 'istio-bluegreen-reviews'
-export const RECORD_ANNOTATION = 'istio-bluegreen.io/record'
-
-export interface LeaseView {
-  holder?: string
-  renewTime?: string
-  durationSeconds?: number
-  record?: RolloutRecord
-}
-
-/** The lock and the record of service `reviews` in `demo`; undefined when there is no Lease. */
-export function readLease(sb: Sandbox): LeaseView | undefined {
-  const lease = sb.api.store.get('leases', 'demo', LEASE)
-  if (!lease) return undefined
-  const spec = (lease.spec ?? {}) as {
-    holderIdentity?: string | null
-    renewTime?: string | null
-    leaseDurationSeconds?: number
-  }
-  const raw = lease.metadata.annotations?.[RECORD_ANNOTATION]
-  return {
-    holder: spec.holderIdentity ?? undefined,
-    renewTime: spec.renewTime ?? undefined,
-    durationSeconds: spec.leaseDurationSeconds,
-    record: raw ? (JSON.parse(raw) as RolloutRecord) : undefined
-  }
-}
-
-/** When the lock stops counting as held (its holder's last renewal + the lease duration), ms. */
-export function lockExpiresAt(lease: LeaseView | undefined): number {
-  if (!lease?.holder || !lease.renewTime) return 0
-  return Date.parse(lease.renewTime) + (lease.durationSeconds ?? 0) * 1000
-}
+// Helpers for the crash-safety, fault and drift suites: waiting on events with deadlines, and
+// requests as a person's tool sends them. What the cluster says, read straight from the store, is
+// in ../fixtures/cluster.ts (re-exported above), shared with the in-process tests.
 
 /** Poll `probe` every `intervalMs` until it returns something other than undefined or false. */
 export async function waitFor<T>(
@@ -272,93 +222,6 @@ export async function waitForLockExpiry(sb: Sandbox, timeoutMs = 30_000): Promis
     () => Date.now() > lockExpiresAt(readLease(sb)) + 250,
     timeoutMs
   )
-}
-
-export interface RouteWeights {
-  route: string
-  blue: number
-  green: number
-  /** Weight of destinations that are not a color (other services, no subset). */
-  other: number
-}
-
-interface RouteDest {
-  destination: { host?: string; subset?: string }
-  weight?: number
-}
-
-/** Color weights of every HTTP route of a VirtualService object that sends to `reviews`. */
-export function weightsOf(vs: KubeObject | undefined): RouteWeights[] {
-  const http = (vs?.spec?.http ?? []) as Array<{ name?: string; route?: RouteDest[] }>
-  return http
-    .filter((r) => (r.route ?? []).some((d) => d.destination.host?.split('.')[0] === 'reviews'))
-    .map((r, i) => {
-      const route = r.route ?? []
-      const single = route.length === 1
-      const w = (subset: string): number =>
-        route
-          .filter((d) => d.destination.subset === subset)
-          .reduce((sum, d) => sum + (d.weight ?? (single ? 100 : 0)), 0)
-      const other = route
-        .filter((d) => d.destination.subset !== 'blue' && d.destination.subset !== 'green')
-        .reduce((sum, d) => sum + (d.weight ?? (single ? 100 : 0)), 0)
-      return { route: r.name ?? `#${i}`, blue: w('blue'), green: w('green'), other }
-    })
-}
-
-/** The VirtualService `reviews` in `demo`, from the store. */
-export function virtualService(sb: Sandbox): KubeObject | undefined {
-  return sb.api.store.get('virtualservices', 'demo', 'reviews')
-}
-
-/** `blue=90,green=10`, as the action formats weights. */
-export function formatWeights(w: { blue: number; green: number }): string {
-  return `blue=${w.blue},green=${w.green}`
-}
-
-/** The VirtualService without what a weight write may change: weights of colors, server fields. */
-export function withoutColorWeights(vs: KubeObject): unknown {
-  const copy = JSON.parse(JSON.stringify(vs)) as KubeObject
-  delete copy.metadata.resourceVersion
-  delete copy.metadata.generation
-  delete copy.metadata.managedFields
-  for (const r of (copy.spec?.http ?? []) as Array<{ route?: RouteDest[] }>) {
-    for (const d of r.route ?? []) {
-      if (d.destination.subset === 'blue' || d.destination.subset === 'green') delete d.weight
-    }
-  }
-  return copy
-}
-
-export interface VirtualServiceWrite {
-  before: KubeObject
-  after: KubeObject
-  /** Weights of the first route after the write, `blue=…,green=…`. */
-  weights: string
-  at: number
-}
-
-/** Record every change of VirtualService `reviews`, with the object before and after. */
-export function recordVirtualServiceWrites(sb: Sandbox): {
-  writes: VirtualServiceWrite[]
-  stop: () => void
-} {
-  const writes: VirtualServiceWrite[] = []
-  let previous = virtualService(sb)
-  const stop = sb.api.store.onChange((e) => {
-    if (e.resource !== 'virtualservices' || e.object.metadata.name !== 'reviews') return
-    const first = weightsOf(e.object)[0]
-    if (previous) {
-      writes.push({
-        before: previous,
-        after: e.object,
-        weights: first ? formatWeights(first) : '',
-        at: Date.now()
-      })
-    }
-    previous = e.object
-  })
-  return { writes, stop }
 }
 
 /**
@@ -388,35 +251,4 @@ export async function apiRequest(
     // not JSON: keep the text
   }
   return { status: r.status, body: parsed }
-}
-
-/** Deployment `name` in `demo`: replicas wanted and ready, and whether the status is current. */
-export function deploymentState(
-  sb: Sandbox,
-  name: string
-): { replicas: number; ready: number; current: boolean; image?: string } | undefined {
-  const d = sb.api.store.get('deployments', 'demo', name)
-  if (!d) return undefined
-  const spec = (d.spec ?? {}) as {
-    replicas?: number
-    template?: { spec?: { containers?: Array<{ image?: string }> } }
-  }
-  const status = (d.status ?? {}) as { readyReplicas?: number; observedGeneration?: number }
-  return {
-    replicas: spec.replicas ?? 1,
-    ready: status.readyReplicas ?? 0,
-    current: (status.observedGeneration ?? 0) >= (d.metadata.generation ?? 0),
-    image: spec.template?.spec?.containers?.[0]?.image
-  }
-}
-
-/** Requests the mesh could not route (no route NR, no healthy endpoint UH, no cluster NC), so far. */
-export function meshFailures(sb: Sandbox): Record<string, number> {
-  const total: Record<string, number> = {}
-  for (const flow of sb.mesh.state().flows) {
-    for (const [flag, n] of Object.entries(flow.failures)) {
-      if (n > 0) total[flag] = (total[flag] ?? 0) + n
-    }
-  }
-  return total
 }

@@ -50,122 +50,138 @@ function unusedOf(audit: readonly AuditEntry[], permissions: readonly Permission
     .filter((k) => !used.has(k))
 }
 
+/** A sandbox for one case, stopped after it, so the cases run at once (each waits on real time). */
+async function withSandbox(
+  start: () => Promise<Sandbox>,
+  body: (sb: Sandbox) => Promise<void>
+): Promise<void> {
+  const sb = await start()
+  try {
+    await body(sb)
+  } finally {
+    await sb.stop()
+  }
+}
+
 describe('least privilege', () => {
-  let sb: Sandbox
-  beforeEach(async () => {
-    sb = await sandbox()
-  })
-  afterEach(async () => {
-    await sb.stop()
-  })
+  it.concurrent(
+    'deploys, promotes, rolls back and reports with only the README Role, using all of it',
+    () =>
+      withSandbox(sandbox, async (sb) => {
+        sb.api.setRole(readmeRole())
+        const command = (name: string) =>
+          runAction({ service: 'reviews', namespace: 'demo', command: name }, kubeEnv(sb))
 
-  it('deploys, promotes, rolls back and reports with only the README Role, using all of it', async () => {
-    sb.api.setRole(readmeRole())
-    const command = (name: string) =>
-      runAction({ service: 'reviews', namespace: 'demo', command: name }, kubeEnv(sb))
+        const plan = await runAction(fastInputs(sb, { command: 'plan', image: IMAGE }), kubeEnv(sb))
+        expectExit(plan, 'success')
+        expect(plan.log).not.toContain('::warning::')
 
-    const plan = await runAction(fastInputs(sb, { command: 'plan', image: IMAGE }), kubeEnv(sb))
-    expectExit(plan, 'success')
-    expect(plan.log).not.toContain('::warning::')
+        const promoted = await runAction(fastInputs(sb, { image: IMAGE }), kubeEnv(sb))
+        expectExit(promoted, 'success')
+        expect(promoted.outputs.result).toBe('promoted')
 
-    const promoted = await runAction(fastInputs(sb, { image: IMAGE }), kubeEnv(sb))
-    expectExit(promoted, 'success')
-    expect(promoted.outputs.result).toBe('promoted')
+        // Straight back to the previous color, which still runs (previous-color: keep).
+        const back = await command('rollback')
+        expectExit(back, 'success')
+        expect(back.outputs).toMatchObject({ result: 'rolled-back', 'stable-color': 'blue' })
 
-    // Straight back to the previous color, which still runs (previous-color: keep).
-    const back = await command('rollback')
-    expectExit(back, 'success')
-    expect(back.outputs).toMatchObject({ result: 'rolled-back', 'stable-color': 'blue' })
+        await control(sb, '/images', { image: 'example.com/reviews:3.0.0-bad', errorRate: 0.3 })
+        const failed = await runAction(
+          fastInputs(sb, { image: 'example.com/reviews:3.0.0-bad', 'fail-on-rollback': 'false' }),
+          kubeEnv(sb)
+        )
+        expectExit(failed, 'success')
+        expect(failed.outputs.result).toBe('rolled-back')
 
-    await control(sb, '/images', { image: 'example.com/reviews:3.0.0-bad', errorRate: 0.3 })
-    const failed = await runAction(
-      fastInputs(sb, { image: 'example.com/reviews:3.0.0-bad', 'fail-on-rollback': 'false' }),
-      kubeEnv(sb)
-    )
-    expectExit(failed, 'success')
-    expect(failed.outputs.result).toBe('rolled-back')
+        const status = await command('status')
+        expectExit(status, 'success')
 
-    const status = await command('status')
-    expectExit(status, 'success')
+        const audit = sb.api.audit()
+        // Nothing was asked for outside the Role (the sandbox would have answered 403).
+        expect(outside(audit, REQUIRED_PERMISSIONS)).toEqual([])
+        expect(audit.filter((e) => e.namespace !== undefined && e.namespace !== 'demo')).toEqual([])
+        // And nothing in the Role went unused, but for listing Deployments, which only adopting a
+        // service that has no colors yet needs (__tests__/inprocess/inputs.test.ts, whose audit shows it).
+        expect(unusedOf(audit, REQUIRED_PERMISSIONS)).toEqual(['list apps/deployments'])
+      })
+  )
 
-    const audit = sb.api.audit()
-    // Nothing was asked for outside the Role (the sandbox would have answered 403).
-    expect(outside(audit, REQUIRED_PERMISSIONS)).toEqual([])
-    expect(audit.filter((e) => e.namespace !== undefined && e.namespace !== 'demo')).toEqual([])
-    // And nothing in the Role went unused, but for listing Deployments, which only adopting a
-    // service that has no colors yet needs (tested in inputs.test.ts).
-    expect(unusedOf(audit, REQUIRED_PERMISSIONS)).toEqual(['list apps/deployments'])
-  })
+  it.concurrent(
+    'plans with a read-only credential, naming the write verbs the release will need',
+    () =>
+      withSandbox(sandbox, async (sb) => {
+        sb.api.setRole(
+          readmeRole().map((r) => ({
+            ...r,
+            verbs: r.verbs.filter((v) => v === 'get' || v === 'list')
+          }))
+        )
+        const plan = await runAction(fastInputs(sb, { command: 'plan', image: IMAGE }), kubeEnv(sb))
+        expectExit(plan, 'success')
+        expect(plan.log).toContain(
+          '::warning::this credential cannot watch deployments.apps, create deployments.apps, update deployments.apps, patch deployments.apps, patch virtualservices.networking.istio.io, patch destinationrules.networking.istio.io, create leases.coordination.k8s.io, update leases.coordination.k8s.io in namespace demo: fine for plan'
+        )
 
-  it('plans with a read-only credential, naming the write verbs the release will need', async () => {
-    sb.api.setRole(
-      readmeRole().map((r) => ({ ...r, verbs: r.verbs.filter((v) => v === 'get' || v === 'list') }))
-    )
-    const plan = await runAction(fastInputs(sb, { command: 'plan', image: IMAGE }), kubeEnv(sb))
-    expectExit(plan, 'success')
-    expect(plan.log).toContain(
-      '::warning::this credential cannot watch deployments.apps, create deployments.apps, update deployments.apps, patch deployments.apps, patch virtualservices.networking.istio.io, patch destinationrules.networking.istio.io, create leases.coordination.k8s.io, update leases.coordination.k8s.io in namespace demo: fine for plan'
-    )
+        const deploy = await runAction(fastInputs(sb, { image: IMAGE }), kubeEnv(sb))
+        expectExit(deploy, 'failure')
+        expect(deploy.log).toContain(
+          '::error::missing permission in namespace demo: watch deployments.apps, create deployments.apps, update deployments.apps, patch deployments.apps'
+        )
+      })
+  )
 
-    const deploy = await runAction(fastInputs(sb, { image: IMAGE }), kubeEnv(sb))
-    expectExit(deploy, 'failure')
-    expect(deploy.log).toContain(
-      '::error::missing permission in namespace demo: watch deployments.apps, create deployments.apps, update deployments.apps, patch deployments.apps'
-    )
-  })
-})
+  // In the same describe: Jest runs the concurrent cases of one block at once.
+  it.concurrent(
+    "router gateway-api: deploys, keeps the color Services in step and rolls back with only the README's gateway-api Role, using all of it",
+    () =>
+      withSandbox(
+        () => gatewayApiSandbox(),
+        async (sb) => {
+          sb.api.setRole(rbacManifests('demo', 'gateway-api')[0].rules)
+          const inputs = (extra: Record<string, string>) =>
+            fastInputs(sb, { router: 'gateway-api', ...extra })
 
-describe('least privilege, router gateway-api', () => {
-  let sb: Sandbox
-  beforeEach(async () => {
-    sb = await gatewayApiSandbox()
-  })
-  afterEach(async () => {
-    await sb.stop()
-  })
+          const plan = await runAction(inputs({ command: 'plan', image: IMAGE }), kubeEnv(sb))
+          expectExit(plan, 'success')
+          expect(plan.log).not.toContain('::warning::')
 
-  it("deploys, keeps the color Services in step and rolls back with only the README's gateway-api Role, using all of it", async () => {
-    sb.api.setRole(rbacManifests('demo', 'gateway-api')[0].rules)
-    const inputs = (extra: Record<string, string>) =>
-      fastInputs(sb, { router: 'gateway-api', ...extra })
+          const promoted = await runAction(inputs({ image: IMAGE }), kubeEnv(sb))
+          expectExit(promoted, 'success')
+          expect(promoted.outputs.result).toBe('promoted')
 
-    const plan = await runAction(inputs({ command: 'plan', image: IMAGE }), kubeEnv(sb))
-    expectExit(plan, 'success')
-    expect(plan.log).not.toContain('::warning::')
+          // Someone changes the action's own color Service: the next release brings it back in step.
+          const own = sb.api.store.get('services', 'demo', 'reviews-blue')
+          if (!own) throw new Error('reviews-blue was not created')
+          sb.api.store.replace('services', {
+            ...own,
+            spec: { ...own.spec, selector: { app: 'reviews' } }
+          })
+          await control(sb, '/images', { image: 'example.com/reviews:3.0.0-bad', errorRate: 0.3 })
+          const failed = await runAction(
+            inputs({ image: 'example.com/reviews:3.0.0-bad', 'fail-on-rollback': 'false' }),
+            kubeEnv(sb)
+          )
+          expectExit(failed, 'success')
+          expect(failed.outputs.result).toBe('rolled-back')
+          expect(failed.log).toContain('updated Service reviews-blue')
+          expect(sb.api.store.get('services', 'demo', 'reviews-blue')?.spec?.selector).toEqual({
+            app: 'reviews',
+            version: 'blue'
+          })
 
-    const promoted = await runAction(inputs({ image: IMAGE }), kubeEnv(sb))
-    expectExit(promoted, 'success')
-    expect(promoted.outputs.result).toBe('promoted')
+          const status = await runAction(
+            { service: 'reviews', namespace: 'demo', command: 'status' },
+            kubeEnv(sb)
+          )
+          expectExit(status, 'success')
 
-    // Someone changes the action's own color Service: the next release brings it back in step.
-    const own = sb.api.store.get('services', 'demo', 'reviews-blue')
-    if (!own) throw new Error('reviews-blue was not created')
-    sb.api.store.replace('services', {
-      ...own,
-      spec: { ...own.spec, selector: { app: 'reviews' } }
-    })
-    await control(sb, '/images', { image: 'example.com/reviews:3.0.0-bad', errorRate: 0.3 })
-    const failed = await runAction(
-      inputs({ image: 'example.com/reviews:3.0.0-bad', 'fail-on-rollback': 'false' }),
-      kubeEnv(sb)
-    )
-    expectExit(failed, 'success')
-    expect(failed.outputs.result).toBe('rolled-back')
-    expect(failed.log).toContain('updated Service reviews-blue')
-    expect(sb.api.store.get('services', 'demo', 'reviews-blue')?.spec?.selector).toEqual({
-      app: 'reviews',
-      version: 'blue'
-    })
-
-    const status = await runAction(
-      { service: 'reviews', namespace: 'demo', command: 'status' },
-      kubeEnv(sb)
-    )
-    expectExit(status, 'success')
-
-    const audit = sb.api.audit()
-    expect(outside(audit, GATEWAY_REQUIRED_PERMISSIONS)).toEqual([])
-    expect(audit.filter((e) => e.namespace !== undefined && e.namespace !== 'demo')).toEqual([])
-    expect(unusedOf(audit, GATEWAY_REQUIRED_PERMISSIONS)).toEqual(['list apps/deployments'])
-  })
+          const audit = sb.api.audit()
+          expect(outside(audit, GATEWAY_REQUIRED_PERMISSIONS)).toEqual([])
+          expect(audit.filter((e) => e.namespace !== undefined && e.namespace !== 'demo')).toEqual(
+            []
+          )
+          expect(unusedOf(audit, GATEWAY_REQUIRED_PERMISSIONS)).toEqual(['list apps/deployments'])
+        }
+      )
+  )
 })

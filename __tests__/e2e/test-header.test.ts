@@ -1,8 +1,10 @@
 /**
  * `test-header` and `pause-at: 0` on the sandbox's VirtualService, through the built action:
  * paused at 0, only requests with the header reach the candidate (the mesh's probes say which
- * workload served them) and every other request the stable; then promote, rollback, or a run
- * killed right after it wrote the route, and each time nothing is left of the route.
+ * workload served them) and every other request the stable; then promote, or a run killed right
+ * after it wrote the route and its post step, and each time nothing is left of the route. A
+ * person's rollback or abort from the pause, a route that already matches the header, and the
+ * next deploy after a kill run in-process (__tests__/inprocess/test-header.test.ts).
  */
 import { jest } from '@jest/globals'
 import type { Sandbox } from '../../sandbox/index.js'
@@ -16,9 +18,7 @@ import {
   readLease,
   runAction,
   sandbox,
-  versions,
   virtualService,
-  waitForLockExpiry,
   weightsOf
 } from './harness.js'
 
@@ -27,212 +27,177 @@ jest.setTimeout(180_000)
 const IMAGE = 'example.com/reviews:2.0.0'
 const HEADER = { 'x-canary': 'true' }
 
-let sb: Sandbox
-beforeEach(async () => {
-  sb = await sandbox()
-})
-afterEach(async () => {
-  await sb.stop()
-})
-
-function inputs(extra: Record<string, string> = {}): Record<string, string> {
-  return fastInputs(sb, {
-    image: IMAGE,
-    steps: '50,100',
-    'step-duration': '4s',
-    'test-header': 'X-Canary: true',
-    'pause-at': '0',
-    ...extra
-  })
-}
-
-function env(runId: string): Record<string, string> {
-  return { ...kubeEnv(sb), GITHUB_REPOSITORY: 'acme/shop', GITHUB_RUN_ID: runId }
-}
-
 type HttpRoute = { name?: string; match?: unknown[]; route?: unknown[] }
 
 function httpRoutes(vs: KubeObject | undefined): HttpRoute[] {
   return (vs?.spec?.http ?? []) as HttpRoute[]
 }
 
-/** Names of the HTTP routes of VirtualService reviews, in order. */
-function routeNames(): string[] {
-  return httpRoutes(virtualService(sb)).map((r) => r.name ?? '?')
+/** The case's helpers, on its own sandbox (the cases run at once, a sandbox each). */
+function on(sb: Sandbox) {
+  function inputs(extra: Record<string, string> = {}): Record<string, string> {
+    return fastInputs(sb, {
+      image: IMAGE,
+      steps: '50,100',
+      'step-duration': '4s',
+      'test-header': 'X-Canary: true',
+      'pause-at': '0',
+      ...extra
+    })
+  }
+
+  function env(runId: string): Record<string, string> {
+    return { ...kubeEnv(sb), GITHUB_REPOSITORY: 'acme/shop', GITHUB_RUN_ID: runId }
+  }
+
+  /** Names of the HTTP routes of VirtualService reviews, in order. */
+  function routeNames(): string[] {
+    return httpRoutes(virtualService(sb)).map((r) => r.name ?? '?')
+  }
+
+  /** Which workloads served `count` probes, with or without the header. */
+  async function served(headers?: Record<string, string>): Promise<Record<string, number>> {
+    const r = await probe(sb, {
+      namespace: 'demo',
+      service: 'reviews',
+      count: 50,
+      ...(headers ? { headers } : {})
+    })
+    expect(r.failed).toEqual({})
+    return Object.fromEntries(Object.entries(r.workloads).map(([w, n]) => [w, n.requests]))
+  }
+
+  /** Deploy paused at 0, and what the sandbox says then. */
+  async function pausedAtZero(): Promise<void> {
+    const run = await runAction(inputs(), env('100'))
+    expectExit(run, 'success')
+    expect(run.outputs.result).toBe('paused')
+    expect(run.log).toContain(
+      'paused before the first step with blue=100,green=0 (pause-at: 0): only requests with header "x-canary: true" reach green, all others blue'
+    )
+    expect(run.summary).toContain('paused at 0%')
+    expect(run.summary).toContain(
+      '**Test route:** requests with header `x-canary: true` go to green'
+    )
+    expect(readLease(sb)?.record).toMatchObject({
+      phase: 'paused',
+      step: -1,
+      weights: { blue: 100, green: 0 },
+      config: { testHeader: { name: 'x-canary', value: 'true' } }
+    })
+    const green = deploymentState(sb, 'reviews-green')
+    expect(green).toMatchObject({
+      image: IMAGE,
+      ready: deploymentState(sb, 'reviews-blue')?.replicas
+    })
+    expect(green?.ready).toBeGreaterThan(0)
+    // The test route sits before the shifted route, a copy of its matches that also asks for the
+    // header; the shifted route itself is untouched, at 0% for the candidate.
+    expect(httpRoutes(virtualService(sb))).toEqual([
+      {
+        name: 'istio-bluegreen-test',
+        match: [{ headers: { 'x-canary': { exact: 'true' } } }],
+        route: [{ destination: { host: 'reviews', subset: 'green' } }]
+      },
+      expect.objectContaining({ name: 'primary' })
+    ])
+    expect(weightsOf(virtualService(sb)).find((w) => w.route === 'primary')).toMatchObject({
+      blue: 100,
+      green: 0
+    })
+    // Only the header reaches the candidate; everything else, the stable.
+    expect(await served(HEADER)).toEqual({ 'demo/reviews-green': 50 })
+    expect(await served({ 'x-canary': 'false' })).toEqual({ 'demo/reviews-blue': 50 })
+    expect(await served()).toEqual({ 'demo/reviews-blue': 50 })
+  }
+
+  function noTestRoute(): void {
+    expect(routeNames()).toEqual(['primary'])
+  }
+
+  return { inputs, env, routeNames, served, pausedAtZero, noTestRoute }
 }
 
-/** Which workloads served `count` probes, with or without the header. */
-async function served(headers?: Record<string, string>): Promise<Record<string, number>> {
-  const r = await probe(sb, {
-    namespace: 'demo',
-    service: 'reviews',
-    count: 50,
-    ...(headers ? { headers } : {})
-  })
-  expect(r.failed).toEqual({})
-  return Object.fromEntries(Object.entries(r.workloads).map(([w, n]) => [w, n.requests]))
-}
-
-/** Deploy paused at 0, and what the sandbox says then. */
-async function pausedAtZero(): Promise<void> {
-  const run = await runAction(inputs(), env('100'))
-  expectExit(run, 'success')
-  expect(run.outputs.result).toBe('paused')
-  expect(run.log).toContain(
-    'paused before the first step with blue=100,green=0 (pause-at: 0): only requests with header "x-canary: true" reach green, all others blue'
-  )
-  expect(run.summary).toContain('paused at 0%')
-  expect(run.summary).toContain('**Test route:** requests with header `x-canary: true` go to green')
-  expect(readLease(sb)?.record).toMatchObject({
-    phase: 'paused',
-    step: -1,
-    weights: { blue: 100, green: 0 },
-    config: { testHeader: { name: 'x-canary', value: 'true' } }
-  })
-  const green = deploymentState(sb, 'reviews-green')
-  expect(green).toMatchObject({
-    image: IMAGE,
-    ready: deploymentState(sb, 'reviews-blue')?.replicas
-  })
-  expect(green?.ready).toBeGreaterThan(0)
-  // The test route sits before the shifted route, a copy of its matches that also asks for the
-  // header; the shifted route itself is untouched, at 0% for the candidate.
-  expect(httpRoutes(virtualService(sb))).toEqual([
-    {
-      name: 'istio-bluegreen-test',
-      match: [{ headers: { 'x-canary': { exact: 'true' } } }],
-      route: [{ destination: { host: 'reviews', subset: 'green' } }]
-    },
-    expect.objectContaining({ name: 'primary' })
-  ])
-  expect(weightsOf(virtualService(sb)).find((w) => w.route === 'primary')).toMatchObject({
-    blue: 100,
-    green: 0
-  })
-  // Only the header reaches the candidate; everything else, the stable.
-  expect(await served(HEADER)).toEqual({ 'demo/reviews-green': 50 })
-  expect(await served({ 'x-canary': 'false' })).toEqual({ 'demo/reviews-blue': 50 })
-  expect(await served()).toEqual({ 'demo/reviews-blue': 50 })
-}
-
-function noTestRoute(): void {
-  expect(routeNames()).toEqual(['primary'])
+/** A sandbox for one case, stopped after it. */
+async function withSandbox(body: (sb: Sandbox) => Promise<void>): Promise<void> {
+  const sb = await sandbox()
+  try {
+    await body(sb)
+  } finally {
+    await sb.stop()
+  }
 }
 
 describe('test-header with pause-at 0, on a VirtualService', () => {
-  it('pauses with only the header reaching the candidate; status says so; promote runs the steps and removes the route', async () => {
-    await pausedAtZero()
+  it.concurrent(
+    'pauses with only the header reaching the candidate; status says so; promote runs the steps and removes the route',
+    () =>
+      withSandbox(async (sb) => {
+        const { inputs, env, served, pausedAtZero, noTestRoute } = on(sb)
+        await pausedAtZero()
 
-    const status = await runAction(inputs({ command: 'status' }), env('101'))
-    expectExit(status, 'success')
-    expect(status.log).toContain(
-      'test route: requests with header "x-canary: true" go to green (VirtualService reviews)'
-    )
-    expect(status.log).toContain('paused before the first step (0%)')
+        const status = await runAction(inputs({ command: 'status' }), env('101'))
+        expectExit(status, 'success')
+        expect(status.log).toContain(
+          'test route: requests with header "x-canary: true" go to green (VirtualService reviews)'
+        )
+        expect(status.log).toContain('paused before the first step (0%)')
 
-    // While the steps run the route stays, and the weights beside it are no drift.
-    let duringSteps: string[] | undefined
-    const stop = sb.api.store.onChange((e) => {
-      if (e.resource !== 'virtualservices') return
-      const primary = weightsOf(e.object).find((w) => w.route === 'primary')
-      if (primary?.green === 50) duringSteps ??= httpRoutes(e.object).map((r) => r.name ?? '?')
-    })
-    const promoted = await runAction(inputs({ command: 'promote', 'pause-at': '' }), env('102'))
-    stop()
-    expectExit(promoted, 'success')
-    expect(promoted.outputs.result).toBe('promoted')
-    expect(promoted.log).not.toContain('drift')
-    expect(promoted.log).toContain('test route removed from VirtualService reviews')
-    expect(duringSteps).toEqual(['istio-bluegreen-test', 'primary'])
-    noTestRoute()
-    expect(weightsOf(virtualService(sb))).toEqual([
-      { route: 'primary', blue: 0, green: 100, other: 0 }
-    ])
-    expect(await served(HEADER)).toEqual({ 'demo/reviews-green': 50 })
-    expect(await served()).toEqual({ 'demo/reviews-green': 50 })
-  })
-
-  it.each(['rollback', 'abort'])(
-    "a person's %s from the pause removes the route and scales the candidate down",
-    async (command) => {
-      await pausedAtZero()
-      const rb = await runAction(inputs({ command, 'pause-at': '' }), env('101'))
-      // A person's command that did what was asked succeeds.
-      expectExit(rb, 'success')
-      expect(rb.outputs.result).toBe('rolled-back')
-      expect(rb.log).toContain('test route removed from VirtualService reviews')
-      noTestRoute()
-      expect(weightsOf(virtualService(sb))).toEqual([
-        { route: 'primary', blue: 100, green: 0, other: 0 }
-      ])
-      expect(deploymentState(sb, 'reviews-green')?.replicas).toBe(0)
-      expect(await served(HEADER)).toEqual({ 'demo/reviews-blue': 50 })
-      expect(readLease(sb)?.record).toMatchObject({ phase: 'rolled-back', stoppedBy: { command } })
-    }
+        // While the steps run the route stays, and the weights beside it are no drift.
+        let duringSteps: string[] | undefined
+        const stop = sb.api.store.onChange((e) => {
+          if (e.resource !== 'virtualservices') return
+          const primary = weightsOf(e.object).find((w) => w.route === 'primary')
+          if (primary?.green === 50) duringSteps ??= httpRoutes(e.object).map((r) => r.name ?? '?')
+        })
+        const promoted = await runAction(inputs({ command: 'promote', 'pause-at': '' }), env('102'))
+        stop()
+        expectExit(promoted, 'success')
+        expect(promoted.outputs.result).toBe('promoted')
+        expect(promoted.log).not.toContain('drift')
+        expect(promoted.log).toContain('test route removed from VirtualService reviews')
+        expect(duringSteps).toEqual(['istio-bluegreen-test', 'primary'])
+        noTestRoute()
+        expect(weightsOf(virtualService(sb))).toEqual([
+          { route: 'primary', blue: 0, green: 100, other: 0 }
+        ])
+        expect(await served(HEADER)).toEqual({ 'demo/reviews-green': 50 })
+        expect(await served()).toEqual({ 'demo/reviews-green': 50 })
+      })
   )
 
-  it('a shifted route that already matches the header is refused at preflight, nothing changed', async () => {
-    const vs = virtualService(sb) as KubeObject
-    const http = httpRoutes(vs).map((r) => ({
-      ...r,
-      match: [{ headers: { 'X-Canary': { exact: 'no' } } }]
-    }))
-    sb.api.store.replace('virtualservices', { ...vs, spec: { ...vs.spec, http } })
-    const before = versions(sb)
-    const run = await runAction(inputs(), env('100'))
-    expectExit(run, 'failure')
-    expect(run.log).toContain(
-      'VirtualService reviews: input "test-header": HTTP route "primary" already matches header "x-canary"; choose another header name for the test route'
-    )
-    expect(versions(sb)).toEqual(before)
-  })
+  it.concurrent(
+    'a run killed right after the route write: the post step (on-interrupt rollback) removes the route',
+    () =>
+      withSandbox(async (sb) => {
+        const { inputs, env, routeNames, served, noTestRoute } = on(sb)
+        const base = inputs({ 'lease-duration': '6s' })
+        // Every Lease write from the moment the route lands is dropped, so the run is killed
+        // right after the route write however fast its next write (the pause) would have been.
+        let armed = true
+        sb.api.store.onChange((e) => {
+          if (!armed || e.resource !== 'virtualservices') return
+          if (!httpRoutes(e.object).some((r) => r.name?.startsWith('istio-bluegreen-test'))) return
+          armed = false
+          sb.api.setFaults([{ dropRate: 1, verbs: ['update'], resources: ['leases'] }])
+        })
+        const killed = await runAction(base, env('100'), {
+          killWhen: (line) => line.startsWith('test route in place')
+        })
+        sb.api.setFaults([])
+        expect(killed.killed).toBe(true)
+        expect(routeNames()).toEqual(['istio-bluegreen-test', 'primary'])
+        expect(readLease(sb)?.record).toMatchObject({ phase: 'shifting', step: -1 })
 
-  it.each([
-    ['the post step (on-interrupt rollback)', 'post'],
-    ['the next deploy, once the lock expired', 'next']
-  ])('a run killed right after the route write: %s removes the route', async (_, recovery) => {
-    const base = inputs({ 'lease-duration': '6s' })
-    // Every Lease write from the moment the route lands is dropped, so the run is killed right
-    // after the route write however fast its next write (the pause) would have been.
-    let armed = true
-    sb.api.store.onChange((e) => {
-      if (!armed || e.resource !== 'virtualservices') return
-      if (!httpRoutes(e.object).some((r) => r.name?.startsWith('istio-bluegreen-test'))) return
-      armed = false
-      sb.api.setFaults([{ dropRate: 1, verbs: ['update'], resources: ['leases'] }])
-    })
-    const killed = await runAction(base, env('100'), {
-      killWhen: (line) => line.startsWith('test route in place')
-    })
-    sb.api.setFaults([])
-    expect(killed.killed).toBe(true)
-    expect(routeNames()).toEqual(['istio-bluegreen-test', 'primary'])
-    expect(readLease(sb)?.record).toMatchObject({ phase: 'shifting', step: -1 })
-
-    if (recovery === 'post') {
-      const post = await runAction({ ...base, 'on-interrupt': 'rollback' }, env('100'), {
-        entry: 'post',
-        state: killed.state
+        const post = await runAction({ ...base, 'on-interrupt': 'rollback' }, env('100'), {
+          entry: 'post',
+          state: killed.state
+        })
+        expectExit(post, 'success')
+        expect(post.log).toContain('the main step did not finish while the rollout was shifting')
+        expect(readLease(sb)?.record?.phase).toBe('rolled-back')
+        noTestRoute()
+        expect(await served(HEADER)).toEqual(await served())
       })
-      expectExit(post, 'success')
-      expect(post.log).toContain('the main step did not finish while the rollout was shifting')
-      expect(readLease(sb)?.record?.phase).toBe('rolled-back')
-    } else {
-      await waitForLockExpiry(sb)
-      // A release without test-header: whatever is left of the route is the recovery's doing.
-      const next = await runAction(
-        fastInputs(sb, {
-          image: 'example.com/reviews:3.0.0',
-          steps: '50,100',
-          'step-duration': '4s'
-        }),
-        env('101')
-      )
-      expectExit(next, 'success')
-      expect(next.log).toContain('interrupted rollout rolled back before a new release')
-      expect(next.outputs.result).toBe('promoted')
-    }
-    noTestRoute()
-    expect(await served(HEADER)).toEqual(await served())
-  })
+  )
 })

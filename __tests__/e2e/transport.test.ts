@@ -96,7 +96,8 @@ describe('Prometheus behind an authenticating HTTPS proxy', () => {
 
   it('deploys through the proxy with prometheus-ca, prometheus-token and prometheus-headers', async () => {
     proxy.requests.length = 0
-    const run = await runAction(throughProxy(), kubeEnv(sb))
+    // Two steps: what counts here is how each query travels, not how many checks there are.
+    const run = await runAction(throughProxy({ steps: '50,100' }), kubeEnv(sb))
     expectExit(run, 'success')
     expect(run.outputs).toMatchObject({ result: 'promoted', weights: 'blue=0,green=100' })
     // Preflight and every check went through the proxy, with the credentials, and got answers.
@@ -149,7 +150,7 @@ describe('Prometheus behind an authenticating HTTPS proxy', () => {
   })
 
   it('refuses to promote a paused rollout without the credentials, changing nothing', async () => {
-    const paused = await runAction(throughProxy({ 'pause-at': '25' }), kubeEnv(sb))
+    const paused = await runAction(throughProxy({ steps: '50,100', 'pause-at': '50' }), kubeEnv(sb))
     expectExit(paused, 'success')
     expect(paused.outputs.result).toBe('paused')
 

@@ -27,6 +27,22 @@ import {
 import { labelSelectorRequirements, matchesLabels } from './selectors.js'
 import type { MemoryStore } from './store.js'
 
+/**
+ * The controller's sense of time: real timers by default; a virtual clock in in-process tests,
+ * where the status moves, pods become ready and Terminating pods go as virtual time passes.
+ */
+export interface ControllerTimers {
+  now(): number
+  setTimeout(fn: () => void, ms: number): unknown
+  clearTimeout(handle: unknown): void
+}
+
+const REAL_TIMERS: ControllerTimers = {
+  now: () => Date.now(),
+  setTimeout: (fn, ms) => setTimeout(fn, ms),
+  clearTimeout: (handle) => clearTimeout(handle as ReturnType<typeof setTimeout>)
+}
+
 export interface ControllerOptions {
   store: MemoryStore
   behaviours: BehaviourRegistry
@@ -37,6 +53,8 @@ export interface ControllerOptions {
    * 1 is real time (30 s by default), 0.01 makes that 300 ms, 0 removes it at the next tick.
    */
   terminationGraceScale?: number
+  /** Default: the real clock and timers. */
+  timers?: ControllerTimers
 }
 
 export interface DeploymentController {
@@ -64,20 +82,21 @@ function maxUnavailable(spec: JsonObject, replicas: number): number {
 export function startDeploymentController(options: ControllerOptions): DeploymentController {
   const { store, behaviours, delayMs } = options
   const graceScale = options.terminationGraceScale ?? 1
-  const timers = new Set<ReturnType<typeof setTimeout>>()
-  const pending = new Map<string, ReturnType<typeof setTimeout>>()
+  const clock = options.timers ?? REAL_TIMERS
+  const timers = new Set<unknown>()
+  const pending = new Map<string, unknown>()
   const seenGeneration = new Map<string, number>()
   const revisions = new Map<string, { hash: string; revision: number }>()
   const readyAt = new Map<string, number | undefined>()
   const deleting = new Set<string>()
   /** Terminating pods the kubelet stand-in will remove, and when. */
-  const removals = new Map<string, { at: number; timer: ReturnType<typeof setTimeout> }>()
+  const removals = new Map<string, { at: number; timer: unknown }>()
   let nextIP = 2
   let stopped = false
 
   const later = (ms: number, fn: () => void): void => {
     if (stopped) return
-    const t = setTimeout(() => {
+    const t = clock.setTimeout(() => {
       timers.delete(t)
       if (!stopped) fn()
     }, ms)
@@ -86,7 +105,7 @@ export function startDeploymentController(options: ControllerOptions): Deploymen
 
   const schedule = (key: string, ms: number): void => {
     if (stopped || pending.has(key)) return
-    const t = setTimeout(() => {
+    const t = clock.setTimeout(() => {
       pending.delete(key)
       if (!stopped) reconcile(key)
     }, ms)
@@ -123,18 +142,18 @@ export function startDeploymentController(options: ControllerOptions): Deploymen
     if (stopped || !isTerminating(pod)) return
     const key = podKey(pod)
     const grace = Number(pod.metadata.deletionGracePeriodSeconds ?? 0)
-    const at = Date.now() + Math.max(0, grace * 1000 * graceScale)
+    const at = clock.now() + Math.max(0, grace * 1000 * graceScale)
     const planned = removals.get(key)
     if (planned && planned.at <= at) return
-    if (planned) clearTimeout(planned.timer)
+    if (planned) clock.clearTimeout(planned.timer)
     const uid = pod.metadata.uid
-    const timer = setTimeout(() => {
+    const timer = clock.setTimeout(() => {
       removals.delete(key)
       if (stopped) return
       const fresh = store.get('pods', pod.metadata.namespace, pod.metadata.name)
       if (fresh && fresh.metadata.uid === uid)
         store.delete('pods', fresh.metadata.namespace, fresh.metadata.name)
-    }, at - Date.now())
+    }, at - clock.now())
     removals.set(key, { at, timer })
   }
 
@@ -151,7 +170,7 @@ export function startDeploymentController(options: ControllerOptions): Deploymen
     // A Terminating pod's readiness stays as its deletion left it (not ready).
     if (isTerminating(pod)) return
     const key = podKey(pod)
-    const now = Date.now()
+    const now = clock.now()
     const at = readyAt.get(key)
     const status = podStatus(pod, behaviourOf, at, now)
     if (at !== undefined && at > now) {
@@ -167,7 +186,8 @@ export function startDeploymentController(options: ControllerOptions): Deploymen
       manager: 'kubelet',
       operation: 'Update',
       apiVersion: 'v1',
-      subresource: 'status'
+      subresource: 'status',
+      time: new Date(clock.now())
     })
     store.replace('pods', next, { statusOnly: true })
     const owner = ownerOf(pod)
@@ -185,9 +205,14 @@ export function startDeploymentController(options: ControllerOptions): Deploymen
       ambient: wantsAmbient(namespace, template),
       podIP: ip
     })
-    recordManagedFields(undefined, pod, { manager: MANAGER, operation: 'Update', apiVersion: 'v1' })
+    recordManagedFields(undefined, pod, {
+      manager: MANAGER,
+      operation: 'Update',
+      apiVersion: 'v1',
+      time: new Date(clock.now())
+    })
     const stored = store.create('pods', pod)
-    readyAt.set(podKey(stored), computeReadyAt(stored, Date.now()))
+    readyAt.set(podKey(stored), computeReadyAt(stored, clock.now()))
     refreshPod(stored)
   }
 
@@ -199,7 +224,7 @@ export function startDeploymentController(options: ControllerOptions): Deploymen
     deleting.add(key)
     try {
       if (deletesAtOnce(pod, grace)) store.delete('pods', pod.metadata.namespace, pod.metadata.name)
-      else store.replace('pods', markTerminating(pod, grace, Date.now()))
+      else store.replace('pods', markTerminating(pod, grace, clock.now()))
     } finally {
       deleting.delete(key)
       readyAt.delete(key)
@@ -264,7 +289,7 @@ export function startDeploymentController(options: ControllerOptions): Deploymen
       ? previous.conditions.filter(isObject)
       : []
     const prevProgressing = conditions.find((c) => c.type === 'Progressing')
-    const now = kubeTime()
+    const now = kubeTime(new Date(clock.now()))
     const counts = {
       replicas: pods.length,
       updatedReplicas: updated.length,
@@ -285,7 +310,7 @@ export function startDeploymentController(options: ControllerOptions): Deploymen
     const deadlineSeconds =
       typeof spec.progressDeadlineSeconds === 'number' ? spec.progressDeadlineSeconds : 600
     const deadlineAt = Date.parse(lastProgress) + deadlineSeconds * 1000
-    const timedOut = !complete && Date.now() >= deadlineAt
+    const timedOut = !complete && clock.now() >= deadlineAt
 
     const cond = (
       type: string,
@@ -366,11 +391,12 @@ export function startDeploymentController(options: ControllerOptions): Deploymen
       manager: MANAGER,
       operation: 'Update',
       apiVersion: 'apps/v1',
-      subresource: 'status'
+      subresource: 'status',
+      time: new Date(clock.now())
     })
     store.replace('deployments', next, { statusOnly: true })
     if (!complete && !timedOut)
-      later(Math.max(0, deadlineAt - Date.now()) + 5, () => schedule(key, 0))
+      later(Math.max(0, deadlineAt - clock.now()) + 5, () => schedule(key, 0))
   }
 
   const unsubscribeStore = store.onChange((event) => {
@@ -397,7 +423,7 @@ export function startDeploymentController(options: ControllerOptions): Deploymen
       if (event.type === 'DELETED') {
         readyAt.delete(key)
         const planned = removals.get(key)
-        if (planned) clearTimeout(planned.timer)
+        if (planned) clock.clearTimeout(planned.timer)
         removals.delete(key)
         if (owner && !deleting.has(key)) schedule(owner, delayMs)
       } else if (isTerminating(obj)) {
@@ -410,7 +436,7 @@ export function startDeploymentController(options: ControllerOptions): Deploymen
   })
 
   const unsubscribeBehaviours = behaviours.onChange((image) => {
-    const now = Date.now()
+    const now = clock.now()
     for (const pod of store.list('pods')) {
       if (!containerImages(pod).some((c) => c.image === image)) continue
       const key = podKey(pod)
@@ -428,9 +454,9 @@ export function startDeploymentController(options: ControllerOptions): Deploymen
       stopped = true
       unsubscribeStore()
       unsubscribeBehaviours()
-      for (const t of timers) clearTimeout(t)
-      for (const t of pending.values()) clearTimeout(t)
-      for (const r of removals.values()) clearTimeout(r.timer)
+      for (const t of timers) clock.clearTimeout(t)
+      for (const t of pending.values()) clock.clearTimeout(t)
+      for (const r of removals.values()) clock.clearTimeout(r.timer)
       removals.clear()
       timers.clear()
       pending.clear()

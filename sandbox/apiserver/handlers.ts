@@ -288,7 +288,7 @@ export class ResourceHandlers {
       const grace = req.info.name === 'pods' ? podGraceSeconds(o) : 0
       if (req.info.name === 'pods' && !deletesAtOnce(o, grace)) {
         if (isTerminating(o)) return present(req.info, o, req.version, true)
-        const marked = this.store.replace('pods', markTerminating(o, grace, Date.now()))
+        const marked = this.store.replace('pods', markTerminating(o, grace, this.store.now()))
         return present(req.info, marked, req.version, true)
       }
       this.store.delete(req.info.name, o.metadata.namespace, o.metadata.name)
@@ -337,7 +337,7 @@ export class ResourceHandlers {
     }
     let stored: KubeObject
     try {
-      stored = this.store.replace('pods', markTerminating(current, grace, Date.now()), {
+      stored = this.store.replace('pods', markTerminating(current, grace, this.store.now()), {
         expectedResourceVersion: current.metadata.resourceVersion
       })
     } catch (e) {
@@ -431,12 +431,13 @@ export class ResourceHandlers {
     recordManagedFields(undefined, obj, {
       manager: req.manager,
       operation: mode.operation,
-      apiVersion: apiVersionOf(req.info.group, req.version)
+      apiVersion: apiVersionOf(req.info.group, req.version),
+      time: new Date(this.store.now())
     })
     if (isDryRun(req)) {
       const preview = toStorage(req.info, obj)
       preview.metadata.uid = randomUUID()
-      preview.metadata.creationTimestamp = kubeTime()
+      preview.metadata.creationTimestamp = kubeTime(new Date(this.store.now()))
       if (req.info.generation !== 'none') preview.metadata.generation = 1
       return { code: 201, body: present(req.info, preview, req.version), warnings }
     }
@@ -500,7 +501,8 @@ export class ResourceHandlers {
       manager: req.manager,
       operation: mode.operation,
       apiVersion: apiVersionOf(req.info.group, req.version),
-      subresource: req.subresource
+      subresource: req.subresource,
+      time: new Date(this.store.now())
     })
     if (isDryRun(req)) return { code: 200, body: present(req.info, next, req.version), warnings }
     let stored: KubeObject

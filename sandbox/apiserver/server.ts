@@ -14,38 +14,15 @@ import type {
   ObjectStore,
   RoleRule
 } from '../types.js'
+import { type AuditEntry, DEFAULT_USER, SandboxApi } from './api.js'
 import { startDeploymentController } from './controller.js'
-import { loadCrds } from './crds.js'
-import {
-  AUTHORIZATION_GROUP,
-  apiGroupDoc,
-  apiGroupList,
-  apiResourceList,
-  apiVersions,
-  versionInfo
-} from './discovery.js'
-import { decideFault, isForbidden, rbacResource, type RequestFacts } from './faults.js'
-import { type Answer, ResourceHandlers, type ResourceRequest } from './handlers.js'
-import { isObject } from './json.js'
-import { managerFromUserAgent } from './managed-fields.js'
-import { decodeBody, present } from './objects.js'
-import { openApiGroupVersion, openApiRoot } from './openapi.js'
-import { parsePath, type Route } from './paths.js'
-import { findResource, type ResourceInfo } from './resources.js'
-import {
-  ApiError,
-  conflict,
-  forbidden,
-  internalError,
-  methodNotAllowed,
-  pathNotFound,
-  serviceUnavailable,
-  unauthorized
-} from './status.js'
-import { MemoryStore } from './store.js'
-import { tableOf, toTable, wantsTable } from './table.js'
+import type { Answer } from './handlers.js'
+import { ApiError, internalError, unauthorized } from './status.js'
+import type { MemoryStore } from './store.js'
 import { SANDBOX_CERT, SANDBOX_KEY } from './tls.js'
 import { type ActiveWatch, serveWatch } from './watch.js'
+
+export { type AuditEntry, DEFAULT_USER } from './api.js'
 
 export interface ApiServerOptions {
   /** 0 or absent: a free loopback port on 127.0.0.1. */
@@ -93,64 +70,6 @@ export interface ApiServer {
   close(): Promise<void>
 }
 
-/** One authenticated resource request, in RBAC terms. */
-export interface AuditEntry {
-  verb: string
-  group: string
-  /** Plural resource, with `/subresource` when there is one. */
-  resource: string
-  namespace?: string
-  /** The object's name, for requests to one object (not lists, not creates). */
-  name?: string
-}
-
-export const DEFAULT_USER = 'system:serviceaccount:ci:deployer'
-
-interface Resolved {
-  route: Route
-  facts: RequestFacts
-  info?: ResourceInfo
-}
-
-function verbOf(method: string, route: Route, query: URLSearchParams): string {
-  const named = route.type === 'resource' && route.name !== undefined
-  switch (method) {
-    case 'GET':
-    case 'HEAD':
-      if (named) return 'get'
-      if (route.type !== 'resource') return 'get'
-      return query.get('watch') === 'true' || query.get('watch') === '1' ? 'watch' : 'list'
-    case 'POST':
-      return 'create'
-    case 'PUT':
-      return 'update'
-    case 'PATCH':
-      return 'patch'
-    case 'DELETE':
-      return named ? 'delete' : 'deletecollection'
-    default:
-      return method.toLowerCase()
-  }
-}
-
-function resolve(method: string, url: URL): Resolved {
-  const route = parsePath(url.pathname)
-  const verb = verbOf(method, route, url.searchParams)
-  if (route.type !== 'resource') return { route, facts: { verb } }
-  const info = findResource(route.group, route.version, route.resource)
-  return {
-    route,
-    info,
-    facts: {
-      verb,
-      group: route.group,
-      resource: route.resource,
-      subresource: route.subresource,
-      namespace: route.namespace
-    }
-  }
-}
-
 function readBody(req: IncomingMessage): Promise<string> {
   return new Promise((resolveBody, reject) => {
     const chunks: Buffer[] = []
@@ -175,50 +94,9 @@ function sendError(res: ServerResponse, e: unknown): void {
   send(res, { code: err.code, body: err.status })
 }
 
-function selfSubjectAccessReview(
-  body: string,
-  contentType: string,
-  forbidden: (facts: RequestFacts) => boolean
-): Answer {
-  const review = decodeBody(body, contentType)
-  const spec = isObject(review.spec) ? review.spec : {}
-  const attrs = isObject(spec.resourceAttributes) ? spec.resourceAttributes : undefined
-  const facts: RequestFacts = {
-    verb: String(attrs?.verb ?? ''),
-    group: typeof attrs?.group === 'string' ? attrs.group : '',
-    resource: typeof attrs?.resource === 'string' ? attrs.resource : undefined,
-    subresource:
-      typeof attrs?.subresource === 'string' && attrs.subresource ? attrs.subresource : undefined,
-    namespace: typeof attrs?.namespace === 'string' && attrs.namespace ? attrs.namespace : undefined
-  }
-  const denied = attrs !== undefined && forbidden(facts)
-  return {
-    code: 201,
-    body: {
-      kind: 'SelfSubjectAccessReview',
-      apiVersion: 'authorization.k8s.io/v1',
-      metadata: { creationTimestamp: null },
-      spec,
-      status: denied
-        ? {
-            allowed: false,
-            reason: `denied by the sandbox: no permission to ${facts.verb} ${rbacResource(facts)}${facts.namespace ? ` in namespace ${facts.namespace}` : ''}`
-          }
-        : { allowed: true, reason: 'allowed by the sandbox' }
-    }
-  }
-}
-
 export async function startApiServer(options: ApiServerOptions): Promise<ApiServer> {
-  const store = new MemoryStore()
-  const crds = loadCrds()
-  const handlers = new ResourceHandlers(store, crds)
-  const user = options.user ?? DEFAULT_USER
-  let faults: FaultRule[] = []
-  let denials: DenyRule[] = []
-  let role: RoleRule[] | undefined
-  const audit: AuditEntry[] = []
-  const forbiddenNow = (facts: RequestFacts): boolean => isForbidden(denials, role, facts)
+  const api = new SandboxApi({ user: options.user ?? DEFAULT_USER })
+  const store = api.store
   const watches = new Set<ActiveWatch>()
   const controller = startDeploymentController({
     store,
@@ -228,158 +106,40 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
   })
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
-    const method = req.method ?? 'GET'
-    const url = new URL(req.url ?? '/', 'http://sandbox')
     const body = await readBody(req)
     if (req.headers.authorization !== `Bearer ${options.token}`)
       return sendError(res, unauthorized())
-    const { route, facts, info } = resolve(method, url)
-    if (route.type === 'resource') {
-      audit.push({
-        verb: facts.verb,
-        group: route.group,
-        resource: rbacResource(route),
-        ...(route.namespace !== undefined ? { namespace: route.namespace } : {}),
-        ...(route.name !== undefined ? { name: route.name } : {})
-      })
-    }
-
-    const fault = decideFault(faults, facts)
-    if (fault.latencyMs > 0) await new Promise((r) => setTimeout(r, fault.latencyMs))
-    if (fault.action === 'drop') {
-      req.socket.destroy()
-      return
-    }
-    if (fault.action === 'error500')
-      return sendError(res, internalError('the sandbox injected a fault'))
-    if (fault.action === 'error503') return sendError(res, serviceUnavailable())
-    if (fault.action === 'conflict' && info && route.type === 'resource') {
-      const name = route.name ?? String(safeName(body))
-      return sendError(res, conflict(info, name))
-    }
-
-    if (forbiddenNow(facts) && route.type === 'resource') {
-      return sendError(
-        res,
-        forbidden({
-          user,
-          verb: facts.verb,
-          group: route.group,
-          resource: route.resource,
-          subresource: route.subresource,
-          namespace: route.namespace,
-          name: route.name
-        })
-      )
-    }
-    const answer = dispatch(route, facts, info, method, url, body, req, res)
-    if (answer) {
-      const table =
-        wantsTable(req.headers.accept) && info ? toTable(info, answer, route, crds) : answer
-      send(res, table)
-    }
-  }
-
-  const dispatch = (
-    route: Route,
-    facts: RequestFacts,
-    info: ResourceInfo | undefined,
-    method: string,
-    url: URL,
-    body: string,
-    req: IncomingMessage,
-    res: ServerResponse
-  ): Answer | undefined => {
-    const host = req.headers.host ?? '127.0.0.1'
-    switch (route.type) {
-      case 'version':
-        return { code: 200, body: versionInfo() }
-      case 'health':
-        res.writeHead(200, { 'Content-Type': 'text/plain' })
-        res.end('ok')
-        return undefined
-      case 'apiVersions':
-        return { code: 200, body: apiVersions(host) }
-      case 'groupList':
-        return { code: 200, body: apiGroupList() }
-      case 'group': {
-        const doc = apiGroupDoc(route.group)
-        if (!doc) throw pathNotFound()
-        return { code: 200, body: doc }
-      }
-      case 'resourceList': {
-        const doc = apiResourceList(route.group, route.version)
-        if (!doc) throw pathNotFound()
-        return { code: 200, body: doc }
-      }
-      case 'openapiV2':
-        // An empty protobuf document: kubectl then skips client-side validation (see openapi.ts).
-        res.writeHead(200, { 'Content-Type': 'application/octet-stream' })
-        res.end()
-        return undefined
-      case 'openapiRoot':
-        return { code: 200, body: openApiRoot(crds) }
-      case 'openapiGroupVersion': {
-        const doc = openApiGroupVersion(route.group, route.version, crds)
-        if (!doc) throw pathNotFound()
-        return { code: 200, body: doc }
-      }
-      case 'unknown':
-        throw pathNotFound()
-    }
-    if (route.group === AUTHORIZATION_GROUP && route.resource === 'selfsubjectaccessreviews') {
-      if (method !== 'POST' || route.name !== undefined) throw methodNotAllowed()
-      return selfSubjectAccessReview(body, String(req.headers['content-type'] ?? ''), forbiddenNow)
-    }
-    if (!info) throw pathNotFound()
-    if (info.namespaced === false && route.namespace !== undefined) throw pathNotFound()
-    if (info.namespaced && route.name !== undefined && route.namespace === undefined)
-      throw pathNotFound()
-    if (route.subresource !== undefined) {
-      const known =
-        (route.subresource === 'status' && info.hasStatus) ||
-        (route.subresource === 'scale' && info.hasScale)
-      if (!known) throw pathNotFound()
-      if (!['get', 'update', 'patch'].includes(facts.verb)) throw methodNotAllowed()
-    }
-    const request: ResourceRequest = {
-      info,
-      version: route.version,
-      namespace: route.namespace,
-      name: route.name,
-      subresource: route.subresource,
-      query: url.searchParams,
-      manager:
-        url.searchParams.get('fieldManager') ?? managerFromUserAgent(req.headers['user-agent']),
-      contentType: String(req.headers['content-type'] ?? 'application/json'),
-      body
-    }
-    switch (facts.verb) {
-      case 'get':
-        return handlers.get(request)
-      case 'list':
-        return handlers.list(request)
+    const outcome = await api.call({
+      method: req.method ?? 'GET',
+      url: req.url ?? '/',
+      body,
+      contentType: req.headers['content-type'],
+      accept: req.headers.accept,
+      userAgent: req.headers['user-agent'],
+      host: req.headers.host
+    })
+    switch (outcome.kind) {
+      case 'drop':
+        req.socket.destroy()
+        return
+      case 'raw':
+        res.writeHead(outcome.code, { 'Content-Type': outcome.contentType })
+        res.end(outcome.body)
+        return
+      case 'answer':
+        return send(res, outcome.answer)
       case 'watch': {
-        const render = wantsTable(req.headers.accept)
-          ? (obj: KubeObject) =>
-              tableOf(info, route.version, crds, [present(info, obj, route.version)])
-          : undefined
-        const w = serveWatch(request, res, store, handlers, () => watches.delete(w), render)
+        const w = serveWatch(
+          outcome.request,
+          res,
+          store,
+          api.handlers,
+          () => watches.delete(w),
+          outcome.render
+        )
         watches.add(w)
-        return undefined
+        return
       }
-      case 'create':
-        return handlers.create(request)
-      case 'update':
-        return handlers.update(request)
-      case 'patch':
-        return handlers.patch(request)
-      case 'delete':
-        return handlers.delete(request)
-      case 'deletecollection':
-        return handlers.deleteCollection(request)
-      default:
-        throw methodNotAllowed()
     }
   }
 
@@ -415,16 +175,10 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
     token: options.token,
     kubeconfig: (namespace) => kubeconfigYaml(httpsUrl, caData, options.token, namespace),
     store,
-    setFaults(rules) {
-      faults = [...rules]
-    },
-    setDenials(rules) {
-      denials = [...rules]
-    },
-    setRole(rules) {
-      role = rules === undefined ? undefined : structuredClone(rules)
-    },
-    audit: () => audit,
+    setFaults: (rules) => api.setFaults(rules),
+    setDenials: (rules) => api.setDenials(rules),
+    setRole: (rules) => api.setRole(rules),
+    audit: () => api.audit(),
     async close() {
       controller.stop()
       for (const w of [...watches]) w.stop()
@@ -457,18 +211,6 @@ function kubeconfigYaml(server: string, caData: string, token: string, namespace
     'current-context: sandbox',
     ''
   ].join('\n')
-}
-
-function safeName(body: string): string {
-  try {
-    const parsed: unknown = JSON.parse(body)
-    if (isObject(parsed) && isObject(parsed.metadata) && typeof parsed.metadata.name === 'string') {
-      return parsed.metadata.name
-    }
-  } catch {
-    return ''
-  }
-  return ''
 }
 
 export type { KubeObject }

@@ -50,7 +50,14 @@ export class MemoryStore implements ObjectStore {
   private readonly listeners = new Set<(event: StoreEvent) => void>()
   private readonly events: HistoryEvent[] = []
 
-  constructor(firstResourceVersion = 1000) {
+  /**
+   * @param now The clock of creation timestamps and of every time the API server writes (managed
+   *   fields, deletion timestamps): the wall clock by default, virtual time in in-process tests.
+   */
+  constructor(
+    firstResourceVersion = 1000,
+    readonly now: () => number = Date.now
+  ) {
     this.counter = firstResourceVersion
   }
 
@@ -86,7 +93,7 @@ export class MemoryStore implements ObjectStore {
       throw new StoreError('AlreadyExists', resource, obj.metadata.name)
     applyDefaults(resource, obj)
     obj.metadata.uid = randomUUID()
-    obj.metadata.creationTimestamp = kubeTime()
+    obj.metadata.creationTimestamp = kubeTime(new Date(this.now()))
     obj.metadata.resourceVersion = this.next()
     if (RESOURCES[resource].generation === 'none') delete obj.metadata.generation
     else obj.metadata.generation = 1

@@ -50,15 +50,31 @@ interface Series {
   buckets: number[]
   sum: number
   lastChangeMs: number
+  /** The labels of each bucket sample (with `le`), made once: samples() is read every scrape. */
+  bucketLabels?: Array<Readonly<Record<string, string>>>
+}
+
+/** One sample of the metrics page: a metric name, its labels (with `le` for buckets), a value. */
+export interface MetricSample {
+  name: string
+  labels: Readonly<Record<string, string>>
+  value: number
 }
 
 /** Counters of one simulated mesh. Counters start at 0 and only grow. */
 export class IstioMetrics {
   private readonly series = new Map<string, Series>()
+  /** Bumped by every observation and prune: samples() is the same while it is. */
+  private changes = 0
+
+  get version(): number {
+    return this.changes
+  }
 
   /** Records requests that share one label set, one latency (ms) per request. */
   observe(labels: IstioLabels, latenciesMs: readonly number[], nowMs: number): void {
     if (latenciesMs.length === 0) return
+    this.changes++
     const key = ISTIO_LABEL_NAMES.map((n) => labels[n]).join('\u0000')
     let s = this.series.get(key)
     if (!s) {
@@ -94,7 +110,10 @@ export class IstioMetrics {
     for (const [key, s] of this.series) {
       if (nowMs - s.lastChangeMs < ttlMs) continue
       const { destination_workload_namespace: ns, destination_workload: wl } = s.labels
-      if (wl === 'unknown' || !isLive(ns, wl)) this.series.delete(key)
+      if (wl === 'unknown' || !isLive(ns, wl)) {
+        this.series.delete(key)
+        this.changes++
+      }
     }
   }
 
@@ -103,36 +122,62 @@ export class IstioMetrics {
     return [...this.series.values()].map((s) => ({ ...s.labels }))
   }
 
+  /**
+   * Every sample the metrics page holds, in its order: each series' request counter, then each
+   * series' histogram (cumulative buckets with `le` as rendered, +Inf, sum, count). What a scrape
+   * reads, without the text: `render` is these samples written out.
+   */
+  samples(): MetricSample[] {
+    const all = [...this.series.values()]
+    const out: MetricSample[] = all.map((s) => ({
+      name: 'istio_requests_total',
+      labels: s.labels,
+      value: s.requests
+    }))
+    for (const s of all) {
+      s.bucketLabels ??= [...DURATION_BUCKETS_MS.map(String), '+Inf'].map((le) => ({
+        ...s.labels,
+        le
+      }))
+      let cumulative = 0
+      s.bucketLabels.forEach((labels, i) => {
+        cumulative += s.buckets[i] ?? 0
+        out.push({ name: 'istio_request_duration_milliseconds_bucket', labels, value: cumulative })
+      })
+      out.push({ name: 'istio_request_duration_milliseconds_sum', labels: s.labels, value: s.sum })
+      out.push({
+        name: 'istio_request_duration_milliseconds_count',
+        labels: s.labels,
+        value: s.requests
+      })
+    }
+    return out
+  }
+
   /** Renders the text exposition format 0.0.4. */
   render(): string {
-    const all = [...this.series.values()]
     const lines: string[] = [
       '# HELP istio_requests_total Total requests.',
       '# TYPE istio_requests_total counter'
     ]
-    for (const s of all) lines.push(`istio_requests_total{${labelText(s.labels)}} ${s.requests}`)
+    const samples = this.samples()
+    const histogram = samples.findIndex((s) => s.name !== 'istio_requests_total')
+    const counters = histogram < 0 ? samples : samples.slice(0, histogram)
+    for (const s of counters) lines.push(sampleLine(s))
     lines.push(
       '# HELP istio_request_duration_milliseconds Request duration in milliseconds.',
       '# TYPE istio_request_duration_milliseconds histogram'
     )
-    for (const s of all) {
-      const base = labelText(s.labels)
-      let cumulative = 0
-      DURATION_BUCKETS_MS.forEach((le, i) => {
-        cumulative += s.buckets[i] ?? 0
-        lines.push(`istio_request_duration_milliseconds_bucket{${base},le="${le}"} ${cumulative}`)
-      })
-      cumulative += s.buckets[DURATION_BUCKETS_MS.length] ?? 0
-      lines.push(`istio_request_duration_milliseconds_bucket{${base},le="+Inf"} ${cumulative}`)
-      lines.push(`istio_request_duration_milliseconds_sum{${base}} ${formatFloat(s.sum)}`)
-      lines.push(`istio_request_duration_milliseconds_count{${base}} ${s.requests}`)
-    }
+    if (histogram >= 0) for (const s of samples.slice(histogram)) lines.push(sampleLine(s))
     return lines.join('\n') + '\n'
   }
 }
 
-function labelText(labels: IstioLabels): string {
-  return ISTIO_LABEL_NAMES.map((n) => `${n}="${escapeLabelValue(labels[n])}"`).join(',')
+/** One line of the text format: Istio's labels in their order, then `le` for a bucket. */
+function sampleLine(s: MetricSample): string {
+  const labels = ISTIO_LABEL_NAMES.map((n) => `${n}="${escapeLabelValue(s.labels[n] ?? '')}"`)
+  if (s.labels.le !== undefined) labels.push(`le="${s.labels.le}"`)
+  return `${s.name}{${labels.join(',')}} ${formatFloat(s.value)}`
 }
 
 /** Escaping required by the text format for label values: backslash, double quote, newline. */

@@ -16,7 +16,7 @@
  */
 import type { BehaviourRegistry, ObjectStore, ResourceName } from '../types.js'
 import { ExactDraws, RandomDraws, type Draws } from './draws.js'
-import { IstioMetrics, type IstioLabels } from './metrics.js'
+import { IstioMetrics, type IstioLabels, type MetricSample } from './metrics.js'
 import { requestShape } from './matching.js'
 import {
   planFlows,
@@ -166,6 +166,10 @@ export class MeshSimulator {
   private liveWorkloads = new Set<string>()
   private runningImages: Array<{ namespace: string; workload: string; image: string }> = []
   private dirty = true
+  /** Counts replans and behaviour changes, for metricsVersion. */
+  private replans = 0
+  private behaviourChanges = 0
+  private readonly unsubscribeBehaviours: () => void
   private lastTick: number
   private lastPrune: number
   private readonly flowCounters = new Map<string, FlowCounters>()
@@ -185,6 +189,7 @@ export class MeshSimulator {
     this.unsubscribe = this.store.onChange((e) => {
       if (WATCHED.has(e.resource)) this.dirty = true
     })
+    this.unsubscribeBehaviours = this.behaviours.onChange(() => this.behaviourChanges++)
   }
 
   get rps(): number {
@@ -231,20 +236,40 @@ export class MeshSimulator {
 
   /** The metrics page a Prometheus scrape gets: Istio's metrics, then the apps' own gauges. */
   metricsText(): string {
-    if (this.dirty) this.replan()
-    const lines: string[] = []
-    for (const w of this.runningImages) {
-      const gauges = this.behaviours.get(w.image).gauges ?? {}
-      for (const [gauge, value] of Object.entries(gauges)) {
-        lines.push(
-          `sandbox_app_gauge{gauge=${JSON.stringify(gauge)},namespace=${JSON.stringify(w.namespace)},workload=${JSON.stringify(w.workload)}} ${value}`
-        )
-      }
-    }
+    const lines = this.gauges().map(
+      (g) =>
+        `sandbox_app_gauge{gauge=${JSON.stringify(g.labels.gauge)},namespace=${JSON.stringify(g.labels.namespace)},workload=${JSON.stringify(g.labels.workload)}} ${g.value}`
+    )
     const apps = lines.length
       ? `# HELP sandbox_app_gauge An application's own gauge, per workload.\n# TYPE sandbox_app_gauge gauge\n${lines.join('\n')}\n`
       : ''
     return this.metrics.render() + apps
+  }
+
+  /**
+   * Changes whenever the metrics page may have: a request counted, a series forgotten, the
+   * cluster objects or the images' behaviours (the apps' gauges) changed. Equal: samples() is too.
+   */
+  get metricsVersion(): string {
+    if (this.dirty) this.replan()
+    return `${this.metrics.version}/${this.replans}/${this.behaviourChanges}`
+  }
+
+  /** The metrics page as samples (what a scrape reads, without the text), in its order. */
+  samples(): MetricSample[] {
+    return [...this.metrics.samples(), ...this.gauges()]
+  }
+
+  /** The apps' own gauges, one per gauge of each workload's running image. */
+  private gauges(): MetricSample[] {
+    if (this.dirty) this.replan()
+    return this.runningImages.flatMap((w) =>
+      Object.entries(this.behaviours.get(w.image).gauges ?? {}).map(([gauge, value]) => ({
+        name: 'sandbox_app_gauge',
+        labels: { gauge, namespace: w.namespace, workload: w.workload },
+        value
+      }))
+    )
   }
 
   labelSets(): IstioLabels[] {
@@ -292,10 +317,12 @@ export class MeshSimulator {
 
   close(): void {
     this.unsubscribe()
+    this.unsubscribeBehaviours()
   }
 
   private replan(): void {
     this.dirty = false
+    this.replans++
     const snapshot: Snapshot = {
       namespaces: this.store.list('namespaces'),
       services: this.store.list('services'),

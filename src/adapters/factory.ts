@@ -13,14 +13,23 @@ import { maskKubeconfigSecrets, transportWarnings } from '../secrets.js'
 import { Kube, type KubeApi, loadKubeConfig } from './kube.js'
 import { LeaseStore } from './lease.js'
 import { Prometheus, PrometheusMetrics } from './prometheus.js'
+import { type Clock, systemClock } from '../log.js'
 
-/** The router a rollout's config names: a continued rollout gets the record's, not the inputs'. */
-export function routerFor(kube: KubeApi, service: ServiceRef, config: RouterConfig): TrafficRouter {
+/**
+ * The router a rollout's config names: a continued rollout gets the record's, not the inputs'.
+ * `clock` is the run's: the routers' waits (after a write conflict) pass on it.
+ */
+export function routerFor(
+  kube: KubeApi,
+  service: ServiceRef,
+  config: RouterConfig,
+  clock: Clock = systemClock
+): TrafficRouter {
   switch (config.kind) {
     case 'istio':
-      return new IstioRouter(kube, service, config)
+      return new IstioRouter(kube, service, config, clock)
     case 'gateway-api':
-      return new GatewayRouter(kube, service, config)
+      return new GatewayRouter(kube, service, config, clock)
     default: {
       const kind = (config as { kind?: unknown }).kind
       throw new Error(

@@ -36,6 +36,7 @@ import type {
   Permission
 } from '../ports.js'
 import { FENCE_ANNOTATION, fenceOps, guardedPatch } from './guarded-patch.js'
+import { type Clock, systemClock } from '../log.js'
 import {
   DEFAULT_RETRY,
   type KubeApi,
@@ -148,7 +149,9 @@ export class GatewayRouter implements TrafficRouter {
   constructor(
     private readonly kube: KubeApi,
     private readonly service: ServiceRef,
-    private readonly config: GatewayRouterConfig
+    private readonly config: GatewayRouterConfig,
+    /** The run's clock: the pause after a write conflict and the wait for a new Service. */
+    private readonly clock: Clock = systemClock
   ) {
     this.objects = [...config.objects]
     this.description = describeHttpRoutes(config.objects)
@@ -283,7 +286,8 @@ export class GatewayRouter implements TrafficRouter {
           return [...ops, ...(options.fence ? fenceOps(current, options.fence) : [])]
         },
         retry: options.hard ? ROLLBACK_RETRY : undefined,
-        beforeWrite: options.beforeWrite
+        beforeWrite: options.beforeWrite,
+        sleep: (ms) => this.clock.sleep(ms)
       })
       const written = this.weightsOf(name, route, stable)
       if (typeof written === 'string') throw new Error(written)
@@ -317,7 +321,8 @@ export class GatewayRouter implements TrafficRouter {
           return [...ops, ...(options.fence ? fenceOps(current, options.fence) : [])]
         },
         retry: options.hard ? ROLLBACK_RETRY : undefined,
-        beforeWrite: options.beforeWrite
+        beforeWrite: options.beforeWrite,
+        sleep: (ms) => this.clock.sleep(ms)
       })
       versions[name] = route.metadata.resourceVersion ?? ''
     }
@@ -397,14 +402,14 @@ export class GatewayRouter implements TrafficRouter {
 
   /** Wait until a Service just created can be read back, so no backendRef names it before. */
   private async waitUntilReadable(name: string): Promise<void> {
-    const deadline = Date.now() + CREATED_WAIT_MS
+    const deadline = this.clock.now() + CREATED_WAIT_MS
     while (!(await this.readService(name))) {
-      if (Date.now() > deadline) {
+      if (this.clock.now() > deadline) {
         throw new Error(
           `Service ${name} was created in namespace ${this.namespace} but cannot be read back after ${CREATED_WAIT_MS / 1000}s; check the API server, then run the release again`
         )
       }
-      await new Promise((r) => setTimeout(r, 200))
+      await this.clock.sleep(200)
     }
   }
 

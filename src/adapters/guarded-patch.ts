@@ -4,6 +4,7 @@
  * plan again, never force. Shared by the Istio and the Gateway API routers.
  */
 import type { JsonPatchOp } from '../core/routes.js'
+import { systemClock } from '../log.js'
 import {
   backoff,
   DEFAULT_RETRY,
@@ -44,6 +45,8 @@ export interface GuardedPatch {
   retry?: RetryPolicy
   /** Called after each plan, just before the patch is sent (again on every conflict). */
   beforeWrite?: () => Promise<void>
+  /** How the pause after a conflict is waited out (the run's clock); real time by default. */
+  sleep?: (ms: number) => Promise<void>
 }
 
 /**
@@ -66,9 +69,8 @@ export async function guardedPatch(kube: KubeApi, p: GuardedPatch): Promise<Kube
       // Something else wrote the object since we read it: read again and plan again, after a
       // short jittered pause so a storm of writers does not keep colliding in lockstep.
       if (error instanceof KubeError && error.conflict && conflicts < policy.conflicts) {
-        await new Promise((r) =>
-          setTimeout(r, backoff({ ...policy, maxDelayMs: 1000 }, Math.min(conflicts + 1, 4)))
-        )
+        const pause = backoff({ ...policy, maxDelayMs: 1000 }, Math.min(conflicts + 1, 4))
+        await (p.sleep ?? systemClock.sleep)(pause)
         continue
       }
       throw error

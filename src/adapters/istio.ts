@@ -33,6 +33,7 @@ import type {
   Permission
 } from '../ports.js'
 import { fenceOps, FENCE_ANNOTATION, guardedPatch } from './guarded-patch.js'
+import { type Clock, systemClock } from '../log.js'
 import {
   type KubeApi,
   type KubeObject,
@@ -99,7 +100,9 @@ export class IstioRouter implements TrafficRouter {
   constructor(
     private readonly kube: KubeApi,
     private readonly service: ServiceRef,
-    private readonly config: IstioRouterConfig
+    private readonly config: IstioRouterConfig,
+    /** The run's clock: the pause after a write conflict waits on it. */
+    private readonly clock: Clock = systemClock
   ) {
     this.objects = [...config.objects]
     this.description = describeVirtualServices(config.objects)
@@ -346,7 +349,8 @@ export class IstioRouter implements TrafficRouter {
       read,
       plan,
       ...(retry ? { retry } : {}),
-      ...(beforeWrite ? { beforeWrite } : {})
+      ...(beforeWrite ? { beforeWrite } : {}),
+      sleep: (ms) => this.clock.sleep(ms)
     })
   }
 }

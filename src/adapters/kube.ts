@@ -128,6 +128,19 @@ export function toKubeError(error: unknown, what: string, server?: string): Kube
   )
 }
 
+/**
+ * What a 403 on creating a SelfSubjectAccessReview means: the credential cannot even ask what it
+ * may do, which preflight needs; and what to grant.
+ */
+export function accessReviewForbidden(cause: KubeError): KubeError {
+  return new KubeError(
+    403,
+    'Forbidden',
+    `this credential cannot create selfsubjectaccessreviews.authorization.k8s.io, which preflight needs to check its permissions; every authenticated user may by default (ClusterRole system:basic-user): bind that ClusterRole to it, or the ClusterRole in the README ("Permissions")`,
+    { cause }
+  )
+}
+
 /** client-node's Watch reports a refused watch as an Error with the HTTP status in `statusCode`. */
 function watchError(error: unknown, what: string, server: string | undefined): KubeError {
   const code = (error as { statusCode?: unknown }).statusCode
@@ -488,14 +501,7 @@ export class Kube implements KubeApi {
         this.options()
       )
     ).catch((error: unknown) => {
-      if (error instanceof KubeError && error.code === 403) {
-        throw new KubeError(
-          403,
-          'Forbidden',
-          `this credential cannot create selfsubjectaccessreviews.authorization.k8s.io, which preflight needs to check its permissions; every authenticated user may by default (ClusterRole system:basic-user): bind that ClusterRole to it, or the ClusterRole in the README ("Permissions")`,
-          { cause: error }
-        )
-      }
+      if (error instanceof KubeError && error.code === 403) throw accessReviewForbidden(error)
       throw error
     })
     return { allowed: review.status?.allowed === true, reason: review.status?.reason }

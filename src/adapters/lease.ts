@@ -109,11 +109,23 @@ export function leaseState(lease: KubeObject | undefined, now: number): LeaseSta
   }
 }
 
+/**
+ * Call `fn` every `ms` until the returned function is called: a real interval by default (one
+ * that does not keep the process alive); virtual time in in-process tests.
+ */
+export type Repeat = (ms: number, fn: () => void) => () => void
+
+const realRepeat: Repeat = (ms, fn) => {
+  const timer = setInterval(fn, ms)
+  timer.unref()
+  return () => clearInterval(timer)
+}
+
 export class LeaseStore implements RecordStore {
   private lease?: KubeObject
   /** Writes are chained so a heartbeat never races a record update. */
   private chain: Promise<unknown> = Promise.resolve()
-  private heartbeat?: ReturnType<typeof setInterval>
+  private stopBeating?: () => void
   /** Set once a write found the lock held by another run: every later write fails with it. */
   private lost?: LockLostError
 
@@ -123,7 +135,8 @@ export class LeaseStore implements RecordStore {
     private readonly service: string,
     readonly identity: string,
     private readonly durationSeconds = 60,
-    private readonly now: () => number = Date.now
+    private readonly now: () => number = Date.now,
+    private readonly repeat: Repeat = realRepeat
   ) {}
 
   async read(): Promise<LeaseState> {
@@ -291,18 +304,15 @@ export class LeaseStore implements RecordStore {
 
   /** Renew the lock every third of its duration until stopped. */
   startHeartbeat(onError: (error: unknown) => void): void {
-    this.heartbeat = setInterval(
-      () => {
-        const next = this.chain.then(() => this.write(undefined, {}))
-        this.chain = next.catch(onError)
-      },
-      (this.durationSeconds * 1000) / 3
-    )
-    this.heartbeat.unref()
+    this.stopHeartbeat()
+    this.stopBeating = this.repeat((this.durationSeconds * 1000) / 3, () => {
+      const next = this.chain.then(() => this.write(undefined, {}))
+      this.chain = next.catch(onError)
+    })
   }
 
   stopHeartbeat(): void {
-    if (this.heartbeat) clearInterval(this.heartbeat)
-    this.heartbeat = undefined
+    this.stopBeating?.()
+    this.stopBeating = undefined
   }
 }

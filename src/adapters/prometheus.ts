@@ -50,6 +50,12 @@ export interface PrometheusOptions {
   basicAuth?: { username: string; password: string }
   /** Extra request headers (e.g. `X-Scope-OrgID`); names and values already validated. */
   headers?: Readonly<Record<string, string>>
+  /**
+   * Sends a query form to `/api/v1/query` and returns the answer: HTTP(S) to the base URL by
+   * default. Tests answer in-process (as octokit's `request` takes a `fetch`), so everything
+   * from the query to the reading runs as in a real run but the connection.
+   */
+  transport?: (form: string) => Promise<PrometheusAnswer>
 }
 
 /**
@@ -65,8 +71,8 @@ async function settled<T extends readonly unknown[]>(promises: {
   return results.map((r) => (r as PromiseFulfilledResult<unknown>).value) as unknown as T
 }
 
-/** What came back for one request. */
-interface Answer {
+/** What came back for one request: its status, its body, and where a redirect points. */
+export interface PrometheusAnswer {
   status: number
   location?: string
   text: string
@@ -177,7 +183,7 @@ export class Prometheus {
     const at = `Prometheus at ${this.baseUrl}`
     const form = new URLSearchParams({ query: promql })
     if (atMs !== undefined) form.set('time', (atMs / 1000).toFixed(3))
-    let answer: Answer
+    let answer: PrometheusAnswer
     try {
       answer = await this.post(form.toString())
     } catch (error) {
@@ -268,8 +274,13 @@ export class Prometheus {
     return all
   }
 
+  /** Send the form to /api/v1/query with the transport given, else over HTTP(S). */
+  private post(body: string): Promise<PrometheusAnswer> {
+    return this.options.transport ? this.options.transport(body) : this.http(body)
+  }
+
   /** POST the form body to /api/v1/query; redirects are answers, never followed. */
-  private post(body: string): Promise<Answer> {
+  private http(body: string): Promise<PrometheusAnswer> {
     const target = new URL(`${this.baseUrl}/api/v1/query`)
     const tls = target.protocol === 'https:'
     const options: RequestOptions = {
@@ -309,7 +320,7 @@ export class Prometheus {
   }
 
   /** A 3xx: where it points, and the base URL to use instead when that can be told. */
-  private redirected({ status, location }: Answer): string {
+  private redirected({ status, location }: PrometheusAnswer): string {
     const at = `Prometheus at ${this.baseUrl}`
     const never =
       'the action does not follow redirects, so that credentials never go to another address'

@@ -1,35 +1,30 @@
 /**
- * GatewayRouter in process against the sandbox API server (no Prometheus, no built action): the
- * per-color Services it creates, keeps in step and refuses to take over; the guard before the
- * first weight write; the test-header rules, idempotent and invisible to the weights.
+ * GatewayRouter in-process against the sandbox's API pipeline (MemoryKube; no Prometheus, no
+ * built action): the per-color Services it creates, keeps in step and refuses to take over; the
+ * guard before the first weight write; the test-header rules, idempotent and invisible to the
+ * weights. (Moved from __tests__/e2e/, where it ran the same calls over HTTP; the router over
+ * client-node still runs end to end in __tests__/e2e/gateway-api.test.ts.)
  */
-import { readFile, mkdtemp } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import path from 'node:path'
 import { GatewayRouter } from '../../src/adapters/gateway.js'
-import { Kube, loadKubeConfig } from '../../src/adapters/kube.js'
-import { startSandbox, type Sandbox } from '../../sandbox/index.js'
+import { SandboxApi } from '../../sandbox/apiserver/api.js'
+import { MemoryStore } from '../../sandbox/apiserver/store.js'
+import { seed } from '../../sandbox/seed.js'
 import type { KubeObject } from '../../sandbox/types.js'
+import { MemoryKube } from './memory-kube.js'
+import { VirtualTime } from './virtual-time.js'
 
 const SERVICE = { name: 'reviews', namespace: 'demo' }
 const CONFIG = { kind: 'gateway-api' as const, apiVersion: 'v1', objects: ['reviews'], routes: [] }
 
-let sb: Sandbox
+let sb: { api: SandboxApi }
 let router: GatewayRouter
 
-beforeEach(async () => {
-  const dir = await mkdtemp(path.join(tmpdir(), 'ibg-gateway-'))
-  sb = await startSandbox({
-    dir,
-    prometheus: false,
-    rps: 5,
-    seedOptions: { router: 'http-route-mesh' }
-  })
-  const kube = new Kube(loadKubeConfig({ kubeconfig: await readFile(sb.kubeconfigPath, 'utf8') }))
-  router = new GatewayRouter(kube, SERVICE, CONFIG)
-})
-afterEach(async () => {
-  await sb.stop()
+beforeEach(() => {
+  const time = new VirtualTime()
+  const api = new SandboxApi({ store: new MemoryStore(1000, () => time.now()) })
+  seed(api.store, { router: 'http-route-mesh' })
+  sb = { api }
+  router = new GatewayRouter(new MemoryKube({ api, clock: time }), SERVICE, CONFIG, time)
 })
 
 const route = (): KubeObject => sb.api.store.get('httproutes', 'demo', 'reviews') as KubeObject
