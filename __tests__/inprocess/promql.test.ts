@@ -4,7 +4,7 @@
  * Prometheus gives; anything else is refused, never guessed.
  */
 import { latencyQueries, trafficQueries } from '../../src/core/queries.js'
-import { builtinMetrics, queriesFor, placeholders } from '../../src/core/metrics.js'
+import { builtinMetrics, placeholders, queriesFor, scrapeAge } from '../../src/core/metrics.js'
 import { evaluate, type Sample, type SampleSource, scrapeOf, UnsupportedQuery } from './promql.js'
 
 const BASE = { reporter: 'destination', destination_workload_namespace: 'demo' }
@@ -107,6 +107,25 @@ it('aggregates with by and without, and subtracts scalars', () => {
   expect(
     vector('count without (response_code) (istio_requests_total)').map((s) => s.value)
   ).toEqual([2, 1])
+})
+
+it('says how old the newest scrape is: the engine aims its checks just after the next one', () => {
+  const [age] = queriesFor(
+    [scrapeAge('destination')],
+    placeholders('reviews', 'demo', 'green', '60s')
+  )
+  if (age?.kind !== 'gauge') throw new Error('scrape-age is a gauge')
+  // The last scrape was at 60 s; asked at 60.4 s, its samples are 0.4 s old.
+  const src = source()
+  const v = evaluate(age.query, src, 60_400)
+  expect(v).toEqual({ kind: 'vector', samples: [{ labels: {}, value: expect.closeTo(0.4, 9) }] })
+  // No series for the workload: no value, as Prometheus answers an empty vector.
+  expect(vector('time() - max(timestamp(istio_requests_total{destination_workload="x"}))')).toEqual(
+    []
+  )
+  expect(() => evaluate('timestamp(istio_requests_total[1m])', src, 60_000)).toThrow(
+    UnsupportedQuery
+  )
 })
 
 it.each([

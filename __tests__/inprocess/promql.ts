@@ -2,7 +2,8 @@
  * The small part of PromQL the action's queries use, evaluated over scraped samples, for the
  * in-process Prometheus (mesh-prometheus.ts): vector selectors with `=`, `!=`, `=~`, `!~`
  * matchers; `rate` and `increase` over a range; `sum`, `max`, `min`, `count`, `avg` with `by` or
- * `without`; `histogram_quantile`; binary `-` between vectors (with `ignoring(...)` or
+ * `without`; `histogram_quantile`; `time()` and `timestamp()` of a selector (its scrape's time);
+ * binary `-` between vectors (with `ignoring(...)` or
  * `on(...)`, one-to-one) or with a scalar; number literals. Anything else is an
  * UnsupportedQuery, which the in-process Prometheus answers as Prometheus answers a query it
  * cannot run: an error, never a made-up value.
@@ -152,7 +153,7 @@ function tokenize(q: string): Token[] {
 // ---- parser ---------------------------------------------------------------------------------
 
 const AGGREGATIONS = new Set(['sum', 'max', 'min', 'count', 'avg'])
-const FUNCTIONS = new Set(['rate', 'increase', 'histogram_quantile'])
+const FUNCTIONS = new Set(['rate', 'increase', 'histogram_quantile', 'time', 'timestamp'])
 
 class Parser {
   private i = 0
@@ -506,6 +507,25 @@ function evalNode(node: Node, source: SampleSource, t: number): Value {
             source,
             t
           )
+        }
+      }
+      if (node.fn === 'time') {
+        if (node.args.length !== 0) throw new UnsupportedQuery('time() takes no argument')
+        return { kind: 'scalar', value: t / 1000 }
+      }
+      if (node.fn === 'timestamp') {
+        const [arg] = node.args
+        if (node.args.length !== 1 || arg?.kind !== 'selector' || arg.rangeMs !== undefined) {
+          throw new UnsupportedQuery('timestamp() is only supported of an instant selector')
+        }
+        // Every sample of an instant is its scrape's: the time it was taken, in seconds.
+        const scrape = source.at(t)
+        return {
+          kind: 'vector',
+          samples: select(scrape, arg.matchers).map((x) => ({
+            labels: withoutName(x.labels),
+            value: (scrape?.t ?? t) / 1000
+          }))
         }
       }
       const [qNode, vNode] = node.args
