@@ -314,15 +314,11 @@ export class World {
         const who = ownerFromEnv(env, settings.sha, () => runId)
         runId = who.runId
         const namespace = settings.namespace ?? SEED_NAMESPACE
-        const records = new LeaseStore(
-          kube,
-          namespace,
-          settings.service,
-          runId,
-          settings.leaseDurationMs / 1000,
-          () => this.time.now(),
-          (ms, fn) => this.time.every(ms, () => (proc.killed ? undefined : fn()))
-        )
+        const records = new LeaseStore(kube, namespace, settings.service, runId, {
+          durationSeconds: settings.leaseDurationMs / 1000,
+          now: () => this.time.now(),
+          repeat: (ms, fn) => this.time.every(ms, () => (proc.killed ? undefined : fn()))
+        })
         result = await runCommand({
           settings,
           kube,

@@ -60,7 +60,10 @@ describe('the Lease as written', () => {
       metadata: { name: NAME, namespace: 'demo' },
       spec: { leaseDurationSeconds: 60, leaseTransitions: INT32_MAX }
     })
-    const store = new LeaseStore(kube, 'demo', 'reviews', 'run-1', 60, () => 1_764_064_800_123.7)
+    const store = new LeaseStore(kube, 'demo', 'reviews', 'run-1', {
+      durationSeconds: 60,
+      now: () => 1_764_064_800_123.7
+    })
     await store.acquire(record())
     const spec = api.store.get('leases', 'demo', NAME)?.spec as Record<string, unknown>
     expect(spec).toMatchObject({

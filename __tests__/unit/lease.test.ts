@@ -74,10 +74,16 @@ describe('LeaseStore', () => {
 
   it('takes over a lock whose holder stopped renewing, and says from whom', async () => {
     let now = Date.parse('2026-11-25T10:00:00Z')
-    const dead = new LeaseStore(kube, 'demo', 'reviews', 'run-dead', 60, () => now)
+    const dead = new LeaseStore(kube, 'demo', 'reviews', 'run-dead', {
+      durationSeconds: 60,
+      now: () => now
+    })
     await dead.acquire(record('dead'))
     now += 61_000
-    const next = new LeaseStore(kube, 'demo', 'reviews', 'run-next', 60, () => now)
+    const next = new LeaseStore(kube, 'demo', 'reviews', 'run-next', {
+      durationSeconds: 60,
+      now: () => now
+    })
     const taken = await next.acquire(record('next'))
     expect(taken.tookOverFrom).toBe('run-dead')
     expect(taken.previous?.id).toBe('dead')

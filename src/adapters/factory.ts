@@ -86,7 +86,9 @@ export function recordStoreFor(
   s: Readonly<Settings>,
   runId: string
 ): RecordStore & LeaseStore {
-  return new LeaseStore(kube, namespace, s.service, runId, s.leaseDurationMs / 1000)
+  return new LeaseStore(kube, namespace, s.service, runId, {
+    durationSeconds: s.leaseDurationMs / 1000
+  })
 }
 
 /** What every step of the action needs first: the cluster, the namespace, the record store. */

@@ -129,15 +129,26 @@ export class LeaseStore implements RecordStore {
   /** Set once a write found the lock held by another run: every later write fails with it. */
   private lost?: LockLostError
 
+  private readonly durationSeconds: number
+  private readonly now: () => number
+  private readonly repeat: Repeat
+
+  /**
+   * The Lease of `service` in `namespace`, held as `identity`. `durationSeconds`: how long the
+   * lock outlives its holder's last renewal (default 60); `now` and `repeat`: the clock and the
+   * heartbeat's timer (the wall clock and a real, unref'd interval by default).
+   */
   constructor(
     private readonly kube: KubeApi,
     private readonly namespace: string,
     private readonly service: string,
     readonly identity: string,
-    private readonly durationSeconds = 60,
-    private readonly now: () => number = Date.now,
-    private readonly repeat: Repeat = realRepeat
-  ) {}
+    options: { durationSeconds?: number; now?: () => number; repeat?: Repeat } = {}
+  ) {
+    this.durationSeconds = options.durationSeconds ?? 60
+    this.now = options.now ?? Date.now
+    this.repeat = options.repeat ?? realRepeat
+  }
 
   async read(): Promise<LeaseState> {
     return leaseState(
