@@ -672,13 +672,38 @@ describe('crash safety', () => {
       lane(() => killAndRecover({ n, kill: WINDOW, recovery, killWhen: killInTheWindow }))
   )
 
-  // A person's abort wins at once over a live run, end to end with the live run's post step. Its
-  // other moments (a weight write in flight under latency, 409 storms and 5xx) run in-process,
-  // where their interleavings are deterministic (__tests__/inprocess/takeover.test.ts).
+  // A person's abort or rollback wins at once over a live run, end to end with the live run's
+  // post step, over HTTP with real timing. The same moments also run in-process, where their
+  // interleavings are deterministic and asserted write by write
+  // (__tests__/inprocess/takeover.test.ts).
   it.concurrent.each<[string, OverrideCase]>([
     [
       "a person's abort while a live run bakes step 2 wins at once",
       { command: 'abort', when: (line) => line.startsWith('check 2 · green 25% ·'), faults: [] }
+    ],
+    [
+      "a person's abort while the live run's step 3 weight write is in flight (3 s latency on VirtualService patches) wins at once",
+      {
+        command: 'abort',
+        when: (line) => line.startsWith('::group::Step 3/4'),
+        faults: [],
+        faultsFromStart: [{ latencyMs: 3000, verbs: ['patch'], resources: ['virtualservices'] }]
+      }
+    ],
+    [
+      "a person's rollback under 409 storms and 5xx on the Lease, the VirtualService and Deployments wins at once",
+      {
+        command: 'rollback',
+        when: (line) => line.startsWith('check 2 · green 25% ·'),
+        faults: [
+          {
+            conflictRate: 0.5,
+            verbs: ['update', 'patch'],
+            resources: ['leases', 'virtualservices']
+          },
+          { errorRate: 0.2, resources: ['leases', 'virtualservices', 'deployments'] }
+        ]
+      }
     ]
   ])('%s', (_name, c) => lane(() => overrideLive(c)))
 })
