@@ -4,6 +4,7 @@
  */
 import { GATEWAY_PERMISSIONS } from './adapters/gateway.js'
 import { ISTIO_PERMISSIONS } from './adapters/istio.js'
+import type { RouterKind } from './inputs.js'
 import type { Permission } from './ports.js'
 
 export type { Permission } from './ports.js'
@@ -54,24 +55,22 @@ export function rolloutPermissions(router: readonly Permission[]): Permission[] 
   return merged
 }
 
-/** The permissions of a rollout with the Istio router: the README's Role. */
-export const REQUIRED_PERMISSIONS: readonly Permission[] = rolloutPermissions(ISTIO_PERMISSIONS)
-
-/** The permissions of a rollout with the Gateway API router: the README's second Role. */
-export const GATEWAY_REQUIRED_PERMISSIONS: readonly Permission[] =
-  rolloutPermissions(GATEWAY_PERMISSIONS)
-
 /** What each router (TrafficRouter.permissions) needs, by the value of input `router`. */
-export const ROUTER_PERMISSIONS = {
+export const ROUTER_PERMISSIONS: Readonly<Record<RouterKind, readonly Permission[]>> = {
   istio: ISTIO_PERMISSIONS,
   'gateway-api': GATEWAY_PERMISSIONS
-} as const satisfies Record<string, readonly Permission[]>
+}
 
-/** The Role's permissions for each router, by the value of input `router`. */
-export const PERMISSIONS_BY_ROUTER = {
-  istio: REQUIRED_PERMISSIONS,
-  'gateway-api': GATEWAY_REQUIRED_PERMISSIONS
-} as const satisfies Record<string, readonly Permission[]>
+/** The permissions of a rollout with `router`: its Role. */
+export function rolePermissions(router: RouterKind): Permission[] {
+  return rolloutPermissions(ROUTER_PERMISSIONS[router])
+}
+
+/** The permissions of a rollout with the Istio router: the README's Role. */
+export const REQUIRED_PERMISSIONS: readonly Permission[] = rolePermissions('istio')
+
+/** The permissions of a rollout with the Gateway API router: the README's second Role. */
+export const GATEWAY_REQUIRED_PERMISSIONS: readonly Permission[] = rolePermissions('gateway-api')
 
 /**
  * The one cluster-scoped permission: asking the API server what this credential may do. Every
@@ -109,14 +108,14 @@ const rules = (permissions: readonly Permission[]): PolicyRule[] =>
  */
 export function rbacManifests(
   namespace: string,
-  router: keyof typeof PERMISSIONS_BY_ROUTER = 'istio'
+  router: RouterKind = 'istio'
 ): [role: RbacRole, clusterRole: RbacRole] {
   return [
     {
       apiVersion: 'rbac.authorization.k8s.io/v1',
       kind: 'Role',
       metadata: { name: 'istio-bluegreen', namespace },
-      rules: rules(PERMISSIONS_BY_ROUTER[router])
+      rules: rules(rolePermissions(router))
     },
     {
       apiVersion: 'rbac.authorization.k8s.io/v1',
