@@ -12,7 +12,8 @@ import {
   fastInputs,
   kubeEnv,
   runAction,
-  sandbox
+  sandbox,
+  withSandbox
 } from './harness.js'
 
 jest.setTimeout(180_000)
@@ -44,22 +45,9 @@ function primaryRoute(sb: Sandbox): Dest[] {
   return http.find((r) => r.name === 'primary')?.route ?? []
 }
 
-/**
- * One sandbox per case, so both run at once: each waits on real time (its steps and checks),
- * not on the CPU.
- */
-async function withSandbox(body: (sb: Sandbox) => Promise<void>): Promise<void> {
-  const sb = await sandbox()
-  try {
-    await body(sb)
-  } finally {
-    await sb.stop()
-  }
-}
-
 describe('deploy', () => {
   it.concurrent('promotes a healthy image: the old color ends at 0, the new one at 100', () =>
-    withSandbox(async (sb) => {
+    withSandbox(sandbox, async (sb) => {
       const history = recordWeights(sb)
       const run = await runAction(
         fastInputs(sb, { image: 'example.com/reviews:2.0.0' }),
@@ -103,7 +91,7 @@ describe('deploy', () => {
   it.concurrent(
     'rolls back an image with 20% 5xx during its first step, before the second weight is written',
     () =>
-      withSandbox(async (sb) => {
+      withSandbox(sandbox, async (sb) => {
         await control(sb, '/images', { image: 'example.com/reviews:2.0.0-bad', errorRate: 0.2 })
         const history = recordWeights(sb)
         const run = await runAction(

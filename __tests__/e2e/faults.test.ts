@@ -21,7 +21,8 @@ import {
   sandbox,
   virtualService,
   weightsOf,
-  withoutColorWeights
+  withoutColorWeights,
+  withSandbox
 } from './harness.js'
 
 jest.setTimeout(240_000)
@@ -90,21 +91,11 @@ function touchUnrelatedFields(sb: Sandbox): void {
   sb.api.store.replace('virtualservices', vs)
 }
 
-/** One sandbox per case, so the cases run at once: each waits on real time, not on the CPU. */
-async function withSandbox(body: (sb: Sandbox) => Promise<void>): Promise<void> {
-  const sb = await sandbox()
-  try {
-    await body(sb)
-  } finally {
-    await sb.stop()
-  }
-}
-
 describe('API faults', () => {
   it.concurrent(
     'the control API takes several rules at once; they hit HTTP clients, not the mesh',
     () =>
-      withSandbox(async (sb) => {
+      withSandbox(sandbox, async (sb) => {
         const set = (await control(sb, '/faults', { rules: FAULTS })) as { faults: FaultRule[] }
         expect(set.faults).toEqual(FAULTS)
         const state = (await (await fetch(`${sb.controlUrl}/state`)).json()) as {
@@ -151,7 +142,7 @@ describe('API faults', () => {
     ],
     ['a 20%-5xx image is rolled back', FAILING, [] as FaultRule[], PLAN]
   ])('under 5xx, dropped connections and 409 storms: %s', (_, image, extra, plan) =>
-    withSandbox(async (sb) => {
+    withSandbox(sandbox, async (sb) => {
       const failing = image === FAILING
       if (failing) await control(sb, '/images', { image: FAILING, errorRate: 0.2 })
       await control(sb, '/faults', { rules: [...FAULTS, ...extra] })

@@ -17,7 +17,8 @@ import {
   httpRoute,
   kubeEnv,
   meshFailures,
-  runAction
+  runAction,
+  withSandbox
 } from './harness.js'
 
 jest.setTimeout(240_000)
@@ -74,21 +75,11 @@ const PROMOTED = [
   'reviews-blue=0,reviews-green=100'
 ]
 
-/** One sandbox per case, so both run at once (each waits on real time, not on the CPU). */
-async function withSandbox(body: (sb: Sandbox) => Promise<void>): Promise<void> {
-  const sb = await gatewayApiSandbox()
-  try {
-    await body(sb)
-  } finally {
-    await sb.stop()
-  }
-}
-
 describe('router gateway-api, Service parent (mesh)', () => {
   it.concurrent(
     'promotes the first release from a bare backendRef: every step, no request dropped, color Services created',
     () =>
-      withSandbox(async (sb) => {
+      withSandbox(gatewayApiSandbox, async (sb) => {
         const history = recordRefs(sb)
         history.push(refsOf(httpRoute(sb)))
         const run = await runAction(gatewayInputs(sb), kubeEnv(sb))
@@ -125,7 +116,7 @@ describe('router gateway-api, Service parent (mesh)', () => {
   )
 
   it.concurrent('rolls a faulty release back to the stable color', () =>
-    withSandbox(async (sb) => {
+    withSandbox(gatewayApiSandbox, async (sb) => {
       await control(sb, '/images', { image: FAILING, errorRate: 0.2 })
       const history = recordRefs(sb)
       const run = await runAction(

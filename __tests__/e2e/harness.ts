@@ -129,6 +129,22 @@ export async function sandbox(options: { rps?: number } = {}): Promise<Sandbox> 
 }
 
 /**
+ * Run `body` on a sandbox of its own, started by `start` (`sandbox`, `gatewayApiSandbox`, ...),
+ * and stop it however the body ends: cases that wait on real time each take one and run at once.
+ */
+export async function withSandbox(
+  start: () => Promise<Sandbox>,
+  body: (sb: Sandbox) => Promise<void>
+): Promise<void> {
+  const sb = await start()
+  try {
+    await body(sb)
+  } finally {
+    await sb.stop()
+  }
+}
+
+/**
  * A fresh sandbox whose service `reviews` is routed by a Gateway API HTTPRoute `reviews` (one
  * rule, one bare backendRef `{name: reviews, port: 9080}`) instead of the VirtualService and
  * DestinationRule: with the Service as parent (`mesh`, the default) or the Gateway `edge`

@@ -10,7 +10,6 @@ import {
   REQUIRED_PERMISSIONS,
   rbacManifests
 } from '../../src/permissions.js'
-import type { Sandbox } from '../../sandbox/index.js'
 import type { RoleRule } from '../../sandbox/types.js'
 import {
   control,
@@ -19,7 +18,8 @@ import {
   gatewayApiSandbox,
   kubeEnv,
   runAction,
-  sandbox
+  sandbox,
+  withSandbox
 } from './harness.js'
 
 jest.setTimeout(240_000)
@@ -48,19 +48,6 @@ function unusedOf(audit: readonly AuditEntry[], permissions: readonly Permission
   return permissions
     .flatMap((p) => p.verbs.map((v) => `${v} ${p.group}/${p.resource}`))
     .filter((k) => !used.has(k))
-}
-
-/** A sandbox for one case, stopped after it, so the cases run at once (each waits on real time). */
-async function withSandbox(
-  start: () => Promise<Sandbox>,
-  body: (sb: Sandbox) => Promise<void>
-): Promise<void> {
-  const sb = await start()
-  try {
-    await body(sb)
-  } finally {
-    await sb.stop()
-  }
 }
 
 describe('least privilege', () => {

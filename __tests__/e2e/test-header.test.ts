@@ -8,9 +8,8 @@
  */
 import { jest } from '@jest/globals'
 import type { Sandbox } from '../../sandbox/index.js'
-import type { KubeObject } from '../../sandbox/types.js'
+import { expectVirtualServicePausedAtZero, virtualServiceRoutes } from '../fixtures/test-header.js'
 import {
-  deploymentState,
   expectExit,
   fastInputs,
   kubeEnv,
@@ -19,19 +18,14 @@ import {
   runAction,
   sandbox,
   virtualService,
-  weightsOf
+  weightsOf,
+  withSandbox
 } from './harness.js'
 
 jest.setTimeout(180_000)
 
 const IMAGE = 'example.com/reviews:2.0.0'
 const HEADER = { 'x-canary': 'true' }
-
-type HttpRoute = { name?: string; match?: unknown[]; route?: unknown[] }
-
-function httpRoutes(vs: KubeObject | undefined): HttpRoute[] {
-  return (vs?.spec?.http ?? []) as HttpRoute[]
-}
 
 /** The case's helpers, on its own sandbox (the cases run at once, a sandbox each). */
 function on(sb: Sandbox) {
@@ -52,7 +46,7 @@ function on(sb: Sandbox) {
 
   /** Names of the HTTP routes of VirtualService reviews, in order. */
   function routeNames(): string[] {
-    return httpRoutes(virtualService(sb)).map((r) => r.name ?? '?')
+    return virtualServiceRoutes(virtualService(sb)).map((r) => r.name ?? '?')
   }
 
   /** Which workloads served `count` probes, with or without the header. */
@@ -71,40 +65,7 @@ function on(sb: Sandbox) {
   async function pausedAtZero(): Promise<void> {
     const run = await runAction(inputs(), env('100'))
     expectExit(run, 'success')
-    expect(run.outputs.result).toBe('paused')
-    expect(run.log).toContain(
-      'paused before the first step with blue=100,green=0 (pause-at: 0): only requests with header "x-canary: true" reach green, all others blue'
-    )
-    expect(run.summary).toContain('paused at 0%')
-    expect(run.summary).toContain(
-      '**Test route:** requests with header `x-canary: true` go to green'
-    )
-    expect(readLease(sb)?.record).toMatchObject({
-      phase: 'paused',
-      step: -1,
-      weights: { blue: 100, green: 0 },
-      config: { testHeader: { name: 'x-canary', value: 'true' } }
-    })
-    const green = deploymentState(sb, 'reviews-green')
-    expect(green).toMatchObject({
-      image: IMAGE,
-      ready: deploymentState(sb, 'reviews-blue')?.replicas
-    })
-    expect(green?.ready).toBeGreaterThan(0)
-    // The test route sits before the shifted route, a copy of its matches that also asks for the
-    // header; the shifted route itself is untouched, at 0% for the candidate.
-    expect(httpRoutes(virtualService(sb))).toEqual([
-      {
-        name: 'istio-bluegreen-test',
-        match: [{ headers: { 'x-canary': { exact: 'true' } } }],
-        route: [{ destination: { host: 'reviews', subset: 'green' } }]
-      },
-      expect.objectContaining({ name: 'primary' })
-    ])
-    expect(weightsOf(virtualService(sb)).find((w) => w.route === 'primary')).toMatchObject({
-      blue: 100,
-      green: 0
-    })
+    expectVirtualServicePausedAtZero(sb, run, IMAGE)
     // Only the header reaches the candidate; everything else, the stable.
     expect(await served(HEADER)).toEqual({ 'demo/reviews-green': 50 })
     expect(await served({ 'x-canary': 'false' })).toEqual({ 'demo/reviews-blue': 50 })
@@ -118,21 +79,11 @@ function on(sb: Sandbox) {
   return { inputs, env, routeNames, served, pausedAtZero, noTestRoute }
 }
 
-/** A sandbox for one case, stopped after it. */
-async function withSandbox(body: (sb: Sandbox) => Promise<void>): Promise<void> {
-  const sb = await sandbox()
-  try {
-    await body(sb)
-  } finally {
-    await sb.stop()
-  }
-}
-
 describe('test-header with pause-at 0, on a VirtualService', () => {
   it.concurrent(
     'pauses with only the header reaching the candidate; status says so; promote runs the steps and removes the route',
     () =>
-      withSandbox(async (sb) => {
+      withSandbox(sandbox, async (sb) => {
         const { inputs, env, served, pausedAtZero, noTestRoute } = on(sb)
         await pausedAtZero()
 
@@ -148,7 +99,8 @@ describe('test-header with pause-at 0, on a VirtualService', () => {
         const stop = sb.api.store.onChange((e) => {
           if (e.resource !== 'virtualservices') return
           const primary = weightsOf(e.object).find((w) => w.route === 'primary')
-          if (primary?.green === 50) duringSteps ??= httpRoutes(e.object).map((r) => r.name ?? '?')
+          if (primary?.green === 50)
+            duringSteps ??= virtualServiceRoutes(e.object).map((r) => r.name ?? '?')
         })
         const promoted = await runAction(inputs({ command: 'promote', 'pause-at': '' }), env('102'))
         stop()
@@ -169,7 +121,7 @@ describe('test-header with pause-at 0, on a VirtualService', () => {
   it.concurrent(
     'a run killed right after the route write: the post step (on-interrupt rollback) removes the route',
     () =>
-      withSandbox(async (sb) => {
+      withSandbox(sandbox, async (sb) => {
         const { inputs, env, routeNames, served, noTestRoute } = on(sb)
         const base = inputs({ 'lease-duration': '6s' })
         // Every Lease write from the moment the route lands is dropped, so the run is killed
@@ -177,7 +129,10 @@ describe('test-header with pause-at 0, on a VirtualService', () => {
         let armed = true
         sb.api.store.onChange((e) => {
           if (!armed || e.resource !== 'virtualservices') return
-          if (!httpRoutes(e.object).some((r) => r.name?.startsWith('istio-bluegreen-test'))) return
+          if (
+            !virtualServiceRoutes(e.object).some((r) => r.name?.startsWith('istio-bluegreen-test'))
+          )
+            return
           armed = false
           sb.api.setFaults([{ dropRate: 1, verbs: ['update'], resources: ['leases'] }])
         })

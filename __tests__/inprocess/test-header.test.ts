@@ -7,10 +7,8 @@
  * gateway-test-header.test.ts, which keep the pause at 0 with promote and with rollback through
  * dist/index.js, and the post step after a kill.)
  */
-import type { KubeObject } from '../../sandbox/types.js'
 import {
   deploymentState,
-  httpRoute,
   lockExpiresAt,
   meshFailures,
   readLease,
@@ -18,6 +16,13 @@ import {
   virtualService,
   weightsOf
 } from '../fixtures/cluster.js'
+import {
+  expectHttpRoutePausedAtZero,
+  expectNoTestRule,
+  expectVirtualServicePausedAtZero,
+  httpRouteRules,
+  virtualServiceRoutes
+} from '../fixtures/test-header.js'
 import { expectRun, release, type RunResult, World } from './world.js'
 
 const IMAGE = 'example.com/reviews:2.0.0'
@@ -27,15 +32,9 @@ const ENV = (runId: string) => ({ GITHUB_REPOSITORY: 'acme/shop', GITHUB_RUN_ID:
 let world: World
 afterEach(() => world.close())
 
-type HttpRoute = { name?: string; match?: unknown[]; route?: unknown[] }
-
-function httpRoutes(vs: KubeObject | undefined): HttpRoute[] {
-  return (vs?.spec?.http ?? []) as HttpRoute[]
-}
-
 /** Names of the HTTP routes of VirtualService reviews, in order. */
 function routeNames(): string[] {
-  return httpRoutes(virtualService(world)).map((r) => r.name ?? '?')
+  return virtualServiceRoutes(virtualService(world)).map((r) => r.name ?? '?')
 }
 
 /** Which workloads served 50 probes, with or without headers; none failed. */
@@ -69,40 +68,7 @@ describe('on a VirtualService', () => {
   async function pausedAtZero(): Promise<void> {
     const run = await world.run(inputs(), ENV('100'))
     expectRun(run, 'success')
-    expect(run.outputs.result).toBe('paused')
-    expect(run.log).toContain(
-      'paused before the first step with blue=100,green=0 (pause-at: 0): only requests with header "x-canary: true" reach green, all others blue'
-    )
-    expect(run.summary).toContain('paused at 0%')
-    expect(run.summary).toContain(
-      '**Test route:** requests with header `x-canary: true` go to green'
-    )
-    expect(readLease(world)?.record).toMatchObject({
-      phase: 'paused',
-      step: -1,
-      weights: { blue: 100, green: 0 },
-      config: { testHeader: { name: 'x-canary', value: 'true' } }
-    })
-    const green = deploymentState(world, 'reviews-green')
-    expect(green).toMatchObject({
-      image: IMAGE,
-      ready: deploymentState(world, 'reviews-blue')?.replicas
-    })
-    expect(green?.ready).toBeGreaterThan(0)
-    // The test route sits before the shifted route, a copy of its matches that also asks for the
-    // header; the shifted route itself is untouched, at 0% for the candidate.
-    expect(httpRoutes(virtualService(world))).toEqual([
-      {
-        name: 'istio-bluegreen-test',
-        match: [{ headers: { 'x-canary': { exact: 'true' } } }],
-        route: [{ destination: { host: 'reviews', subset: 'green' } }]
-      },
-      expect.objectContaining({ name: 'primary' })
-    ])
-    expect(weightsOf(virtualService(world)).find((w) => w.route === 'primary')).toMatchObject({
-      blue: 100,
-      green: 0
-    })
+    expectVirtualServicePausedAtZero(world, run, IMAGE)
     // Only the header reaches the candidate; everything else, the stable.
     expect(served(HEADER)).toEqual({ 'demo/reviews-green': 50 })
     expect(served({ 'x-canary': 'false' })).toEqual({ 'demo/reviews-blue': 50 })
@@ -126,7 +92,8 @@ describe('on a VirtualService', () => {
     const stop = world.store.onChange((e) => {
       if (e.resource !== 'virtualservices') return
       const primary = weightsOf(e.object).find((w) => w.route === 'primary')
-      if (primary?.green === 50) duringSteps ??= httpRoutes(e.object).map((r) => r.name ?? '?')
+      if (primary?.green === 50)
+        duringSteps ??= virtualServiceRoutes(e.object).map((r) => r.name ?? '?')
     })
     const promoted = await world.run(inputs({ command: 'promote', 'pause-at': '' }), ENV('102'))
     stop()
@@ -167,8 +134,9 @@ describe('on a VirtualService', () => {
   )
 
   it('a shifted route that already matches the header is refused at preflight, nothing changed', async () => {
-    const vs = virtualService(world) as KubeObject
-    const http = httpRoutes(vs).map((r) => ({
+    const vs = virtualService(world)
+    if (!vs) throw new Error('the seed has VirtualService reviews')
+    const http = virtualServiceRoutes(vs).map((r) => ({
       ...r,
       match: [{ headers: { 'X-Canary': { exact: 'no' } } }]
     }))
@@ -213,12 +181,6 @@ describe('on an HTTPRoute (mesh parent, first release)', () => {
     world = await World.create({ seed: { router: 'http-route-mesh' } })
   })
 
-  interface Rule {
-    name?: string
-    matches?: unknown[]
-    backendRefs?: Array<{ name: string; port?: number; weight?: number }>
-  }
-
   function inputs(extra: Record<string, string> = {}): Record<string, string> {
     return release({
       router: 'gateway-api',
@@ -230,42 +192,16 @@ describe('on an HTTPRoute (mesh parent, first release)', () => {
     })
   }
 
-  const rules = (): Rule[] => (httpRoute(world)?.spec?.rules ?? []) as Rule[]
-
   async function pausedAtZero(): Promise<void> {
     const run = await world.run(inputs(), ENV('100'))
     expectRun(run, 'success')
-    expect(run.outputs.result).toBe('paused')
-    expect(readLease(world)?.record).toMatchObject({
-      phase: 'paused',
-      weights: { blue: 100, green: 0 },
-      config: { testHeader: { name: 'x-canary', value: 'true' } }
-    })
-    // The test rule first, to the candidate's Service alone; the shifted rule adopted (its bare
-    // backendRef renamed to the stable's Service, the candidate's beside it) at 0%.
-    const [test, shifted, ...rest] = rules()
-    expect(rest).toEqual([])
-    expect(test).toMatchObject({
-      name: 'istio-bluegreen-test',
-      matches: [
-        {
-          path: { type: 'PathPrefix', value: '/' },
-          headers: [{ type: 'Exact', name: 'x-canary', value: 'true' }]
-        }
-      ],
-      backendRefs: [{ name: 'reviews-green', port: 9080 }]
-    })
-    expect(shifted?.backendRefs?.map((r) => `${r.name}=${r.weight}`)).toEqual([
-      'reviews-blue=100',
-      'reviews-green=0'
-    ])
+    expectHttpRoutePausedAtZero(world, run)
     expect(served(HEADER)).toEqual({ 'demo/reviews-green': 50 })
     expect(served({ 'x-canary': 'false' })).toEqual({ 'demo/reviews-blue': 50 })
     expect(served()).toEqual({ 'demo/reviews-blue': 50 })
   }
 
-  const noTestRule = (): void =>
-    expect(rules().filter((r) => r.name?.startsWith('istio-bluegreen-test'))).toEqual([])
+  const noTestRule = (): void => expectNoTestRule(world)
 
   it('paused at 0 only the header reaches the candidate; promote runs the steps and removes the rule', async () => {
     await pausedAtZero()
@@ -273,9 +209,9 @@ describe('on an HTTPRoute (mesh parent, first release)', () => {
     expectRun(promoted, 'success')
     expect(promoted.outputs.result).toBe('promoted')
     noTestRule()
-    expect(rules().map((r) => r.backendRefs?.map((b) => `${b.name}=${b.weight}`))).toEqual([
-      ['reviews-blue=0', 'reviews-green=100']
-    ])
+    expect(
+      httpRouteRules(world).map((r) => r.backendRefs?.map((b) => `${b.name}=${b.weight}`))
+    ).toEqual([['reviews-blue=0', 'reviews-green=100']])
     expect(served(HEADER)).toEqual({ 'demo/reviews-green': 50 })
     expect(meshFailures(world)).toEqual({})
   })
