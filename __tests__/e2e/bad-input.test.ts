@@ -313,6 +313,16 @@ const rows: Row[] = [
       'VirtualService reviews is between colors (primary: blue=70,green=30); a rollout is in flight or was interrupted: finish it or roll it back before deploying'
   },
   {
+    name: 'a test-header that a shifted route already matches',
+    inputs: { 'test-header': 'X-Canary: true', 'pause-at': '0' },
+    setup: (sb) =>
+      editVirtualService(sb, {
+        http: [{ ...route(['blue']), match: [{ headers: { 'X-Canary': { exact: 'no' } } }] }]
+      }),
+    message:
+      'VirtualService reviews: input "test-header": HTTP route "primary" already matches header "x-canary"; choose another header name for the test route'
+  },
+  {
     name: 'a color subset that selects other labels',
     setup: (sb) =>
       edit(sb, 'destinationrules', 'reviews', (o) => ({

@@ -1,16 +1,20 @@
 /**
  * The deploy command end to end: dist/index.js against the sandbox API server and its real
- * Prometheus, checking the cluster afterwards: a promotion and a rollback through the runner's
- * protocol. Every other path of deploy runs in-process (__tests__/inprocess/deploy.test.ts).
+ * Prometheus, checking the cluster afterwards: a promotion, a rollback on errors and one on
+ * latency, a rollback for want of evidence, other destinations kept, and the record a person
+ * must act on when even the rollback cannot write. The same paths, and deploy's others, run
+ * in-process too, where each assertion can be exact (__tests__/inprocess/deploy.test.ts).
  */
 import { jest } from '@jest/globals'
 import type { Sandbox } from '../../sandbox/index.js'
+import type { KubeObject } from '../../sandbox/types.js'
 import {
   control,
   deploymentState,
   expectExit,
   fastInputs,
   kubeEnv,
+  readLease,
   runAction,
   sandbox,
   withSandbox
@@ -37,6 +41,13 @@ function recordWeights(sb: Sandbox): string[] {
     )
   })
   return history
+}
+
+/** The VirtualService `reviews` as stored. */
+function vs(sb: Sandbox): KubeObject {
+  const o = sb.api.store.get('virtualservices', 'demo', 'reviews')
+  if (!o) throw new Error('VirtualService reviews is gone')
+  return o
 }
 
 function primaryRoute(sb: Sandbox): Dest[] {
@@ -114,6 +125,128 @@ describe('deploy', () => {
         expect(run.summary).toContain('rolled back to blue')
         expect(run.summary).toMatch(/\*\*Reason:\*\* errors: candidate \d+\/\d+ = /)
         expect(run.summary).toContain('```mermaid\nxychart-beta')
+      })
+  )
+
+  it.concurrent('rolls back an image whose p99 is above max-p99-latency', () =>
+    withSandbox(sandbox, async (sb) => {
+      await control(sb, '/images', { image: 'example.com/reviews:2.0.0-slow', p99Ms: 900 })
+      const run = await runAction(
+        fastInputs(sb, { image: 'example.com/reviews:2.0.0-slow', 'max-p99-latency': '300ms' }),
+        kubeEnv(sb)
+      )
+      expectExit(run, 'failure')
+      expect(run.outputs.result).toBe('rolled-back')
+      // p99 ≤ 300ms is judged as at most 1% of requests above the bucket at or above 300ms.
+      expect(run.outputs.reason).toMatch(
+        /latency(-limit)?: candidate \d+\/\d+ = [\d.]+% slower than \d+ms, (above the limit 1\.00%|worse than stable)/
+      )
+      expect(primaryRoute(sb).map((d) => d.weight)).toEqual([100, 0])
+    })
+  )
+
+  it.concurrent('with on-inconclusive: rollback, no evidence rolls back instead of pausing', () =>
+    withSandbox(sandbox, async (sb) => {
+      await control(sb, '/traffic', { rps: 0 })
+      const run = await runAction(
+        fastInputs(sb, {
+          image: 'example.com/reviews:2.0.0',
+          'step-duration': '2s',
+          'max-inconclusive': '0',
+          'on-inconclusive': 'rollback'
+        }),
+        kubeEnv(sb)
+      )
+      expectExit(run, 'failure')
+      expect(run.outputs.result).toBe('rolled-back')
+      expect(run.outputs.reason).toMatch(
+        /^inconclusive after 1 step duration at 10%: no data for errors in this step.*\(on-inconclusive: rollback\)$/
+      )
+      expect(primaryRoute(sb).map((d) => d.weight)).toEqual([100, 0])
+    })
+  )
+
+  it.concurrent('keeps extra routes and other destinations of the VirtualService as they are', () =>
+    withSandbox(sandbox, async (sb) => {
+      const current = vs(sb)
+      const extraRoute = {
+        name: 'ratings-api',
+        match: [{ uri: { prefix: '/ratings' } }],
+        route: [{ destination: { host: 'ratings' } }],
+        timeout: '3s'
+      }
+      sb.api.store.replace('virtualservices', {
+        ...current,
+        spec: {
+          ...current.spec,
+          http: [
+            extraRoute,
+            {
+              name: 'primary',
+              retries: { attempts: 3, perTryTimeout: '2s' },
+              route: [
+                { destination: { host: 'reviews', subset: 'blue' }, weight: 80 },
+                {
+                  destination: { host: 'reviews-legacy.demo.svc.cluster.local' },
+                  weight: 20,
+                  headers: { request: { set: { 'x-legacy': '1' } } }
+                }
+              ]
+            }
+          ]
+        }
+      })
+      const run = await runAction(
+        fastInputs(sb, { image: 'example.com/reviews:2.0.0', steps: '50,100' }),
+        kubeEnv(sb)
+      )
+      expectExit(run, 'success')
+      const http = vs(sb).spec?.http as unknown[]
+      expect(http[0]).toEqual(extraRoute)
+      expect(http[1]).toEqual({
+        name: 'primary',
+        retries: { attempts: 3, perTryTimeout: '2s' },
+        route: [
+          { destination: { host: 'reviews', subset: 'blue' }, weight: 0 },
+          {
+            destination: { host: 'reviews-legacy.demo.svc.cluster.local' },
+            weight: 20,
+            headers: { request: { set: { 'x-legacy': '1' } } }
+          },
+          { destination: { host: 'reviews', subset: 'green' }, weight: 80 }
+        ]
+      })
+      expect(run.outputs.weights).toBe('blue=0,green=100')
+    })
+  )
+
+  it.concurrent(
+    'records failed, with what a person must do, when it cannot put traffic back by itself',
+    () =>
+      withSandbox(sandbox, async (sb) => {
+        // Once the candidate exists, the API server refuses VirtualService patches (403).
+        sb.api.store.onChange((e) => {
+          if (
+            e.resource === 'deployments' &&
+            e.type === 'ADDED' &&
+            e.object.metadata.name === 'reviews-green'
+          ) {
+            sb.api.setDenials([{ verb: 'patch', resource: 'virtualservices', namespace: 'demo' }])
+          }
+        })
+        const before = vs(sb).metadata.resourceVersion
+        const run = await runAction(
+          fastInputs(sb, { image: 'example.com/reviews:2.0.0' }),
+          kubeEnv(sb)
+        )
+        expectExit(run, 'failure')
+        expect(run.log).toMatch(
+          /::error::the rollout stopped on an error: .*forbidden.*; rolling back failed too \(.*\): set the weights of VirtualService reviews to blue=100,green=0 by hand, then scale reviews-green to 0/
+        )
+        expect(vs(sb).metadata.resourceVersion).toBe(before)
+        const record = readLease(sb)?.record
+        expect(record?.phase).toBe('failed')
+        expect(record?.reason).toContain('by hand')
       })
   )
 })
