@@ -19,6 +19,7 @@ import {
   sandbox,
   withSandbox
 } from './harness.js'
+import { addOtherRoutes, expectOtherRoutesKept } from '../fixtures/releases.js'
 
 jest.setTimeout(180_000)
 
@@ -168,54 +169,13 @@ describe('deploy', () => {
 
   it.concurrent('keeps extra routes and other destinations of the VirtualService as they are', () =>
     withSandbox(sandbox, async (sb) => {
-      const current = vs(sb)
-      const extraRoute = {
-        name: 'ratings-api',
-        match: [{ uri: { prefix: '/ratings' } }],
-        route: [{ destination: { host: 'ratings' } }],
-        timeout: '3s'
-      }
-      sb.api.store.replace('virtualservices', {
-        ...current,
-        spec: {
-          ...current.spec,
-          http: [
-            extraRoute,
-            {
-              name: 'primary',
-              retries: { attempts: 3, perTryTimeout: '2s' },
-              route: [
-                { destination: { host: 'reviews', subset: 'blue' }, weight: 80 },
-                {
-                  destination: { host: 'reviews-legacy.demo.svc.cluster.local' },
-                  weight: 20,
-                  headers: { request: { set: { 'x-legacy': '1' } } }
-                }
-              ]
-            }
-          ]
-        }
-      })
+      addOtherRoutes(sb)
       const run = await runAction(
         fastInputs(sb, { image: 'example.com/reviews:2.0.0', steps: '50,100' }),
         kubeEnv(sb)
       )
       expectExit(run, 'success')
-      const http = vs(sb).spec?.http as unknown[]
-      expect(http[0]).toEqual(extraRoute)
-      expect(http[1]).toEqual({
-        name: 'primary',
-        retries: { attempts: 3, perTryTimeout: '2s' },
-        route: [
-          { destination: { host: 'reviews', subset: 'blue' }, weight: 0 },
-          {
-            destination: { host: 'reviews-legacy.demo.svc.cluster.local' },
-            weight: 20,
-            headers: { request: { set: { 'x-legacy': '1' } } }
-          },
-          { destination: { host: 'reviews', subset: 'green' }, weight: 80 }
-        ]
-      })
+      expectOtherRoutesKept(sb)
       expect(run.outputs.weights).toBe('blue=0,green=100')
     })
   )

@@ -7,6 +7,7 @@
  */
 import type { KubeObject } from '../../sandbox/types.js'
 import { deploymentState, meshFailures, readLease } from '../fixtures/cluster.js'
+import { addOtherRoutes, expectOtherRoutesKept } from '../fixtures/releases.js'
 import { expectRun, release, World } from './world.js'
 
 interface Dest {
@@ -169,51 +170,10 @@ it('with on-inconclusive: rollback, no evidence rolls back instead of pausing', 
 })
 
 it('keeps extra routes and destinations of the VirtualService untouched', async () => {
-  const current = vs()
-  const extraRoute = {
-    name: 'ratings-api',
-    match: [{ uri: { prefix: '/ratings' } }],
-    route: [{ destination: { host: 'ratings' } }],
-    timeout: '3s'
-  }
-  world.store.replace('virtualservices', {
-    ...current,
-    spec: {
-      ...current.spec,
-      http: [
-        extraRoute,
-        {
-          name: 'primary',
-          retries: { attempts: 3, perTryTimeout: '2s' },
-          route: [
-            { destination: { host: 'reviews', subset: 'blue' }, weight: 80 },
-            {
-              destination: { host: 'reviews-legacy.demo.svc.cluster.local' },
-              weight: 20,
-              headers: { request: { set: { 'x-legacy': '1' } } }
-            }
-          ]
-        }
-      ]
-    }
-  })
+  addOtherRoutes(world)
   const run = await world.run(release({ image: 'example.com/reviews:2.0.0', steps: '50,100' }))
   expectRun(run, 'success')
-  const http = vs().spec?.http as unknown[]
-  expect(http[0]).toEqual(extraRoute)
-  expect(http[1]).toEqual({
-    name: 'primary',
-    retries: { attempts: 3, perTryTimeout: '2s' },
-    route: [
-      { destination: { host: 'reviews', subset: 'blue' }, weight: 0 },
-      {
-        destination: { host: 'reviews-legacy.demo.svc.cluster.local' },
-        weight: 20,
-        headers: { request: { set: { 'x-legacy': '1' } } }
-      },
-      { destination: { host: 'reviews', subset: 'green' }, weight: 80 }
-    ]
-  })
+  expectOtherRoutesKept(world)
   expect(run.outputs.weights).toBe('blue=0,green=100')
 })
 

@@ -2,21 +2,23 @@
  * Inputs that shape where and what the action deploys, in-process: manifests and container,
  * adoption of an uncolored service with a custom color label, custom object and route names,
  * reporter, thresholds, previous-color and fail-on-rollback. (Moved from
- * __tests__/e2e/inputs.test.ts, which keeps the kubeconfig input, its context and its masking.)
+ * __tests__/e2e/inputs.test.ts, which keeps the kubeconfig input, and runs the adoption paused
+ * half-way and one release with manifests, custom names, reporter source and previous-color
+ * scale-down, from the same fixtures: ../fixtures/releases.ts.)
  */
-import { mkdtemp, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import path from 'node:path'
-import yaml from 'js-yaml'
 import { SEED_IMAGE } from '../../sandbox/seed.js'
 import type { KubeObject, ResourceName } from '../../sandbox/types.js'
 import { meshFailures, readLease } from '../fixtures/cluster.js'
+import {
+  expectAdoptedAndPromoted,
+  expectCustomNamesPromoted,
+  expectGreenFromTemplate,
+  makeUncolored,
+  replicasOf,
+  templateManifests,
+  useCustomNames
+} from '../fixtures/releases.js'
 import { expectRun, release, World } from './world.js'
-
-interface Dest {
-  destination: { host: string; subset?: string; port?: { number: number } }
-  weight?: number
-}
 
 let world: World
 beforeEach(async () => {
@@ -30,105 +32,28 @@ function get(resource: ResourceName, name: string): KubeObject {
   return o
 }
 
-function containers(d: KubeObject): Array<{ name: string; image: string; env?: unknown[] }> {
-  return (d.spec as { template: { spec: { containers: Array<{ name: string; image: string }> } } })
-    .template.spec.containers
-}
-
-const replicas = (name: string): number =>
-  (get('deployments', name).spec as { replicas: number }).replicas
+const replicas = (name: string): number => replicasOf(world, name)
 
 /** Requests the mesh could not route so far, all flags together. */
 const failures = (): number => Object.values(meshFailures(world)).reduce((a, b) => a + b, 0)
 
-/**
- * The service as a team has it before any blue/green: one Deployment `reviews` (2 replicas), a
- * gateway route to the Service without subset, a DestinationRule with a traffic policy only;
- * then two minutes of traffic, so Prometheus has the new workload's history.
- */
+/** The hand-made service (makeUncolored), then two minutes of traffic for Prometheus. */
 async function uncolored(): Promise<void> {
-  const store = world.store
-  const blue = get('deployments', 'reviews-blue')
-  store.delete('deployments', 'demo', 'reviews-blue')
-  store.create('deployments', {
-    apiVersion: 'apps/v1',
-    kind: 'Deployment',
-    metadata: { name: 'reviews', namespace: 'demo', labels: { app: 'reviews' } },
-    spec: {
-      replicas: 2,
-      selector: { matchLabels: { app: 'reviews' } },
-      template: {
-        metadata: { labels: { app: 'reviews' } },
-        spec: (blue.spec as { template: { spec: Record<string, unknown> } }).template.spec
-      }
-    }
-  })
-  const vs = get('virtualservices', 'reviews')
-  store.replace('virtualservices', {
-    ...vs,
-    spec: {
-      hosts: ['reviews.example.com'],
-      gateways: ['reviews-gateway'],
-      http: [{ route: [{ destination: { host: 'reviews', port: { number: 9080 } } }] }]
-    }
-  })
-  const dr = get('destinationrules', 'reviews')
-  store.replace('destinationrules', {
-    ...dr,
-    spec: { host: 'reviews', trafficPolicy: { loadBalancer: { simple: 'LEAST_CONN' } } }
-  })
+  makeUncolored(world)
   await world.time.advance(120_000)
 }
 
 it('manifests as the template, image set on the named container', async () => {
-  const dir = await mkdtemp(path.join(tmpdir(), 'ibg-manifests-'))
-  const manifest = {
-    apiVersion: 'apps/v1',
-    kind: 'Deployment',
-    metadata: { name: 'reviews', labels: { app: 'reviews' } },
-    spec: {
-      replicas: 2,
-      selector: { matchLabels: { app: 'reviews' } },
-      template: {
-        metadata: { labels: { app: 'reviews' } },
-        spec: {
-          containers: [
-            { name: 'log-shipper', image: 'example.com/log:1' },
-            {
-              name: 'reviews',
-              image: 'example.com/reviews:placeholder',
-              env: [{ name: 'FEATURE_X', value: 'on' }]
-            }
-          ]
-        }
-      }
-    }
-  }
-  await writeFile(
-    path.join(dir, 'service.yaml'),
-    `---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: other}\n---\n${yaml.dump(manifest)}`
-  )
   const run = await world.run(
     release({
-      manifests: path.join(dir, '*.yaml'),
+      manifests: await templateManifests(),
       container: 'reviews',
       image: 'example.com/reviews:3.0.0',
       steps: '50,100'
     })
   )
   expectRun(run, 'success')
-  const green = get('deployments', 'reviews-green')
-  expect(containers(green)).toMatchObject([
-    { name: 'log-shipper', image: 'example.com/log:1' },
-    {
-      name: 'reviews',
-      image: 'example.com/reviews:3.0.0',
-      env: [{ name: 'FEATURE_X', value: 'on' }]
-    }
-  ])
-  expect((green.spec as { selector: unknown }).selector).toEqual({
-    matchLabels: { app: 'reviews', version: 'green' }
-  })
+  expectGreenFromTemplate(world, 'example.com/reviews:3.0.0')
 })
 
 it('adopts a hand-made service (one Deployment, a gateway route without subset) with color-label track, dropping no request', async () => {
@@ -143,31 +68,7 @@ it('adopts a hand-made service (one Deployment, a gateway route without subset) 
     'stable-color': 'green',
     weights: 'blue=0,green=100'
   })
-  expect(get('virtualservices', 'reviews').spec).toEqual({
-    hosts: ['reviews.example.com'],
-    gateways: ['reviews-gateway'],
-    http: [
-      {
-        route: [
-          { destination: { host: 'reviews', port: { number: 9080 }, subset: 'blue' }, weight: 0 },
-          { destination: { host: 'reviews', port: { number: 9080 }, subset: 'green' }, weight: 100 }
-        ]
-      }
-    ]
-  })
-  expect(get('destinationrules', 'reviews').spec).toEqual({
-    host: 'reviews',
-    trafficPolicy: { loadBalancer: { simple: 'LEAST_CONN' } },
-    subsets: [
-      { name: 'blue', labels: { track: 'blue' } },
-      { name: 'green', labels: { track: 'green' } }
-    ]
-  })
-  const adopted = get('deployments', 'reviews-blue')
-  expect((adopted.spec as { selector: unknown }).selector).toEqual({
-    matchLabels: { app: 'reviews', track: 'blue' }
-  })
-  expect(containers(adopted)[0]?.image).toBe('example.com/reviews:1.0.0')
+  expectAdoptedAndPromoted(world, 'track')
   expect(failures()).toBe(failuresBefore)
   // The release has ended: the original is scaled to 0, kept, and the user is told.
   expect(replicas('reviews')).toBe(0)
@@ -217,52 +118,12 @@ it('adoption paused half-way: the original keeps its replicas until a later prom
 })
 
 it('custom virtual-service, destination-rule and routes: only the named route shifts', async () => {
-  const store = world.store
-  const vs = get('virtualservices', 'reviews')
-  const dr = get('destinationrules', 'reviews')
-  const beta = {
-    name: 'beta',
-    match: [{ headers: { 'x-beta': { exact: '1' } } }],
-    route: [{ destination: { host: 'reviews', subset: 'blue' } }]
-  }
-  store.delete('virtualservices', 'demo', 'reviews')
-  store.delete('destinationrules', 'demo', 'reviews')
-  store.create('virtualservices', {
-    apiVersion: vs.apiVersion,
-    kind: vs.kind,
-    metadata: { name: 'reviews-routes', namespace: 'demo' },
-    spec: { hosts: ['reviews'], http: [beta, ...((vs.spec?.http ?? []) as unknown[])] }
-  })
-  store.create('destinationrules', {
-    apiVersion: dr.apiVersion,
-    kind: dr.kind,
-    metadata: { name: 'reviews-subsets', namespace: 'demo' },
-    spec: dr.spec
-  })
+  const names = useCustomNames(world)
   const run = await world.run(
-    release({
-      image: 'example.com/reviews:2.0.0',
-      'virtual-service': 'reviews-routes',
-      'destination-rule': 'reviews-subsets',
-      routes: 'primary',
-      steps: '50,100'
-    })
+    release({ image: 'example.com/reviews:2.0.0', ...names, steps: '50,100' })
   )
   expectRun(run, 'success')
-  const http = get('virtualservices', 'reviews-routes').spec?.http as Array<{
-    name: string
-    route: Dest[]
-  }>
-  expect(http[0]).toEqual(beta)
-  expect(http[1]?.route.map((d) => `${d.destination.subset}=${d.weight}`)).toEqual([
-    'blue=0',
-    'green=100'
-  ])
-  expect(
-    (
-      get('destinationrules', 'reviews-subsets').spec as { subsets: Array<{ name: string }> }
-    ).subsets.map((s) => s.name)
-  ).toEqual(['blue', 'green'])
+  expectCustomNamesPromoted(world)
 })
 
 it('reporter source, a looser max-error-rate and previous-color scale-down', async () => {
