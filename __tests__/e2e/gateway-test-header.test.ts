@@ -17,7 +17,7 @@ import {
   gatewayApiSandbox,
   kubeEnv,
   meshFailures,
-  probe,
+  servedBy,
   readLease,
   runAction,
   withSandbox
@@ -45,17 +45,8 @@ function on(sb: Sandbox) {
     return { ...kubeEnv(sb), GITHUB_REPOSITORY: 'acme/shop', GITHUB_RUN_ID: runId }
   }
 
-  /** Which workloads served 50 probes, with or without headers. */
-  async function served(headers?: Record<string, string>): Promise<Record<string, number>> {
-    const r = await probe(sb, {
-      namespace: 'demo',
-      service: 'reviews',
-      count: 50,
-      ...(headers ? { headers } : {})
-    })
-    expect(r.failed).toEqual({})
-    return Object.fromEntries(Object.entries(r.workloads).map(([w, n]) => [w, n.requests]))
-  }
+  const served = (headers?: Record<string, string>): Promise<Record<string, number>> =>
+    servedBy(sb, headers)
 
   async function pausedAtZero(): Promise<void> {
     const run = await runAction(inputs(), env('100'))

@@ -11,6 +11,7 @@ import { lockExpiresAt, readLease } from '../fixtures/cluster.js'
 
 import {
   type ActionRun,
+  probe,
   runAction as runBuiltAction,
   type RunOptions
 } from '../../sandbox/action.js'
@@ -165,6 +166,24 @@ export async function gatewayApiSandbox(
       ...(options.dataPlane ? { dataPlane: options.dataPlane } : {})
     }
   })
+}
+
+/**
+ * Which workloads served 50 probes of service `reviews` sent through the sandbox's mesh, with or
+ * without `headers`; none may fail.
+ */
+export async function servedBy(
+  sb: Sandbox,
+  headers?: Record<string, string>
+): Promise<Record<string, number>> {
+  const r = await probe(sb, {
+    namespace: 'demo',
+    service: 'reviews',
+    count: 50,
+    ...(headers ? { headers } : {})
+  })
+  expect(r.failed).toEqual({})
+  return Object.fromEntries(Object.entries(r.workloads).map(([w, n]) => [w, n.requests]))
 }
 
 /** Wait until Prometheus returns a sample for `query`. */

@@ -7,7 +7,6 @@
  */
 import { describe, expect, it, jest } from '@jest/globals'
 import type { Sandbox } from '../../sandbox/index.js'
-import type { KubeObject } from '../../sandbox/types.js'
 import {
   expectExit,
   fastInputs,
@@ -20,6 +19,7 @@ import {
   waitForLockExpiry,
   weightsOf
 } from './harness.js'
+import { edgeVirtualService } from '../fixtures/releases.js'
 
 jest.setTimeout(180_000)
 
@@ -27,27 +27,9 @@ const HEALTHY = 'example.com/reviews:2.0.0'
 const OBJECTS = ['reviews', 'reviews-edge'] as const
 const PLAN = ['blue=90,green=10', 'blue=75,green=25', 'blue=50,green=50', 'blue=0,green=100']
 
-/** The ingress side: the same service, bound to the `edge` gateway under a public host name. */
-const EDGE: KubeObject = {
-  apiVersion: 'networking.istio.io/v1',
-  kind: 'VirtualService',
-  metadata: { name: 'reviews-edge', namespace: 'demo' },
-  spec: {
-    hosts: ['reviews.example.com'],
-    gateways: ['edge'],
-    http: [
-      {
-        name: 'public',
-        timeout: '10s',
-        route: [{ destination: { host: 'reviews', subset: 'blue' }, weight: 100 }]
-      }
-    ]
-  }
-}
-
 async function twoWaySandbox(): Promise<Sandbox> {
   const s = await sandbox()
-  s.api.store.create('virtualservices', structuredClone(EDGE))
+  s.api.store.create('virtualservices', edgeVirtualService())
   return s
 }
 

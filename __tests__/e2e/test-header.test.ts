@@ -13,7 +13,7 @@ import {
   expectExit,
   fastInputs,
   kubeEnv,
-  probe,
+  servedBy,
   readLease,
   runAction,
   sandbox,
@@ -49,17 +49,8 @@ function on(sb: Sandbox) {
     return virtualServiceRoutes(virtualService(sb)).map((r) => r.name ?? '?')
   }
 
-  /** Which workloads served `count` probes, with or without the header. */
-  async function served(headers?: Record<string, string>): Promise<Record<string, number>> {
-    const r = await probe(sb, {
-      namespace: 'demo',
-      service: 'reviews',
-      count: 50,
-      ...(headers ? { headers } : {})
-    })
-    expect(r.failed).toEqual({})
-    return Object.fromEntries(Object.entries(r.workloads).map(([w, n]) => [w, n.requests]))
-  }
+  const served = (headers?: Record<string, string>): Promise<Record<string, number>> =>
+    servedBy(sb, headers)
 
   /** Deploy paused at 0, and what the sandbox says then. */
   async function pausedAtZero(): Promise<void> {

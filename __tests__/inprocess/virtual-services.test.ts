@@ -8,34 +8,17 @@
 import type { KubeObject } from '../../sandbox/types.js'
 import { formatWeights, meshFailures, readLease, weightsOf } from '../fixtures/cluster.js'
 import { expectRun, release, World } from './world.js'
+import { edgeVirtualService } from '../fixtures/releases.js'
 
 const HEALTHY = 'example.com/reviews:2.0.0'
 const FAILING = 'example.com/reviews:2.0.1'
 const OBJECTS = ['reviews', 'reviews-edge'] as const
 const PLAN = ['blue=90,green=10', 'blue=75,green=25', 'blue=50,green=50', 'blue=0,green=100']
 
-/** The ingress side: the same service, bound to the `edge` gateway under a public host name. */
-const EDGE: KubeObject = {
-  apiVersion: 'networking.istio.io/v1',
-  kind: 'VirtualService',
-  metadata: { name: 'reviews-edge', namespace: 'demo' },
-  spec: {
-    hosts: ['reviews.example.com'],
-    gateways: ['edge'],
-    http: [
-      {
-        name: 'public',
-        timeout: '10s',
-        route: [{ destination: { host: 'reviews', subset: 'blue' }, weight: 100 }]
-      }
-    ]
-  }
-}
-
 let world: World
 beforeEach(async () => {
   world = await World.create()
-  world.store.create('virtualservices', structuredClone(EDGE))
+  world.store.create('virtualservices', edgeVirtualService())
 })
 afterEach(() => world.close())
 
